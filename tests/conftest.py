@@ -1,0 +1,54 @@
+"""Shared test set-up: which real services are here, and settings every test wants."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_reachable(url: str = REDIS_URL) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    on_postgres = settings.USING_POSTGRES
+    has_redis = redis_reachable()
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…")
+    skip_redis = pytest.mark.skip(reason=f"needs Redis at {REDIS_URL}")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not has_redis:
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def _newsdesk_test_settings(settings):
+    """Tests fetch from loopback servers they start, and never wait on politeness delays.
+
+    Tasks run in-process unless a test starts a real worker itself (tests/test_worker.py).
+    """
+    from newsdesk.celery import app
+
+    settings.NEWSDESK_ALLOW_LOOPBACK = True
+    settings.NEWSDESK_HOST_DELAY = 0
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    was_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    cache.clear()
+    yield
+    cache.clear()
+    app.conf.task_always_eager = was_eager
