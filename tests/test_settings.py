@@ -51,9 +51,12 @@ def test_the_embedded_default_runs_tasks_in_process_on_sqlite():
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     code = (
-        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='newsdesk.settings'; django.setup();"
-        "from django.conf import settings as s;"
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CACHES['default']['BACKEND'])"
+        "import django, os\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'newsdesk.settings'\n"
+        "django.setup()\n"
+        "from django.conf import settings as s\n"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER,\n"
+        "      s.CACHES['default']['BACKEND'])\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -1,0 +1,119 @@
+"""The HTTP client configured from settings, with per-host politeness and robots.txt.
+
+Politeness and robots.txt live in the cache, which is Redis in the real stack, so they hold
+across every worker process and machine.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+
+from articles import robots
+from articles.http import (
+    FetchError,
+    FetchPolicy,
+    HTTPStatusError,
+    RateLimitedError,
+    Response,
+    fetch,
+)
+
+ROBOTS_TTL = 24 * 3600
+ROBOTS_MISSING = b""
+
+
+class HostBusyError(FetchError):
+    """The host must not be asked again yet; try after `retry_after` seconds."""
+
+    def __init__(self, url: str, retry_after: float) -> None:
+        super().__init__(
+            url, f"waiting {retry_after:.0f}s before asking this host again", retryable=True
+        )
+        self.retry_after = retry_after
+
+
+class RobotsDisallowedError(FetchError):
+    def __init__(self, url: str) -> None:
+        super().__init__(url, "robots.txt disallows fetching this page", retryable=False)
+
+
+def policy() -> FetchPolicy:
+    return FetchPolicy(
+        connect_timeout=settings.NEWSDESK_HTTP_CONNECT_TIMEOUT,
+        read_timeout=settings.NEWSDESK_HTTP_READ_TIMEOUT,
+        total_timeout=settings.NEWSDESK_HTTP_TOTAL_TIMEOUT,
+        max_bytes=settings.NEWSDESK_HTTP_MAX_BYTES,
+        max_redirects=settings.NEWSDESK_HTTP_MAX_REDIRECTS,
+        allow_loopback=settings.NEWSDESK_ALLOW_LOOPBACK,
+        user_agent=settings.NEWSDESK_USER_AGENT,
+    )
+
+
+def _host_key(url: str) -> str:
+    return f"polite:{(urlsplit(url).hostname or '').lower()}"
+
+
+def take_turn(url: str, max_wait: float) -> None:
+    """Wait for this host's turn (one request per NEWSDESK_HOST_DELAY across all workers).
+
+    `cache.add` is atomic (SET NX in Redis): whoever adds the key owns the next slot, and the
+    key's expiry is the delay. Raises HostBusyError rather than wait longer than `max_wait`.
+    """
+    delay = settings.NEWSDESK_HOST_DELAY
+    if delay <= 0:
+        return
+    key, deadline = _host_key(url), time.monotonic() + max_wait
+    while not cache.add(key, 1, timeout=max(1, round(delay))):
+        if time.monotonic() >= deadline:
+            raise HostBusyError(url, retry_after=max(delay, 1.0))
+        time.sleep(min(0.25, delay))
+
+
+def hold_host(url: str, seconds: float) -> None:
+    """A host said 429 / Retry-After: nobody asks it again before then."""
+    cache.set(_host_key(url), 1, timeout=max(1, round(seconds)))
+
+
+def robots_allowed(url: str) -> bool:
+    if not settings.NEWSDESK_OBEY_ROBOTS:
+        return True
+    robots_url = robots.robots_url(url)
+    key = f"robots:{robots_url}"
+    body = cache.get(key)
+    if body is None:
+        body = _fetch_robots(robots_url)
+        cache.set(key, body, timeout=ROBOTS_TTL)
+    return robots.is_allowed(body or None, url, settings.NEWSDESK_USER_AGENT)
+
+
+def _fetch_robots(robots_url: str) -> bytes:
+    try:
+        return fetch(robots_url, policy()).body
+    except HTTPStatusError:
+        # No robots.txt (or one we may not read) means no restrictions (RFC 9309 §2.3.1.3).
+        return ROBOTS_MISSING
+    except FetchError:
+        return ROBOTS_MISSING
+
+
+def polite_fetch(
+    url: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    accept: str | None = None,
+    check_robots: bool = False,
+    max_wait: float = 30.0,
+) -> Response:
+    if check_robots and not robots_allowed(url):
+        raise RobotsDisallowedError(url)
+    take_turn(url, max_wait)
+    try:
+        return fetch(url, policy(), etag=etag, last_modified=last_modified, accept=accept)
+    except RateLimitedError as exc:
+        hold_host(url, exc.retry_after or 60)
+        raise

@@ -1,0 +1,457 @@
+"""Ingestion verbs: poll a feed, store its entries, fetch and extract an article.
+
+Each verb may run twice for the same input (a retried task, a killed worker, two feeds naming the
+same story): unique constraints decide, and a second run finds the work done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from articles.canonical import canonical_url
+from articles.extraction import Extracted, extract
+from articles.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_feed
+from articles.fetching import polite_fetch
+from articles.http import FetchError, HTTPStatusError, Response
+from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
+from articles.schedule import failure_backoff, publishing_interval
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5"
+)
+POLL_CLAIM_SECONDS = 300
+MAX_ARTICLE_ATTEMPTS = 4
+
+
+@dataclass
+class PollResult:
+    feed_id: int
+    outcome: str
+    http_status: int | None = None
+    entries_seen: int = 0
+    new_article_ids: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+# --- Sources -------------------------------------------------------------------------------------
+
+
+def source_for(url: str, name: str = "") -> Source:
+    host = (urlsplit(url).hostname or "").lower()
+    domain = host.removeprefix("www.")
+    source, _ = Source.objects.get_or_create(
+        domain=domain, defaults={"name": name or domain, "url": f"{urlsplit(url).scheme}://{host}/"}
+    )
+    return source
+
+
+# --- Polling -------------------------------------------------------------------------------------
+
+
+def poll_feed(feed: Feed, *, claimed: bool = False) -> PollResult:
+    """Fetch and parse one feed, store its new entries, and schedule the next poll."""
+    if not claimed and not feed.claim(POLL_CLAIM_SECONDS):
+        return PollResult(feed.pk, "skipped", error="another worker is polling this feed")
+    started = time.perf_counter()
+    started_at = timezone.now()
+    try:
+        result = _poll(feed)
+    finally:
+        Feed.objects.filter(pk=feed.pk).update(claimed_until=None)
+    PollLog.objects.create(
+        feed=feed,
+        started_at=started_at,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        http_status=result.http_status,
+        outcome=result.outcome,
+        entries_seen=result.entries_seen,
+        entries_new=len(result.new_article_ids),
+        error=result.error,
+    )
+    return result
+
+
+def _poll(feed: Feed) -> PollResult:
+    try:
+        response = polite_fetch(
+            feed.url,
+            etag=feed.etag or None,
+            last_modified=feed.last_modified or None,
+            accept=FEED_ACCEPT,
+        )
+    except FetchError as exc:
+        return _record_failure(
+            feed, exc.reason, getattr(exc, "status", None), permanent=_is_gone(exc)
+        )
+    if response.status == 304:
+        _record_success(feed, response, Feed.Status.NOT_MODIFIED, [], 0)
+        return PollResult(feed.pk, Feed.Status.NOT_MODIFIED, 304)
+    try:
+        parsed = parse_feed(
+            response.body,
+            url=response.url,
+            content_type=response.content_type,
+            charset=response.charset,
+        )
+    except FeedParseError as exc:
+        return _record_failure(feed, exc.reason, response.status)
+    new_ids = store_entries(feed, parsed)
+    _record_success(feed, response, Feed.Status.OK, parsed.entries, len(new_ids), parsed)
+    return PollResult(
+        feed.pk, Feed.Status.OK, response.status, len(parsed.entries), new_ids, parsed.warning
+    )
+
+
+def _is_gone(exc: FetchError) -> bool:
+    return isinstance(exc, HTTPStatusError) and exc.status == 410
+
+
+def _record_success(
+    feed: Feed,
+    response: Response,
+    status: str,
+    entries,
+    new_count: int,
+    parsed: ParsedFeed | None = None,
+) -> None:
+    now = timezone.now()
+    interval = (
+        publishing_interval(
+            feed.poll_interval,
+            [entry.published for entry in entries],
+            new_count,
+            settings.NEWSDESK_POLL_MIN_INTERVAL,
+            settings.NEWSDESK_POLL_MAX_INTERVAL,
+        )
+        if status == Feed.Status.OK
+        else min(
+            settings.NEWSDESK_POLL_MAX_INTERVAL,
+            max(settings.NEWSDESK_POLL_MIN_INTERVAL, feed.poll_interval),
+        )
+    )
+    changes = {
+        "last_polled_at": now,
+        "last_success_at": now,
+        "next_poll_at": now + timedelta(seconds=interval),
+        "poll_interval": interval,
+        "consecutive_failures": 0,
+        "last_status": status,
+        "last_http_status": response.status,
+        "last_error": parsed.warning if parsed else "",
+        "etag": response.headers.get("etag", "")[:500] or feed.etag,
+        "last_modified": response.headers.get("last-modified", "")[:100] or feed.last_modified,
+    }
+    if parsed is not None:
+        changes["title"] = feed.title or parsed.title[:500]
+        changes["site_url"] = feed.site_url or parsed.site_url[:2000]
+    if (
+        response.permanent_redirect
+        and not Feed.objects.filter(url=response.permanent_redirect).exists()
+    ):
+        changes["url"] = response.permanent_redirect
+        log.info("feed %s moved permanently to %s", feed.url, response.permanent_redirect)
+    Feed.objects.filter(pk=feed.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(feed, name, value)
+
+
+def _record_failure(
+    feed: Feed, reason: str, http_status: int | None, *, permanent: bool = False
+) -> PollResult:
+    now = timezone.now()
+    failures = feed.consecutive_failures + 1
+    changes: dict[str, object] = {
+        "last_polled_at": now,
+        "consecutive_failures": failures,
+        "last_status": Feed.Status.ERROR,
+        "last_http_status": http_status,
+        "last_error": reason,
+        "next_poll_at": now
+        + timedelta(
+            seconds=failure_backoff(
+                failures, settings.NEWSDESK_POLL_MIN_INTERVAL, settings.NEWSDESK_POLL_MAX_INTERVAL
+            )
+        ),
+    }
+    if permanent or failures >= settings.NEWSDESK_MAX_FEED_FAILURES:
+        why = (
+            "the server says the feed is gone for good (HTTP 410)"
+            if permanent
+            else f"{failures} polls failed in a row; the last said: {reason}"
+        )
+        changes.update(is_active=False, last_status=Feed.Status.DISABLED, disabled_reason=why)
+        log.warning("feed %s disabled: %s", feed.url, why)
+    Feed.objects.filter(pk=feed.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(feed, name, value)
+    return PollResult(feed.pk, str(changes["last_status"]), http_status, error=reason)
+
+
+def store_entries(feed: Feed, parsed: ParsedFeed) -> list[int]:
+    """Create an article for each entry not seen before; returns the new articles' ids."""
+    known = set(
+        ArticleFeed.objects.filter(
+            feed=feed, guid__in=[e.guid for e in parsed.entries]
+        ).values_list("guid", flat=True)
+    )
+    new_ids = []
+    for entry in parsed.entries:
+        if entry.guid in known or not entry.link:
+            continue
+        article, created = _article_for_entry(feed, entry)
+        if article is not None and created:
+            new_ids.append(article.pk)
+    return new_ids
+
+
+def _article_for_entry(feed: Feed, entry: FeedEntry) -> tuple[Article | None, bool]:
+    url = canonical_url(entry.link)
+    try:
+        with transaction.atomic():
+            article, created = Article.objects.get_or_create(
+                url=url,
+                defaults={
+                    "guid": entry.guid[:2000],
+                    "title": entry.title[:500],
+                    "author": entry.author[:300],
+                    "published_at": entry.published or timezone.now(),
+                    "source": feed.source or source_for(url),
+                },
+            )
+            ArticleFeed.objects.get_or_create(
+                feed=feed,
+                article=article,
+                defaults={
+                    "guid": entry.guid[:2000],
+                    "entry_title": entry.title[:500],
+                    "entry_summary": entry.summary,
+                    "entry_published": entry.published,
+                    "categories": list(entry.categories),
+                },
+            )
+    except IntegrityError:
+        # The same GUID already names another article in this feed (an edited link): keep the
+        # first, as a second row for one entry would be a duplicate story.
+        log.info("feed %s: entry %s already stored under another URL", feed.pk, entry.guid)
+        return None, False
+    return article, created
+
+
+# --- Fetching and extracting articles ------------------------------------------------------------
+
+
+class ArticleFetchError(Exception):
+    """A transient failure fetching an article: the caller may retry after `retry_after`."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def fetch_article(
+    article: Article, *, max_wait: float = 30.0, final_attempt: bool = True
+) -> Article:
+    """Fetch the page, keep its HTML, extract it and tag it.
+
+    A transient failure raises ArticleFetchError unless this is the final attempt, in which case
+    (like a permanent failure) it is recorded on the article, which is kept for operators.
+    """
+    if article.status not in (Article.Status.PENDING, Article.Status.FAILED):
+        return article
+    Article.objects.filter(pk=article.pk).update(fetch_attempts=article.fetch_attempts + 1)
+    article.fetch_attempts += 1
+    try:
+        response = polite_fetch(
+            article.url,
+            accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            check_robots=True,
+            max_wait=max_wait,
+        )
+    except FetchError as exc:
+        retryable = exc.retryable and article.fetch_attempts < MAX_ARTICLE_ATTEMPTS
+        if retryable and not final_attempt:
+            raise ArticleFetchError(exc.reason, getattr(exc, "retry_after", None) or 60) from exc
+        return _mark_failed(article, f"fetch failed: {exc.reason}")
+    RawPage.objects.update_or_create(
+        article=article,
+        defaults={
+            "url": response.url,
+            "fetched_at": timezone.now(),
+            "http_status": response.status,
+            "content_type": (response.content_type or "")[:200],
+            "charset": (response.charset or "")[:50],
+            "size": len(response.body),
+            "body": RawPage.compress(response.body),
+        },
+    )
+    return extract_article(article, response.body, response.url, response.charset)
+
+
+def extract_article(
+    article: Article, body: bytes, page_url: str, charset: str | None = None
+) -> Article:
+    """Run the extraction step over a page's bytes and store what it found, then tag."""
+    entry = article.feed_entries.order_by("first_seen_at").first()
+    result = extract(
+        body,
+        page_url,
+        http_charset=charset,
+        feed_summary=entry.entry_summary if entry else "",
+        feed_title=entry.entry_title if entry else article.title,
+        feed_published=entry.entry_published if entry else None,
+    )
+    _apply_extraction(article, result)
+    from tags.linking import sync_visibility, tag_article
+
+    sync_visibility(article)
+    tag_article(article)
+    return article
+
+
+def _apply_extraction(article: Article, result: Extracted) -> None:
+    article.fetched_at = timezone.now()
+    article.title = (result.title or article.title)[:500]
+    article.author = (result.author or article.author)[:300]
+    article.site_name = result.site_name[:200]
+    article.text = result.text
+    article.language = result.language[:8]
+    article.word_count = result.word_count
+    article.image_url = (
+        result.image[:2000] if result.image.startswith(("http://", "https://")) else ""
+    )
+    article.categories = list(result.categories)
+    article.keywords = list(result.keywords)
+    article.content_hash = result.content_hash
+    article.published_at = result.published or article.published_at or article.first_seen_at
+    if article.editor_summary:
+        article.summary, article.summary_source = (
+            article.editor_summary,
+            Article.SummarySource.EDITOR,
+        )
+    else:
+        article.summary, article.summary_source = result.summary, result.summary_source
+    article.error = result.error
+    article.status = Article.Status.FAILED if result.error else Article.Status.OK
+    article.duplicate_of = None
+    if not result.error:
+        article.duplicate_of = _original_of(article)
+        if article.duplicate_of is not None:
+            article.status = Article.Status.DUPLICATE
+            article.text = ""
+    if result.url and result.url != article.url:
+        _adopt_canonical(article, result.url)
+    article.save()
+
+
+def _original_of(article: Article) -> Article | None:
+    if not article.content_hash:
+        return None
+    return (
+        Article.objects.filter(content_hash=article.content_hash, duplicate_of__isnull=True)
+        .exclude(pk=article.pk)
+        .exclude(status=Article.Status.FAILED)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _adopt_canonical(article: Article, declared: str) -> None:
+    """The page names its own canonical URL: use it, unless another article already has it."""
+    other = Article.objects.filter(url=declared).exclude(pk=article.pk).first()
+    if other is None:
+        article.url = declared
+    elif article.duplicate_of is None:
+        article.duplicate_of = other
+        article.status = Article.Status.DUPLICATE
+        article.text = ""
+
+
+def _mark_failed(article: Article, error: str) -> Article:
+    article.status = Article.Status.FAILED
+    article.error = error
+    article.fetched_at = timezone.now()
+    article.save(update_fields=["status", "error", "fetched_at", "updated_at"])
+    from tags.linking import sync_visibility
+
+    sync_visibility(article)
+    return article
+
+
+def reextract(article: Article) -> Article:
+    """Extract again from the stored HTML, without fetching."""
+    raw = RawPage.objects.filter(article=article).first()
+    if raw is None:
+        raise LookupError(f"article {article.pk} has no stored HTML; fetch it again instead")
+    return extract_article(article, raw.html(), raw.url, raw.charset or None)
+
+
+# --- Housekeeping --------------------------------------------------------------------------------
+
+
+def prune(now: datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    raw_cutoff = now - timedelta(days=settings.NEWSDESK_RAW_HTML_RETENTION_DAYS)
+    log_cutoff = now - timedelta(days=settings.NEWSDESK_POLL_LOG_RETENTION_DAYS)
+    raw, _ = RawPage.objects.filter(fetched_at__lt=raw_cutoff).delete()
+    polls, _ = PollLog.objects.filter(started_at__lt=log_cutoff).delete()
+    return {"raw_pages": raw, "poll_logs": polls}
+
+
+# --- Running ingestion in this process -----------------------------------------------------------
+
+
+@dataclass
+class IngestReport:
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    skipped: int = 0
+    new_articles: int = 0
+    extracted: int = 0
+    article_errors: list[str] = field(default_factory=list)
+    feed_errors: list[str] = field(default_factory=list)
+
+    def add_poll(self, feed: Feed, result: PollResult) -> None:
+        if result.outcome == Feed.Status.OK:
+            self.ok += 1
+        elif result.outcome == Feed.Status.NOT_MODIFIED:
+            self.not_modified += 1
+        elif result.outcome == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            self.feed_errors.append(f"{feed.url}: {result.error}")
+        self.new_articles += len(result.new_article_ids)
+
+    def add_article(self, article: Article) -> None:
+        if article.status == Article.Status.FAILED:
+            self.article_errors.append(f"{article.url}: {article.error}")
+        else:
+            self.extracted += 1
+
+
+def ingest_feeds(feeds, *, on_feed=None, on_article=None) -> IngestReport:
+    """Poll each feed and fetch its new articles, here and now (no broker needed)."""
+    report = IngestReport()
+    for feed in feeds:
+        result = poll_feed(feed)
+        report.add_poll(feed, result)
+        if on_feed:
+            on_feed(feed, result)
+        for article in Article.objects.filter(pk__in=result.new_article_ids):
+            report.add_article(fetch_article(article))
+            if on_article:
+                on_article(article)
+    return report

@@ -1,0 +1,122 @@
+"""One command from a bare checkout to a running site.
+
+Migrates, says how to get an admin login, ingests (the bundled demo corpus, served from a local
+HTTP server so it goes through the real pipeline, or the configured feeds), keeps polling on
+schedule in the background, and serves the site.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from articles.demo.server import DemoSite
+from articles.feedlist import AddFeedError, add_feed
+from articles.ingest import ingest_feeds
+from articles.models import Feed
+from tags.models import Tag
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY_SECONDS = 60
+
+
+class Command(BaseCommand):
+    help = "Set up, ingest (the demo corpus by default) and serve Newsdesk on one machine."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--no-demo", action="store_true", help="ingest configured feeds only")
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="where to serve the site")
+        parser.add_argument(
+            "--demo-port", type=int, default=8765, help="port of the local demo feed server"
+        )
+        parser.add_argument("--no-serve", action="store_true", help="set up and ingest, then stop")
+
+    def handle(self, *args, **options) -> None:
+        self.step("Migrating the database")
+        call_command("migrate", interactive=False, verbosity=0)
+        self.say_about_admin()
+        demo_feeds = Feed.objects.filter(
+            url__startswith=f"http://127.0.0.1:{options['demo_port']}/"
+        )
+        own_feeds = Feed.objects.exclude(pk__in=demo_feeds)
+        use_demo = not options["no_demo"] and not own_feeds.exists()
+        demo = self.start_demo(options["demo_port"]) if use_demo else None
+        try:
+            self.ingest_now(demo_feeds if use_demo else own_feeds)
+            if options["no_serve"]:
+                return
+            self.start_poller()
+            self.step(f"Serving on http://{options['addr']}/  (Ctrl-C stops)")
+            call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
+        finally:
+            if demo is not None:
+                demo.stop()
+
+    def step(self, text: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
+
+    def say_about_admin(self) -> None:
+        tags = Tag.objects.count()
+        self.stdout.write(f"    {tags} topics; groups Editors and Operators are set up.")
+        if not get_user_model().objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                "    No admin login yet: run `uv run manage.py createsuperuser`, then open /admin/."
+            )
+
+    def start_demo(self, port: int) -> DemoSite:
+        self.step("Starting the demo publishers' site (bundled pages, no internet needed)")
+        # The demo lives on this machine, so fetching from loopback is allowed for this process.
+        settings.NEWSDESK_ALLOW_LOOPBACK = True
+        settings.NEWSDESK_HOST_DELAY = 0
+        try:
+            demo = DemoSite(port=port).start()
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot serve the demo on port {port} ({exc.strerror}); try --demo-port."
+            ) from exc
+        for url in demo.home_urls():
+            try:
+                feed, created = add_feed(url)
+            except AddFeedError as exc:
+                raise CommandError(f"The demo site is broken: {exc}") from exc
+            if created:
+                self.stdout.write(f"    discovered feed {feed.url}")
+        return demo
+
+    def ingest_now(self, feeds) -> None:
+        feeds = list(feeds.filter(is_active=True).order_by("pk"))
+        self.step(f"Ingesting {len(feeds)} feeds")
+        report = ingest_feeds(
+            feeds, on_article=lambda a: self.stdout.write(f"    {a.status:<9} {a.title or a.url}")
+        )
+        self.stdout.write(
+            f"    {report.new_articles} new articles, {report.extracted} extracted, "
+            f"{len(report.article_errors)} kept with an error, {report.failed} feeds failed"
+        )
+        busiest = Tag.objects.active().filter(article_count__gt=0).order_by("-article_count")[:5]
+        for tag in busiest:
+            self.stdout.write(f"    /tags/{tag.slug}/  {tag.article_count} articles")
+
+    def start_poller(self) -> None:
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            self.stdout.write("    A broker is configured: Celery beat and workers do the polling.")
+            return
+        thread = threading.Thread(target=_poll_forever, name="newsdesk-poller", daemon=True)
+        thread.start()
+
+
+def _poll_forever() -> None:
+    stop = threading.Event()
+    while not stop.wait(POLL_EVERY_SECONDS):
+        close_old_connections()
+        try:
+            ingest_feeds(list(Feed.objects.due()))
+        except Exception:
+            log.exception("background poll failed; trying again in %s s", POLL_EVERY_SECONDS)

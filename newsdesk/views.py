@@ -1,0 +1,118 @@
+"""Site-wide pages: home, robots.txt, error pages, and helpers the public views share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
+from django.shortcuts import render
+from django.template import TemplateDoesNotExist, loader
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import http_date, quote_etag
+from django.views.decorators.http import require_safe
+
+from articles.models import Article
+from tags.queries import tags_by_article, trending
+
+MAX_PAGE = 100_000
+
+
+def page_number(request: HttpRequest) -> int:
+    """The `page` parameter as a positive integer; anything else is a page that does not exist."""
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw[:7]) <= MAX_PAGE:
+        raise Http404("No such page.")
+    return int(raw)
+
+
+def is_web_url(url: str) -> bool:
+    """Only http(s) links to the outside: a stored `javascript:` URL must never become a link."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
+
+
+def newer_url(base: str, page: int) -> str:
+    """The link to the previous page; page 1 has one URL, without `?page=1`."""
+    if page <= 1:
+        return ""
+    return base if page == 2 else f"{base}?page={page - 1}"
+
+
+def absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def conditional(
+    request: HttpRequest, etag: str, last_modified: datetime, build: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """What `django.views.decorators.http.condition` does, with validators computed once."""
+    quoted = quote_etag(etag)
+    stamp = int(last_modified.timestamp())
+    response = get_conditional_response(request, etag=quoted, last_modified=stamp)
+    if response is None:
+        response = build()
+    cacheable = 200 <= response.status_code < 300 or response.status_code == 304
+    if request.method in ("GET", "HEAD") and cacheable:
+        response.headers.setdefault("ETag", quoted)
+        response.headers.setdefault("Last-Modified", http_date(stamp))
+        # Readers always revalidate, so a hidden article disappears at the next request.
+        patch_cache_control(response, no_cache=True)
+    return response
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    page = page_number(request)
+    size = settings.NEWSDESK_PAGE_SIZE
+    offset = (page - 1) * size
+    rows = list(
+        Article.objects.visible()
+        .select_related("source")
+        .defer("text", "categories", "keywords")
+        .order_by("-published_at", "-id")[offset : offset + size + 1]
+    )
+    if page > 1 and not rows:
+        raise Http404("No such page.")
+    articles = rows[:size]
+    topics = tags_by_article(a.pk for a in articles) if articles else {}
+    context = {
+        "articles": [(a, topics.get(a.pk, [])) for a in articles],
+        "trending": trending() if page == 1 else [],
+        "page": page,
+        "older_url": f"?page={page + 1}" if len(rows) > size else "",
+        "newer_url": newer_url(reverse("home"), page),
+        "canonical_url": absolute(reverse("home") + (f"?page={page}" if page > 1 else "")),
+    }
+    return render(request, "home.html", context)
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin/",
+        "Disallow: /search/",
+        f"Sitemap: {absolute(reverse('sitemap'))}",
+        "",
+    ]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", {"canonical_url": ""}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Rendered without a context: the database may be what failed."""
+    try:
+        body = loader.get_template("500.html").render()
+    except TemplateDoesNotExist:
+        body = "<h1>Server error</h1>"
+    return HttpResponseServerError(body)

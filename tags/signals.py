@@ -1,0 +1,28 @@
+"""Keep tag counts exact when links disappear by any route, and matchers fresh after edits."""
+
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from tags.linking import rules_changed
+from tags.models import Alias, ArticleTag, Exclusion, Tag
+
+
+@receiver(post_delete, sender=ArticleTag)
+def link_deleted(sender, instance: ArticleTag, **kwargs) -> None:
+    if instance.is_visible:
+        Tag.objects.filter(pk=instance.tag_id, article_count__gt=0).update(
+            article_count=F("article_count") - 1
+        )
+
+
+@receiver(post_save, sender=Tag)
+@receiver(post_delete, sender=Tag)
+@receiver(post_save, sender=Alias)
+@receiver(post_delete, sender=Alias)
+@receiver(post_save, sender=Exclusion)
+@receiver(post_delete, sender=Exclusion)
+def rules_edited(sender, **kwargs) -> None:
+    """Any edit to a rule makes every process rebuild its matcher before the next match."""
+    if not kwargs.get("raw"):
+        rules_changed()

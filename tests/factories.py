@@ -1,0 +1,91 @@
+"""Small builders for feeds, pages and rows used across the tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+
+from articles.models import Article, Feed
+from tags.models import Alias, Exclusion, Tag
+
+_counter = itertools.count(1)
+
+FILLER = (
+    "Officials said the measures would be reviewed at the end of the quarter. Analysts noted "
+    "that shipments had already slowed in recent weeks, and several manufacturers were looking "
+    "for other suppliers. Prices for the affected materials rose sharply on the news, while "
+    "traders waited for details on how licences would be granted."
+)
+
+
+def article_html(
+    title: str,
+    paragraphs: list[str],
+    *,
+    description: str = "",
+    canonical: str = "",
+    published: str = "2026-11-02T09:00:00+00:00",
+) -> str:
+    body = "\n".join(f"<p>{escape(p)}</p>" for p in [*paragraphs, FILLER, FILLER])
+    canonical_link = f'<link rel="canonical" href="{escape(canonical)}">' if canonical else ""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{escape(title)} | Test Gazette</title>
+<meta name="description" content="{escape(description)}">
+<meta property="article:published_time" content="{published}">
+<meta name="author" content="Ada Reporter">
+{canonical_link}
+</head><body>
+<header><nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li>
+<li><a href="/business">Business</a></li></ul></nav></header>
+<main><article><h1>{escape(title)}</h1>{body}</article></main>
+<footer><p>Copyright Test Gazette</p></footer></body></html>"""
+
+
+def rss(
+    items: list[dict], *, title: str = "Test Gazette", link: str = "http://example.test/"
+) -> str:
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    rendered = []
+    for i, item in enumerate(items):
+        published = item.get("published", now - timedelta(hours=i))
+        parts = [f"<title>{escape(item['title'])}</title>"]
+        if item.get("link"):
+            parts.append(f"<link>{escape(item['link'])}</link>")
+        parts.append(f"<guid>{escape(item.get('guid', item.get('link', item['title'])))}</guid>")
+        if published is not None:
+            parts.append(f"<pubDate>{format_datetime(published)}</pubDate>")
+        if item.get("description"):
+            parts.append(f"<description>{escape(item['description'])}</description>")
+        parts.extend(f"<category>{escape(c)}</category>" for c in item.get("categories", []))
+        rendered.append("<item>" + "".join(parts) + "</item>")
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{escape(title)}</title><link>{escape(link)}</link>
+<description>Test feed</description>{"".join(rendered)}</channel></rss>"""
+
+
+def make_tag(name: str, aliases=(), exclusions=(), **fields) -> Tag:
+    tag = Tag.objects.create(name=name, **fields)
+    for phrase in aliases:
+        Alias.objects.create(tag=tag, phrase=phrase)
+    for phrase in exclusions:
+        Exclusion.objects.create(tag=tag, phrase=phrase)
+    return tag
+
+
+def make_article(title: str = "", text: str = "", **fields) -> Article:
+    n = next(_counter)
+    defaults = {
+        "url": f"https://news.example.org/story-{n}",
+        "title": title or f"Story {n}",
+        "text": text,
+        "status": Article.Status.OK,
+        "published_at": datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=n),
+    }
+    defaults.update(fields)
+    return Article.objects.create(**defaults)
+
+
+def make_feed(url: str, **fields) -> Feed:
+    return Feed.objects.create(url=url, **fields)
