@@ -16,14 +16,13 @@ from articles import robots
 from articles.http import (
     FetchError,
     FetchPolicy,
-    HTTPStatusError,
     RateLimitedError,
     Response,
     fetch,
 )
 
 ROBOTS_TTL = 24 * 3600
-ROBOTS_MISSING = b""
+ROBOTS_UNREACHABLE_TTL = 300
 
 
 class HostBusyError(FetchError):
@@ -81,23 +80,13 @@ def hold_host(url: str, seconds: float) -> None:
 def robots_allowed(url: str) -> bool:
     if not settings.NEWSDESK_OBEY_ROBOTS:
         return True
-    robots_url = robots.robots_url(url)
-    key = f"robots:{robots_url}"
-    body = cache.get(key)
-    if body is None:
-        body = _fetch_robots(robots_url)
-        cache.set(key, body, timeout=ROBOTS_TTL)
-    return robots.is_allowed(body or None, url, settings.NEWSDESK_USER_AGENT)
-
-
-def _fetch_robots(robots_url: str) -> bytes:
-    try:
-        return fetch(robots_url, policy()).body
-    except HTTPStatusError:
-        # No robots.txt (or one we may not read) means no restrictions (RFC 9309 §2.3.1.3).
-        return ROBOTS_MISSING
-    except FetchError:
-        return ROBOTS_MISSING
+    key = f"robots:{robots.robots_url(url)}"
+    rules = cache.get(key)
+    if rules is None:
+        rules = robots.load_robots(url, lambda robots_url: fetch(robots_url, policy()))
+        # An unreachable robots.txt blocks the host only briefly (RFC 9309 section 2.3.1.4).
+        cache.set(key, rules, timeout=ROBOTS_UNREACHABLE_TTL if rules.unreachable else ROBOTS_TTL)
+    return rules.allows(url, settings.NEWSDESK_USER_AGENT)
 
 
 def polite_fetch(

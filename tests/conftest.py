@@ -52,3 +52,10 @@ def _newsdesk_test_settings(settings):
     yield
     cache.clear()
     app.conf.task_always_eager = was_eager
+
+
+@pytest.fixture(autouse=True)
+def _missing_paths_are_404(request):
+    """pytest-httpserver answers unknown paths with 500; a real site says 404 (robots.txt!)."""
+    if "httpserver" in request.fixturenames:
+        request.getfixturevalue("httpserver").no_handler_status_code = 404

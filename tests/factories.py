@@ -53,7 +53,8 @@ def rss(
         parts = [f"<title>{escape(item['title'])}</title>"]
         if item.get("link"):
             parts.append(f"<link>{escape(item['link'])}</link>")
-        parts.append(f"<guid>{escape(item.get('guid', item.get('link', item['title'])))}</guid>")
+        guid = item.get("guid", item.get("link", item["title"]))
+        parts.append(f'<guid isPermaLink="false">{escape(guid)}</guid>')
         if published is not None:
             parts.append(f"<pubDate>{format_datetime(published)}</pubDate>")
         if item.get("description"):

@@ -1,0 +1,139 @@
+"""A real Celery worker process, on Redis and PostgreSQL, runs the ingestion tasks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from django.db import connection
+
+from articles.models import Article, Feed
+from tests.factories import article_html, make_feed, rss
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.redis]
+
+ROOT = Path(__file__).resolve().parents[1]
+# A database of its own, emptied first, so stray tasks from other runs cannot interfere.
+BROKER_URL = "redis://127.0.0.1:6379/15"
+TEXT = (
+    "Regulators in Brussels opened a review of rare earth magnet imports on Tuesday, saying the "
+    "bloc's carmakers depended on a single country for nearly all of their neodymium supply."
+)
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s["PASSWORD"] else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def worker():
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": BROKER_URL,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "NEWSDESK_ALLOW_LOOPBACK": "true",
+        "NEWSDESK_HOST_DELAY": "0",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "newsdesk",
+            "worker",
+            "--pool=solo",
+            "--queues=poll,fetch,tag,default",
+            "--without-mingle",
+            "--without-gossip",
+            f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield proc
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    print(out[-4000:])
+
+
+def wait_for(predicate, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def test_a_worker_polls_a_feed_fetches_and_tags_its_articles(transactional_db, httpserver, worker):
+    for slug in ("one", "two"):
+        httpserver.expect_request(f"/a/{slug}").respond_with_data(
+            article_html(f"Magnet review {slug}", [f"{TEXT} Story {slug}."]),
+            content_type="text/html; charset=utf-8",
+        )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss(
+            [
+                {"title": "Magnet review one", "link": httpserver.url_for("/a/one")},
+                {"title": "Magnet review two", "link": httpserver.url_for("/a/two")},
+            ]
+        ),
+        content_type="application/rss+xml",
+    )
+    feed = make_feed(httpserver.url_for("/feed.xml"))
+
+    sender = Celery(broker=BROKER_URL)
+    sender.send_task("articles.tasks.poll_feed", args=[feed.pk], queue="poll")
+
+    def both_extracted() -> bool:
+        return Article.objects.filter(status=Article.Status.OK).count() == 2
+
+    assert wait_for(both_extracted), "the worker did not store both articles in time"
+    feed.refresh_from_db()
+    assert feed.last_status == Feed.Status.OK
+    article = Article.objects.get(title="Magnet review one")
+    assert "neodymium" in article.text
+    assert article.article_tags.filter(tag__slug="rare-earths").exists()
+
+
+def test_a_task_sent_twice_leaves_no_duplicate(transactional_db, httpserver, worker):
+    httpserver.expect_request("/a/one").respond_with_data(
+        article_html("Magnet review", [TEXT]), content_type="text/html"
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss([{"title": "Magnet review", "link": httpserver.url_for("/a/one")}]),
+        content_type="application/rss+xml",
+    )
+    feed = make_feed(httpserver.url_for("/feed.xml"))
+    sender = Celery(broker=BROKER_URL)
+    for _ in range(2):
+        sender.send_task("articles.tasks.poll_feed", args=[feed.pk], queue="poll")
+    assert wait_for(
+        lambda: (
+            feed.polls.count() >= 1 and Article.objects.filter(status=Article.Status.OK).exists()
+        )
+    )
+    time.sleep(2)
+    assert Article.objects.count() == 1
+    assert feed.entries.count() == 1
