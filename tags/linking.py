@@ -41,8 +41,11 @@ class Link:
 def load_rules() -> list[Rule]:
     tags = Tag.objects.active().only("id", "name", "title_and_summary_only", "min_score")
     aliases: dict[int, list[str]] = {}
-    for tag_id, phrase in Alias.objects.values_list("tag_id", "phrase"):
-        aliases.setdefault(tag_id, []).append(phrase)
+    exact: dict[int, list[str]] = {}
+    for tag_id, phrase, case_sensitive in Alias.objects.values_list(
+        "tag_id", "phrase", "case_sensitive"
+    ):
+        (exact if case_sensitive else aliases).setdefault(tag_id, []).append(phrase)
     exclusions: dict[int, list[str]] = {}
     for tag_id, phrase in Exclusion.objects.values_list("tag_id", "phrase"):
         exclusions.setdefault(tag_id, []).append(phrase)
@@ -52,6 +55,7 @@ def load_rules() -> list[Rule]:
             name=tag.name,
             aliases=tuple(aliases.get(tag.pk, ())),
             exclusions=tuple(exclusions.get(tag.pk, ())),
+            case_sensitive_aliases=tuple(exact.get(tag.pk, ())),
             title_and_summary_only=tag.title_and_summary_only,
             min_score=tag.min_score,
         )

@@ -100,6 +100,10 @@ class Alias(models.Model):
     phrase = models.CharField(
         max_length=200, help_text="Matched as whole words; plurals and hyphenation are automatic."
     )
+    case_sensitive = models.BooleanField(
+        default=False,
+        help_text='Match this exact spelling only, e.g. "US" but not "us"; no plurals.',
+    )
 
     class Meta:
         verbose_name_plural = "aliases"

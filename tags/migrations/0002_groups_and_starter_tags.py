@@ -29,7 +29,7 @@ OPERATOR_PERMISSIONS = {
     "tags": {"tag": ["view"], "retagjob": ["add", "view"]},
 }
 
-# (name, parent, aliases, exclusions)
+# (name, parent, aliases, exclusions); an alias given as (phrase, True) is case-sensitive.
 STARTER_TAGS = [
     (
         "critical minerals",
@@ -135,7 +135,7 @@ STARTER_TAGS = [
         ["Washington state"],
     ),
     ("Taiwan", None, ["Taiwanese", "Taipei"], []),
-    ("European Union", None, ["EU", "Brussels", "European Commission"], []),
+    ("European Union", None, [("EU", True), "Brussels", "European Commission"], []),
     ("Australia", None, ["Australian", "Canberra"], []),
 ]
 
@@ -178,8 +178,11 @@ def create_starter_tags(apps, schema_editor):
             },
         )
         by_name[name] = tag
-        for phrase in aliases:
-            Alias.objects.get_or_create(tag=tag, phrase=phrase)
+        for alias in aliases:
+            phrase, case_sensitive = alias if isinstance(alias, tuple) else (alias, False)
+            Alias.objects.get_or_create(
+                tag=tag, phrase=phrase, defaults={"case_sensitive": case_sensitive}
+            )
         for phrase in exclusions:
             Exclusion.objects.get_or_create(tag=tag, phrase=phrase)
 

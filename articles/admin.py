@@ -1,0 +1,548 @@
+"""Operators' admin: feeds and their health, sources, poll history, articles and their errors."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from articles import tasks
+from articles.feedlist import AddFeedError, add_feed, export_opml, import_opml
+from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
+from tags import linking
+from tags.models import ArticleTag, Tag
+
+STATUS_COLOURS = {
+    Feed.Status.OK: "#1a7f37",
+    Feed.Status.NOT_MODIFIED: "#1a7f37",
+    Feed.Status.NEW: "#57606a",
+    Feed.Status.ERROR: "#bc4c00",
+    Feed.Status.DISABLED: "#cf222e",
+}
+
+
+class HttpsUrlsMixin:
+    # Django 6 assumes https for scheme-less URLs typed into forms; say so now.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+def is_operator(request: HttpRequest) -> bool:
+    return request.user.has_perm("articles.change_feed")
+
+
+@admin.register(Source)
+class SourceAdmin(HttpsUrlsMixin, admin.ModelAdmin):
+    list_display = ["name", "domain", "feed_count", "article_count"]
+    search_fields = ["name", "domain"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_feeds=Count("feeds", distinct=True), n_articles=Count("articles", distinct=True)
+            )
+        )
+
+    @admin.display(ordering="n_feeds", description="feeds")
+    def feed_count(self, obj: Source) -> int:
+        return obj.n_feeds
+
+    @admin.display(ordering="n_articles", description="articles")
+    def article_count(self, obj: Source) -> int:
+        return obj.n_articles
+
+
+class PollLogInline(admin.TabularInline):
+    model = PollLog
+    fields = [
+        "started_at",
+        "outcome",
+        "http_status",
+        "entries_seen",
+        "entries_new",
+        "duration_ms",
+        "error",
+    ]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-started_at"]
+    # Pruned after NEWSDESK_POLL_LOG_RETENTION_DAYS, so the list stays short.
+    verbose_name_plural = "poll history (newest first)"
+
+
+class AddFeedForm(forms.ModelForm):
+    """Accepts a feed URL or a site URL; a site's page is searched for its feed."""
+
+    class Meta:
+        model = Feed
+        fields = ["url", "title", "is_active", "poll_interval", "default_tags"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if Feed.objects.filter(url=url).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("That feed is already here.")
+        return url
+
+
+@admin.register(Feed)
+class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "source",
+        "health",
+        "is_active",
+        "last_polled_at",
+        "next_poll_at",
+        "consecutive_failures",
+        "short_error",
+    ]
+    list_filter = ["is_active", "last_status", "source"]
+    list_select_related = ["source"]
+    search_fields = ["url", "title", "site_url"]
+    filter_horizontal = ["default_tags"]
+    readonly_fields = [
+        "source",
+        "last_status",
+        "last_http_status",
+        "last_polled_at",
+        "last_success_at",
+        "next_poll_at",
+        "claimed_until",
+        "consecutive_failures",
+        "last_error",
+        "disabled_reason",
+        "etag",
+        "last_modified",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["url", "title", "site_url", "is_active", "default_tags"]}),
+        (
+            "Schedule",
+            {
+                "fields": [
+                    "poll_interval",
+                    "next_poll_at",
+                    "last_polled_at",
+                    "last_success_at",
+                    "claimed_until",
+                ]
+            },
+        ),
+        (
+            "Health",
+            {
+                "fields": [
+                    "last_status",
+                    "last_http_status",
+                    "consecutive_failures",
+                    "last_error",
+                    "disabled_reason",
+                ]
+            },
+        ),
+        ("Conditional GET", {"classes": ["collapse"], "fields": ["etag", "last_modified"]}),
+        (None, {"fields": ["source", "created_at"]}),
+    ]
+    inlines = [PollLogInline]
+    actions = ["poll_now", "enable", "disable", "export_selected_as_opml"]
+    change_list_template = "admin/articles/feed/change_list.html"
+
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AddFeedForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (
+                    None,
+                    {
+                        "fields": ["url", "title", "is_active", "poll_interval", "default_tags"],
+                        "description": "A feed URL, or a site's address: its page is "
+                        "searched for a feed link.",
+                    },
+                )
+            ]
+        return super().get_fieldsets(request, obj)
+
+    def save_model(self, request, obj: Feed, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            feed, _ = add_feed(obj.url, title=obj.title)
+        except AddFeedError as exc:
+            # Keep what the operator typed; the feed is added as given and its first poll says why.
+            messages.warning(request, f"{exc}. The URL was saved as given.")
+            super().save_model(request, obj, form, change)
+            return
+        obj.pk, obj.url = feed.pk, feed.url
+        Feed.objects.filter(pk=feed.pk).update(
+            is_active=obj.is_active, poll_interval=obj.poll_interval, title=obj.title or feed.title
+        )
+        obj.refresh_from_db()
+
+    @admin.display(description="health", ordering="last_status")
+    def health(self, obj: Feed) -> str:
+        return format_html(
+            '<strong style="color:{}">{}</strong>',
+            STATUS_COLOURS.get(obj.last_status, "#57606a"),
+            obj.get_last_status_display(),
+        )
+
+    @admin.display(description="last error")
+    def short_error(self, obj: Feed) -> str:
+        return Truncator(obj.disabled_reason or obj.last_error).chars(80)
+
+    @admin.action(description="Poll now", permissions=["change"])
+    def poll_now(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
+        queryset.update(next_poll_at=timezone.now())
+        for feed in queryset.filter(is_active=True):
+            tasks.poll_feed.delay(feed.pk)
+        messages.success(
+            request, f"Asked for a poll of {queryset.filter(is_active=True).count()} feeds."
+        )
+
+    @admin.action(description="Enable (and clear failures)", permissions=["change"])
+    def enable(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
+        n = queryset.update(
+            is_active=True, consecutive_failures=0, disabled_reason="", next_poll_at=timezone.now()
+        )
+        messages.success(request, f"Enabled {n} feeds.")
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
+        n = queryset.update(
+            is_active=False,
+            last_status=Feed.Status.DISABLED,
+            disabled_reason=f"disabled by {request.user} on {timezone.now():%Y-%m-%d}",
+        )
+        messages.success(request, f"Disabled {n} feeds.")
+
+    @admin.action(description="Export as OPML", permissions=["view"])
+    def export_selected_as_opml(
+        self, request: HttpRequest, queryset: QuerySet[Feed]
+    ) -> HttpResponse:
+        return opml_response(queryset)
+
+    def get_urls(self):
+        return [
+            path(
+                "import-opml/",
+                self.admin_site.admin_view(self.import_opml_view),
+                name="articles_feed_import_opml",
+            ),
+            path(
+                "export-opml/",
+                self.admin_site.admin_view(self.export_opml_view),
+                name="articles_feed_export_opml",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_opml_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        form = OpmlImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            created, known = form.cleaned_data["feeds"]
+            messages.success(request, f"Added {len(created)} feeds; {known} were already here.")
+            return redirect("admin:articles_feed_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import feeds from OPML",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/articles/feed/import_opml.html", context)
+
+    def export_opml_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        return opml_response(Feed.objects.all())
+
+
+def opml_response(feeds: QuerySet[Feed]) -> HttpResponse:
+    body = export_opml(feeds.select_related("source").order_by("pk"))
+    response = HttpResponse(body, content_type="text/x-opml; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="newsdesk-feeds.opml"'
+    return response
+
+
+class OpmlImportForm(forms.Form):
+    file = forms.FileField(help_text="An OPML file exported from a feed reader.")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None:
+            return cleaned
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError("That file is over 5 MB; no feed list is that long.")
+        try:
+            cleaned["feeds"] = import_opml(upload.read())
+        except ValueError as exc:
+            raise forms.ValidationError(f"That is not a readable OPML file: {exc}") from exc
+        return cleaned
+
+
+@admin.register(PollLog)
+class PollLogAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "feed",
+        "outcome",
+        "http_status",
+        "entries_seen",
+        "entries_new",
+        "duration_ms",
+        "error",
+    ]
+    list_filter = ["outcome"]
+    list_select_related = ["feed"]
+    raw_id_fields = ["feed"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class HasErrorFilter(admin.SimpleListFilter):
+    title = "extraction"
+    parameter_name = "problem"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("error", "Failed or too short"),
+            ("pending", "Not fetched yet"),
+            ("duplicate", "Duplicates"),
+        ]
+
+    def queryset(self, request, queryset):
+        statuses = {
+            "error": Article.Status.FAILED,
+            "pending": Article.Status.PENDING,
+            "duplicate": Article.Status.DUPLICATE,
+        }
+        if self.value() in statuses:
+            return queryset.filter(status=statuses[self.value()])
+        return queryset
+
+
+class ArticleTagInline(admin.TabularInline):
+    """Tags with why each one is there; adding or deleting one here is an editor's decision."""
+
+    model = ArticleTag
+    fields = ["tag", "origin", "score", "matched_terms"]
+    readonly_fields = ["origin", "score", "matched_terms"]
+    raw_id_fields = ["tag"]
+    extra = 0
+
+    @admin.display(description="matched terms")
+    def matched_terms(self, obj: ArticleTag) -> str:
+        return ", ".join(f"{term} ({n})" for term, n in sorted(obj.terms.items())) or "—"
+
+
+class ArticleFeedInline(admin.TabularInline):
+    model = ArticleFeed
+    fields = ["feed", "guid", "entry_title", "entry_published", "first_seen_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
+class TagChoiceForm(admin.helpers.ActionForm):
+    tag = forms.ModelChoiceField(
+        queryset=Tag.objects.active(), required=False, help_text="for the add/remove topic actions"
+    )
+
+
+@admin.register(Article)
+class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "source",
+        "published_at",
+        "status",
+        "is_hidden",
+        "word_count",
+        "language",
+        "short_error",
+    ]
+    list_filter = [HasErrorFilter, "is_hidden", "language", "summary_source"]
+    list_select_related = ["source"]
+    search_fields = ["title", "url"]
+    date_hierarchy = "published_at"
+    raw_id_fields = ["source", "duplicate_of"]
+    action_form = TagChoiceForm
+    actions = ["hide", "unhide", "add_topic", "remove_topic", "retag", "reextract", "refetch"]
+    inlines = [ArticleTagInline, ArticleFeedInline]
+    fieldsets = [
+        (None, {"fields": ["title", "url_link", "source", "author", "published_at", "is_hidden"]}),
+        ("Summary", {"fields": ["summary", "summary_source", "editor_summary"]}),
+        (
+            "Extraction",
+            {
+                "fields": [
+                    "status",
+                    "error",
+                    "language",
+                    "word_count",
+                    "site_name",
+                    "image_url",
+                    "categories",
+                    "keywords",
+                    "content_hash",
+                    "duplicate_of",
+                    "fetch_attempts",
+                    "fetched_at",
+                    "first_seen_at",
+                ]
+            },
+        ),
+        ("Text", {"classes": ["collapse"], "fields": ["text"]}),
+    ]
+    readonly_fields = [
+        "url_link",
+        "source",
+        "author",
+        "published_at",
+        "summary",
+        "summary_source",
+        "status",
+        "error",
+        "language",
+        "word_count",
+        "site_name",
+        "image_url",
+        "categories",
+        "keywords",
+        "content_hash",
+        "duplicate_of",
+        "fetch_attempts",
+        "fetched_at",
+        "first_seen_at",
+        "text",
+    ]
+
+    @admin.display(description="URL")
+    def url_link(self, obj: Article) -> str:
+        return format_html(
+            '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', obj.url, obj.url
+        )
+
+    @admin.display(description="error")
+    def short_error(self, obj: Article) -> str:
+        return Truncator(obj.error).chars(60)
+
+    def save_model(self, request, obj: Article, form, change: bool) -> None:
+        if "editor_summary" in form.changed_data:
+            if obj.editor_summary.strip():
+                obj.summary, obj.summary_source = (
+                    obj.editor_summary.strip(),
+                    Article.SummarySource.EDITOR,
+                )
+            else:
+                obj.summary_source = ""
+        super().save_model(request, obj, form, change)
+        if "is_hidden" in form.changed_data:
+            linking.sync_visibility(obj)
+        cleared_summary = "editor_summary" in form.changed_data and not obj.editor_summary.strip()
+        if cleared_summary and RawPage.objects.filter(article=obj).exists():
+            # Without the editor's words, the automatic summary comes back from the stored page.
+            tasks.reextract_article.delay(obj.pk)
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if formset.model is not ArticleTag:
+            super().save_formset(request, form, formset, change)
+            return
+        article = form.instance
+        formset.save(commit=False)
+        for link in formset.deleted_objects:
+            linking.remove_tag_by_hand(article, link.tag, request.user)
+        for link in formset.new_objects:
+            linking.add_tag_by_hand(article, link.tag, request.user)
+        for link, changed in formset.changed_objects:
+            if "tag" in changed:
+                old_tag = Tag.objects.get(pk=ArticleTag.objects.get(pk=link.pk).tag_id)
+                linking.remove_tag_by_hand(article, old_tag, request.user)
+                linking.add_tag_by_hand(article, link.tag, request.user)
+
+    @admin.action(description="Hide from readers", permissions=["change"])
+    def hide(self, request, queryset):
+        n = linking.set_hidden(queryset, True)
+        messages.success(request, f"Hid {n} articles.")
+
+    @admin.action(description="Show to readers again", permissions=["change"])
+    def unhide(self, request, queryset):
+        n = linking.set_hidden(queryset, False)
+        messages.success(request, f"Unhid {n} articles.")
+
+    def _chosen_tag(self, request) -> Tag | None:
+        tag_id = request.POST.get("tag") or ""
+        tag = Tag.objects.active().filter(pk=tag_id).first() if tag_id.isdigit() else None
+        if tag is None:
+            messages.error(request, "Choose a topic in the list beside the action first.")
+        return tag
+
+    @admin.action(description="Add the chosen topic by hand", permissions=["change"])
+    def add_topic(self, request, queryset):
+        tag = self._chosen_tag(request)
+        if tag is not None:
+            for article in queryset:
+                linking.add_tag_by_hand(article, tag, request.user)
+            messages.success(request, f"Added {tag} to {queryset.count()} articles.")
+
+    @admin.action(description="Remove the chosen topic by hand", permissions=["change"])
+    def remove_topic(self, request, queryset):
+        tag = self._chosen_tag(request)
+        if tag is not None:
+            for article in queryset:
+                linking.remove_tag_by_hand(article, tag, request.user)
+            messages.success(request, f"Removed {tag} from {queryset.count()} articles.")
+
+    @admin.action(description="Re-run the topic rules", permissions=["change"])
+    def retag(self, request, queryset):
+        changed = sum(linking.tag_article(article) for article in queryset)
+        messages.success(request, f"Re-tagged {queryset.count()} articles; {changed} changed.")
+
+    @admin.action(description="Re-run extraction from the stored page", permissions=["operate"])
+    def reextract(self, request, queryset):
+        ids = list(queryset.filter(raw_page__isnull=False).values_list("pk", flat=True))
+        for article_id in ids:
+            tasks.reextract_article.delay(article_id)
+        messages.success(request, f"Re-extracting {len(ids)} articles (those with a stored page).")
+
+    @admin.action(description="Fetch again", permissions=["operate"])
+    def refetch(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        Article.objects.filter(pk__in=ids).update(status=Article.Status.PENDING, fetch_attempts=0)
+        for article_id in ids:
+            tasks.fetch_article.delay(article_id)
+        messages.success(request, f"Fetching {len(ids)} articles again.")
+
+    def has_operate_permission(self, request) -> bool:
+        return is_operator(request)
+
+    def view_on_site(self, obj: Article) -> str:
+        return reverse("article", args=[obj.pk])

@@ -1,0 +1,281 @@
+"""Editors' admin: topics and their rules, a preview before saving, merges, retag progress."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from articles.models import Article
+from tags import retagging
+from tags.matching import Rule
+from tags.merging import MergeError, merge_tags
+from tags.models import Alias, ArticleTag, Exclusion, RetagJob, Tag, TagDecision
+from tags.preview import preview
+
+PREVIEW_SCAN_LIMIT = 5000
+
+
+class AliasInline(admin.TabularInline):
+    model = Alias
+    extra = 1
+
+
+class ExclusionInline(admin.TabularInline):
+    model = Exclusion
+    extra = 1
+
+
+def rule_signature(tag: Tag) -> tuple:
+    """Everything that decides which articles a tag matches."""
+    if tag.pk is None:
+        return ()
+    return (
+        tag.name,
+        tag.is_active,
+        tag.parent_id,
+        tag.title_and_summary_only,
+        tag.min_score,
+        frozenset(tag.aliases.values_list("phrase", "case_sensitive")),
+        frozenset(tag.exclusions.values_list("phrase", flat=True)),
+    )
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "slug",
+        "article_count",
+        "parent",
+        "is_active",
+        "title_and_summary_only",
+        "min_score",
+        "merged_into",
+    ]
+    list_editable = ["is_active", "min_score"]
+    list_filter = ["is_active", "title_and_summary_only"]
+    list_select_related = ["parent", "merged_into"]
+    search_fields = ["name", "slug", "aliases__phrase"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["article_count", "merged_into"]
+    fields = [
+        "name",
+        "slug",
+        "description",
+        "parent",
+        "is_active",
+        "title_and_summary_only",
+        "min_score",
+        "article_count",
+        "merged_into",
+    ]
+    inlines = [AliasInline, ExclusionInline]
+    actions = ["merge_into", "retag_now"]
+    change_form_template = "admin/tags/tag/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
+        return super().get_queryset(request).distinct()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "parent":
+            kwargs["queryset"] = Tag.objects.active()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj: Tag, form, change: bool) -> None:
+        stored = Tag.objects.filter(pk=obj.pk).first() if change else None
+        request._rules_before = rule_signature(stored) if stored else ()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        tag = form.instance
+        if rule_signature(tag) != getattr(request, "_rules_before", ()):
+            Tag.objects.filter(pk=tag.pk).update(rules_changed_at=timezone.now())
+            job = retagging.start(tag)
+            url = reverse("admin:tags_retagjob_change", args=[job.pk])
+            messages.info(
+                request,
+                format_html(
+                    'The rules changed: re-tagging {} articles in the background (<a href="{}">'
+                    "progress</a>).",
+                    job.total,
+                    url,
+                ),
+            )
+
+    @admin.action(description="Re-tag existing articles", permissions=["change"])
+    def retag_now(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        job = retagging.start(queryset.first() if queryset.count() == 1 else None)
+        messages.info(request, f"Re-tagging {job.total} articles in the background.")
+
+    @admin.action(description="Merge the selected topics into another…", permissions=["change"])
+    def merge_into(self, request: HttpRequest, queryset: QuerySet[Tag]) -> HttpResponse | None:
+        form = MergeForm(request.POST if "apply" in request.POST else None, exclude=queryset)
+        if "apply" in request.POST and form.is_valid():
+            target = form.cleaned_data["target"]
+            try:
+                with transaction.atomic():
+                    for source in queryset:
+                        merge_tags(source, target)
+            except MergeError as exc:
+                messages.error(request, str(exc))
+                return None
+            target.refresh_from_db()
+            messages.success(
+                request,
+                f"Merged {queryset.count()} topics into {target}; it now has "
+                f"{target.article_count} articles. Old pages redirect to it.",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Merge topics",
+            "opts": self.model._meta,
+            "tags": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/tags/tag/merge.html", context)
+
+    def get_urls(self):
+        return [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="tags_tag_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """Match the rules typed into the change form (not yet saved) against recent articles."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            return redirect("admin:tags_tag_changelist")
+        rule = rule_from_post(request.POST)
+        rows = (
+            Article.objects.visible()
+            .order_by("-published_at")
+            .values_list("pk", "title", "summary", "text", "keywords")[:PREVIEW_SCAN_LIMIT]
+        )
+        result = preview(rule, ((i, t, s, x, k or []) for i, t, s, x, k in rows.iterator()))
+        tag = Tag.objects.filter(pk=request.POST.get("_tag_id") or None).first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview: {rule.name or 'unnamed topic'}",
+            "opts": self.model._meta,
+            "rule": rule,
+            "result": result,
+            "tag": tag,
+            "current_count": tag.article_count if tag else 0,
+            "scan_limit": PREVIEW_SCAN_LIMIT,
+        }
+        return TemplateResponse(request, "admin/tags/tag/preview.html", context)
+
+
+def rule_from_post(post) -> Rule:
+    def phrases(prefix: str, flag: str | None = None) -> tuple[str, ...]:
+        total = int(post.get(f"{prefix}-TOTAL_FORMS") or 0)
+        found = []
+        for i in range(min(total, 1000)):
+            phrase = (post.get(f"{prefix}-{i}-phrase") or "").strip()
+            deleted = post.get(f"{prefix}-{i}-DELETE")
+            exact = bool(post.get(f"{prefix}-{i}-case_sensitive"))
+            if phrase and not deleted and (flag is None or exact == (flag == "exact")):
+                found.append(phrase)
+        return tuple(found)
+
+    try:
+        min_score = float(post.get("min_score") or 1.0)
+    except ValueError:
+        min_score = 1.0
+    return Rule(
+        tag_id=0,
+        name=(post.get("name") or "").strip(),
+        aliases=phrases("aliases", "loose"),
+        case_sensitive_aliases=phrases("aliases", "exact"),
+        exclusions=phrases("exclusions"),
+        title_and_summary_only=bool(post.get("title_and_summary_only")),
+        min_score=min_score,
+    )
+
+
+class MergeForm(forms.Form):
+    target = forms.ModelChoiceField(
+        queryset=Tag.objects.none(), help_text="The topic that keeps its name and page."
+    )
+
+    def __init__(self, *args, exclude: QuerySet[Tag], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = Tag.objects.active().exclude(pk__in=exclude)
+
+
+@admin.register(RetagJob)
+class RetagJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "tag", "state", "progress", "changed", "created_at", "finished_at"]
+    list_filter = ["state"]
+    list_select_related = ["tag"]
+    readonly_fields = [
+        "tag",
+        "state",
+        "progress",
+        "total",
+        "done",
+        "changed",
+        "last_article_id",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="progress")
+    def progress(self, obj: RetagJob) -> str:
+        return format_html(
+            '<progress max="100" value="{}">{}%</progress> {}%',
+            obj.percent,
+            obj.percent,
+            obj.percent,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ArticleTag)
+class ArticleTagAdmin(admin.ModelAdmin):
+    """Why each article carries each topic; changes go through the article page."""
+
+    list_display = ["article", "tag", "origin", "score", "terms", "is_visible", "created_at"]
+    list_filter = ["origin", "is_visible", "tag"]
+    list_select_related = ["article", "tag"]
+    search_fields = ["article__title", "tag__name"]
+    raw_id_fields = ["article", "tag"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(TagDecision)
+class TagDecisionAdmin(admin.ModelAdmin):
+    list_display = ["article", "tag", "decision", "editor", "decided_at"]
+    list_filter = ["decision"]
+    list_select_related = ["article", "tag", "editor"]
+    raw_id_fields = ["article", "tag", "editor"]
+    search_fields = ["article__title", "tag__name"]

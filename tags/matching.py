@@ -1,0 +1,397 @@
+"""Topic matcher: every alias of every topic found in one Aho-Corasick pass per field.
+
+Text is reduced to its match form (``tags.normalize.match_form``: words separated by single
+spaces) and patterns are padded with a space on each side, so the automaton only reports
+whole-word hits and no hit needs a Python-level boundary check. Scripts written without
+spaces (Chinese, Japanese, Thai ...) are not padded on their CJK edge, so "稀土" is found
+inside a longer run.
+
+Scoring, per topic: each alias (as the editor wrote it, its inflections and hyphenations
+included) scores ``weight * min(occurrences, 3)`` in each field, with weights title 3,
+keywords 3 (each keyword counts once), summary 2, text 1; the topic's score is the sum over
+its aliases. The cap stops one repeated word from outweighing a title hit. An occurrence of
+an alias that lies inside an occurrence of a longer alias of the same topic ("rare earth"
+inside "rare earth elements") counts only for the longer one.
+
+Case-sensitive aliases ("US" but not "us") are matched exactly, without inflections: the
+folded form is a cheap candidate in the main pass, and only when a candidate is seen is the
+field scanned again, unfolded, for the case-sensitive patterns.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
+
+import ahocorasick
+
+from tags.normalize import char_form, match_form, normalize, phrase_variants, split_hashtag
+
+TITLE, SUMMARY, TEXT, KEYWORDS = range(4)
+FIELD_WEIGHTS: tuple[float, float, float, float] = (3.0, 2.0, 1.0, 3.0)
+OCCURRENCE_CAP = 3
+_W_TITLE, _W_SUMMARY, _W_TEXT, _W_KEYWORDS = FIELD_WEIGHTS
+
+_ALIAS, _JOINED, _EXCLUSION, _CASE_CANDIDATE = range(4)
+# Patterns shorter than this are ignored: "C#" reduces to "c", which would match every "c".
+_MIN_PATTERN_CHARS = 2
+
+_Entry = tuple[int, int, int]  # (rule index, term index, kind)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One topic's matching rule, as editors define it in the admin."""
+
+    tag_id: int
+    name: str
+    aliases: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    title_and_summary_only: bool = False
+    min_score: float = 1.0
+    case_sensitive_aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TagMatch:
+    """Why a topic applies to an article: its score and the aliases that were found."""
+
+    tag_id: int
+    score: float
+    terms: dict[str, int]
+    in_title: bool
+    vetoed_by: str | None = None
+
+
+class _Patterns:
+    """Padded pattern strings with their entries, split into one automaton per purpose."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self.entries: list[list[_Entry]] = []
+        self.index: dict[tuple[str, str], int] = {}  # (automaton, pattern) -> pattern id
+        self.words: dict[str, list[str]] = {"main": [], "joined": [], "case": []}
+
+    def add(self, automaton: str, form: str, entry: _Entry) -> None:
+        if len(form) < _MIN_PATTERN_CHARS:
+            return
+        pattern = _pad(form)
+        pid = self.index.get((automaton, pattern))
+        if pid is None:
+            pid = self.index[automaton, pattern] = len(self.strings)
+            self.strings.append(pattern)
+            self.entries.append([])
+            self.words[automaton].append(pattern)
+        # One topic may reach the same form through two aliases; count it once, for the first.
+        if not any(e[0] == entry[0] and e[2] == entry[2] for e in self.entries[pid]):
+            self.entries[pid].append(entry)
+
+    def automaton(self, name: str) -> ahocorasick.Automaton | None:
+        if not self.words[name]:
+            return None
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for pattern in self.words[name]:
+            automaton.add_word(pattern, self.index[name, pattern])
+        automaton.make_automaton()
+        return automaton
+
+
+class Matcher:
+    """All topic rules compiled into automata; build once per rules version and reuse.
+
+    Instances are picklable (pyahocorasick automata pickle), so a cache may store them.
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._rules: tuple[Rule, ...] = tuple(rules)
+        seen = Counter(rule.tag_id for rule in self._rules)
+        duplicated = sorted(tag_id for tag_id, n in seen.items() if n > 1)
+        if duplicated:
+            raise ValueError(f"duplicate tag ids in rules: {duplicated}")
+        self._terms: list[tuple[str, ...]] = []
+        patterns = _Patterns()
+        for rule_idx, rule in enumerate(self._rules):
+            self._add_rule(patterns, rule_idx, rule)
+        self._patterns = patterns.strings
+        self._entries: list[tuple[_Entry, ...]] = [tuple(e) for e in patterns.entries]
+        self._candidates = frozenset(
+            pid for pid, es in enumerate(self._entries) if any(e[2] == _CASE_CANDIDATE for e in es)
+        )
+        self._main = patterns.automaton("main")
+        self._joined = patterns.automaton("joined")
+        self._case = patterns.automaton("case")
+
+    def _add_rule(self, patterns: _Patterns, rule_idx: int, rule: Rule) -> None:
+        terms = _dedupe_terms((rule.name, *rule.aliases))
+        for term_idx, term in enumerate(terms):
+            # Hyphenated variants share their spaced match form: reduce before match_form.
+            forms = {
+                match_form(v)
+                for v in {v.replace("-", " ") for v in phrase_variants(term, joined=True)}
+            }
+            spaced = {f for f in forms if " " in f or len(_words(term)) == 1}
+            for form in spaced:
+                patterns.add("main", form, (rule_idx, term_idx, _ALIAS))
+            for form in forms - spaced:
+                patterns.add("joined", form, (rule_idx, term_idx, _JOINED))
+        for offset, term in enumerate(rule.case_sensitive_aliases):
+            term_idx = len(terms) + offset
+            exact = match_form(term, fold_case=False)
+            patterns.add("case", exact, (rule_idx, term_idx, _ALIAS))
+            patterns.add("main", match_form(term), (rule_idx, term_idx, _CASE_CANDIDATE))
+        self._terms.append((*terms, *rule.case_sensitive_aliases))
+        for excl_idx, phrase in enumerate(rule.exclusions):
+            for form in {match_form(v) for v in phrase_variants(phrase)}:
+                patterns.add("main", form, (rule_idx, excl_idx, _EXCLUSION))
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+    def match(
+        self,
+        *,
+        title: str = "",
+        summary: str = "",
+        text: str = "",
+        keywords: Iterable[str] = (),
+        explain: bool = False,
+    ) -> list[TagMatch]:
+        """Return the topics of an article, best first (score desc, then tag id).
+
+        ``keywords`` (feed categories, page keywords, hashtags) count like a title hit. With
+        ``explain=True`` vetoed and below-``min_score`` topics are returned too, vetoed ones
+        with ``vetoed_by`` set to the exclusion as the editor wrote it.
+        """
+        tally: dict[int, dict[int, list[int]]] = {}
+        vetoes: dict[int, str] = {}
+        for field, raw in ((TITLE, title), (SUMMARY, summary), (TEXT, text)):
+            if raw:
+                self._collect(self._field_hits(raw), field, tally, vetoes)
+        for keyword in keywords:
+            self._collect(self._keyword_hits(keyword), KEYWORDS, tally, vetoes)
+        kept: list[TagMatch] = []
+        for rule_idx, counts in tally.items():
+            found = self._result(rule_idx, counts, vetoes.get(rule_idx))
+            if found is None:
+                continue
+            passes = found.vetoed_by is None and found.score >= self._rules[rule_idx].min_score
+            if passes or explain:
+                kept.append(found)
+        return sorted(kept, key=lambda m: (-m.score, m.tag_id))
+
+    def highlight_terms(
+        self, text: str, *, tag_ids: Iterable[int] | None = None
+    ) -> list[tuple[int, int, int]]:
+        """Return ``(start, end, tag_id)`` spans of alias occurrences over the original ``text``.
+
+        Meant for the admin preview: it walks the text character by character in Python.
+        A span inside a longer span of the same topic is dropped.
+        """
+        wanted = None if tag_ids is None else set(tag_ids)
+        spans: set[tuple[int, int, int]] = set()
+        for automaton, fold_case in ((self._main, True), (self._case, False)):
+            if automaton is None:
+                continue
+            form, starts, ends = _mapped_form(text, fold_case=fold_case)
+            for end_idx, pid in automaton.iter(form):
+                first, last = self._core_span(pid, end_idx)
+                for rule_idx, _, kind in self._entries[pid]:
+                    tag_id = self._rules[rule_idx].tag_id
+                    if kind == _ALIAS and (wanted is None or tag_id in wanted):
+                        spans.add((starts[first], ends[last], tag_id))
+        return _outermost(spans)
+
+    def _field_hits(self, raw: str) -> Counter[int]:
+        form = match_form(raw)
+        if not form or self._main is None:
+            return Counter()
+        hits = Counter(map(itemgetter(1), self._main.iter(f" {form} ")))
+        if self._case is not None and not self._candidates.isdisjoint(hits):
+            exact = match_form(raw, fold_case=False)
+            hits.update(map(itemgetter(1), self._case.iter(f" {exact} ")))
+        return hits
+
+    def _keyword_hits(self, keyword: str) -> Counter[int]:
+        """Pattern ids found in one keyword, each once; CamelCase is tried split and whole."""
+        pids: set[int] = set()
+        for variant in {keyword, split_hashtag(keyword)}:
+            pids.update(self._field_hits(variant))
+            form = match_form(variant)
+            if self._joined is not None and form:
+                pids.update(map(itemgetter(1), self._joined.iter(f" {form} ")))
+        return Counter(pids)
+
+    def _collect(
+        self,
+        hits: Counter[int],
+        field: int,
+        tally: dict[int, dict[int, list[int]]],
+        vetoes: dict[int, str],
+    ) -> None:
+        per_rule: dict[int, list[tuple[int, int, int]]] = {}
+        for pid, n in hits.items():
+            for rule_idx, term_idx, kind in self._entries[pid]:
+                if kind == _EXCLUSION:
+                    if field != KEYWORDS:
+                        vetoes.setdefault(rule_idx, self._rules[rule_idx].exclusions[term_idx])
+                elif kind == _ALIAS or (kind == _JOINED and field == KEYWORDS):
+                    per_rule.setdefault(rule_idx, []).append((pid, term_idx, n))
+        for rule_idx, found in per_rule.items():
+            if len(found) == 1:
+                per_term = {found[0][1]: found[0][2]}
+            else:
+                per_term = {}
+                for term_idx, n in self._attribute_nested(found):
+                    per_term[term_idx] = per_term.get(term_idx, 0) + n
+            counts = tally.get(rule_idx)
+            if counts is None:
+                counts = tally[rule_idx] = {}
+            for term_idx, n in per_term.items():
+                row = counts.get(term_idx)
+                if row is None:
+                    row = counts[term_idx] = [0, 0, 0, 0]
+                # A keyword is a label: it carries an alias or not, whatever its spellings.
+                row[field] += min(n, 1) if field == KEYWORDS else n
+
+    def _attribute_nested(self, found: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+        """Yield (term, count) with occurrences inside a longer alias given to that alias."""
+        longest_first = sorted(found, key=lambda f: -len(self._patterns[f[0]]))
+        kept: list[tuple[str, int]] = []
+        for pid, term_idx, n in longest_first:
+            pattern = self._patterns[pid]
+            inside = sum(k * _occurrences(pattern, longer) for longer, k in kept)
+            own = max(n - inside, 0)
+            kept.append((pattern, own))
+            yield term_idx, own
+
+    def _result(
+        self, rule_idx: int, counts: dict[int, list[int]], vetoed_by: str | None
+    ) -> TagMatch | None:
+        rule = self._rules[rule_idx]
+        labels = self._terms[rule_idx]
+        score = 0.0
+        terms: dict[str, int] = {}
+        in_title = False
+        items = sorted(counts.items()) if len(counts) > 1 else counts.items()
+        for term_idx, per_field in items:
+            if rule.title_and_summary_only:
+                per_field[TEXT] = 0
+            total = sum(per_field)
+            if not total:
+                continue
+            score += _term_score(per_field)
+            terms[labels[term_idx]] = total
+            in_title = in_title or per_field[TITLE] > 0
+        if not terms:
+            return None
+        return TagMatch(rule.tag_id, score, terms, in_title, vetoed_by)
+
+    def _core_span(self, pid: int, end_idx: int) -> tuple[int, int]:
+        """Positions of the first and last non-padding character of a hit in the form."""
+        pattern = self._patterns[pid]
+        first = end_idx - len(pattern) + 1 + (pattern[0] == " ")
+        last = end_idx - (pattern[-1] == " ")
+        return first, last
+
+
+def _term_score(per_field: list[int]) -> float:
+    title, summary, text, keywords = per_field
+    cap = OCCURRENCE_CAP
+    return (
+        _W_TITLE * (title if title < cap else cap)
+        + _W_SUMMARY * (summary if summary < cap else cap)
+        + _W_TEXT * (text if text < cap else cap)
+        + _W_KEYWORDS * (keywords if keywords < cap else cap)
+    )
+
+
+def _pad(form: str) -> str:
+    head = "" if _unspaced_script(form[0]) else " "
+    tail = "" if _unspaced_script(form[-1]) else " "
+    return f"{head}{form}{tail}"
+
+
+def _unspaced_script(char: str) -> bool:
+    """True for scripts written without spaces between words."""
+    cp = ord(char)
+    return (
+        0x0E00 <= cp <= 0x0EFF  # Thai, Lao
+        or 0x1000 <= cp <= 0x109F  # Myanmar
+        or 0x1780 <= cp <= 0x17FF  # Khmer
+        or 0x3040 <= cp <= 0x30FF  # Hiragana, Katakana
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x4E00 <= cp <= 0x9FFF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x20000 <= cp <= 0x3134F
+    )
+
+
+def _words(term: str) -> list[str]:
+    return normalize(term).replace("-", " ").split()
+
+
+def _dedupe_terms(terms: Iterable[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    kept: list[str] = []
+    for term in terms:
+        key = normalize(term)
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(term)
+    return tuple(kept)
+
+
+@lru_cache(maxsize=4096)
+def _occurrences(short: str, long: str) -> int:
+    """Occurrences of ``short`` in ``long``, overlapping ones included."""
+    count, start = 0, long.find(short)
+    while start != -1:
+        count += 1
+        start = long.find(short, start + 1)
+    return count
+
+
+def _mapped_form(text: str, *, fold_case: bool) -> tuple[str, list[int], list[int]]:
+    """Padded match form of ``text`` plus, per form character, its span in ``text``."""
+    chars, starts, ends = [" "], [0], [0]
+    for seg_start, seg_end in _segments(text):
+        nfkc = unicodedata.normalize("NFKC", text[seg_start:seg_end])
+        for c in "".join(char_form(ch, fold_case=fold_case) for ch in nfkc):
+            if c == " " and chars[-1] == " ":
+                continue
+            chars.append(c)
+            starts.append(seg_start)
+            ends.append(seg_end)
+    chars.append(" ")
+    starts.append(len(text))
+    ends.append(len(text))
+    return "".join(chars), starts, ends
+
+
+def _segments(text: str) -> Iterator[tuple[int, int]]:
+    """Spans that NFKC never merges across: a base character and the marks that follow it."""
+    start = 0
+    for i in range(1, len(text)):
+        ch = text[i]
+        # Hangul medial/final jamo compose with the preceding syllable like combining marks.
+        if unicodedata.combining(ch) == 0 and not 0x1160 <= ord(ch) <= 0x11FF:
+            yield start, i
+            start = i
+    if text:
+        yield start, len(text)
+
+
+def _outermost(spans: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    ordered = sorted(spans, key=lambda s: (s[0], -s[1], s[2]))
+    kept: list[tuple[int, int, int]] = []
+    reach: dict[int, int] = {}
+    for start, end, tag_id in ordered:
+        if reach.get(tag_id, -1) >= end:
+            continue
+        reach[tag_id] = end
+        kept.append((start, end, tag_id))
+    return kept

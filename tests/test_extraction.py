@@ -1,0 +1,246 @@
+"""The extraction step on pages we wrote: text without boilerplate, metadata, encodings."""
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from articles.extraction import Extracted, content_hash, decode_html, extract
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+URL = "https://www.metalswire.example/markets/gallium-licences-2025?utm_source=rss"
+
+
+def page(name: str) -> bytes:
+    return (PAGES / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def wire() -> Extracted:
+    return extract(page("export_controls_wire.html"), URL)
+
+
+def test_it_keeps_the_article_sentences(wire: Extracted) -> None:
+    assert "must now file end-user certificates for every shipment" in wire.text
+    assert "Prices for gallium outside China have nearly doubled this year" in wire.text
+    assert wire.text.endswith("because Chinese supply was cheaper.")
+    assert wire.error == ""
+
+
+def test_it_leaves_menus_share_bars_newsletters_and_footers_out(wire: Extracted) -> None:
+    for boilerplate in ("Tech Insider", "Share on LinkedIn", "Subscribe", "free daily newsletter"):
+        assert boilerplate not in wire.text
+    assert "All rights reserved" not in wire.text
+
+
+def test_it_drops_hashtag_lines_and_read_more_links_but_keeps_the_hashtags(
+    wire: Extracted,
+) -> None:
+    assert "#Gallium" not in wire.text
+    assert "Read more at" not in wire.text
+    keywords = {k.casefold() for k in wire.keywords}
+    assert {"gallium", "exportcontrols", "criticalminerals"} <= keywords
+
+
+def test_it_separates_paragraphs_with_blank_lines(wire: Extracted) -> None:
+    assert len(wire.paragraphs) == 5
+    assert "\n\n" in wire.text
+    assert all(p == p.strip() and "\n" not in p for p in wire.paragraphs)
+
+
+def test_it_normalises_non_breaking_hyphens(wire: Extracted) -> None:
+    assert "rare-earth magnet" in wire.text
+    assert "\u2011" not in wire.text
+
+
+def test_it_reads_the_metadata(wire: Extracted) -> None:
+    assert wire.title == "Beijing widens licence rules for gallium and germanium shipments"
+    assert wire.author == "Lena Okafor"
+    assert wire.site_name == "Metals Wire"
+    assert wire.published == datetime(2025, 12, 2, 23, 45, tzinfo=UTC)
+    assert wire.published.utcoffset() == timedelta(hours=8)
+    assert wire.image == "https://www.metalswire.example/img/2025/gallium-ingots.jpg"
+    assert wire.categories == ("Commodities",)
+    assert {"gallium", "germanium", "export controls"} <= set(wire.keywords)
+    assert wire.language == "en"
+
+
+def test_it_uses_the_same_site_canonical_without_trackers(wire: Extracted) -> None:
+    assert wire.url == "https://www.metalswire.example/markets/gallium-licences-2025"
+
+
+def test_it_ignores_a_canonical_on_another_site() -> None:
+    url = "https://fabweekly.example/equipment/servicing-rules?utm_medium=email"
+    result = extract(page("semiconductors_related.html"), url)
+    assert result.url == "https://fabweekly.example/equipment/servicing-rules"
+
+
+def test_it_counts_words_and_hashes_the_normalised_text(wire: Extracted) -> None:
+    assert 180 < wire.word_count < 230
+    normalised = " ".join(wire.text.split()).casefold()
+    assert wire.content_hash == hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def test_the_same_text_in_other_markup_has_the_same_hash(wire: Extracted) -> None:
+    respaced = page("export_controls_wire.html").replace(b"<p>", b"<p>\n   ").replace(b". ", b".  ")
+    assert extract(respaced, URL).content_hash == wire.content_hash
+    assert content_hash("Rare  EARTHS\n\nmagnets ") == content_hash("rare earths magnets")
+
+
+def test_the_meta_description_becomes_the_summary_when_the_feed_has_none(
+    wire: Extracted,
+) -> None:
+    assert wire.summary_source == "meta"
+    assert wire.summary.startswith("China's commerce ministry added new licence checks")
+
+
+def test_the_feed_summary_wins_and_the_feed_date_too() -> None:
+    published = datetime(2025, 12, 3, 1, 0)
+    result = extract(
+        page("export_controls_wire.html"),
+        URL,
+        feed_summary="<p>China tightened gallium and germanium export licences again. "
+        "Chipmakers abroad are counting their stocks.</p>",
+        feed_title="China tightens gallium licences",
+        feed_published=published,
+    )
+    assert result.summary_source == "feed"
+    assert result.summary.startswith("China tightened gallium and germanium export licences")
+    assert result.title == "China tightens gallium licences"
+    assert result.published == published.replace(tzinfo=UTC)
+
+
+def test_it_drops_a_disclaimer_in_another_script() -> None:
+    result = extract(page("rare_earths_disclaimer.html"), "https://oceanminerals.example/a")
+    assert "免责声明" not in result.text
+    assert "strengthen the country's hand in talks over magnet exports." in result.text
+    assert "Popular" not in result.text
+    assert "Cobalt glut" not in result.text
+    assert result.author == "Kenji Marlow"
+    assert result.published == datetime(2025, 11, 18, 9, 30, tzinfo=UTC)
+    assert result.categories == ("Deep Sea Mining",)
+    assert result.site_name == "Ocean Minerals Review"
+
+
+def test_it_leaves_related_stories_printed_twice_out() -> None:
+    result = extract(page("semiconductors_related.html"), "https://fabweekly.example/a")
+    assert "Suppliers of lithography and etching machines expect new limits" in result.text
+    assert "Dutch export licences" not in result.text
+    assert "Korean memory makers" not in result.text
+    assert result.title.startswith("Chip tool makers brace")
+    assert result.text.count("Chip tool makers brace") == 0
+    assert result.published == datetime(2025, 10, 2, tzinfo=UTC)
+    assert result.summary_source == "lead"
+    assert result.summary.startswith("Suppliers of lithography")
+
+
+def test_it_reads_a_blog_post_without_its_comments() -> None:
+    result = extract(page("blog_wordpress.html"), "https://batterynotes.example/cobalt/")
+    assert "hydrometallurgical plants have become cheaper to build" in result.text
+    assert "energy used by the leaching step" not in result.text
+    assert "Posted in" not in result.text
+    assert result.author == "Mara Lindqvist"
+    assert result.categories == ("Batteries",)
+    assert {"cobalt", "recycling"} <= set(result.keywords)
+    # "Read more…" is no summary; a naive date is taken as UTC.
+    assert result.summary_source == "lead"
+    assert result.published == datetime(2025, 9, 14, 16, 20, tzinfo=UTC)
+
+
+def test_a_teaser_is_kept_with_an_error() -> None:
+    result = extract(page("teaser_paywall.html"), "https://metals.example/lithium")
+    assert result.error
+    assert result.title == "Lithium refiners rethink expansion plans"
+    assert "delay new plants" in result.text
+    assert result.word_count < 50
+
+
+def test_it_decodes_shift_jis_declared_in_a_meta_tag() -> None:
+    body = page("japanese_sjis.html").decode("utf-8").encode("shift_jis")
+    result = extract(body, "https://keizai.example/rare-earths")
+    assert "レアアースの調達先を広げるため" in result.text
+    assert "トップ" not in result.text
+    assert result.language == "ja"
+    assert result.title == "レアアース供給網の多様化、政府が新たな支援策"
+    assert result.error == ""
+    assert "。 " not in result.summary
+
+
+def test_it_decodes_utf8_with_a_bom_even_against_a_wrong_header() -> None:
+    body = b"\xef\xbb\xbf" + page("rare_earths_disclaimer.html")
+    assert decode_html(body, "iso-8859-1").startswith("<!DOCTYPE html>")
+    assert "know-how" in extract(body, "https://oceanminerals.example/a").text
+
+
+def test_it_decodes_windows_1252_declared_only_by_the_http_header() -> None:
+    html = (
+        "<html><head><title>Caf\u00e9 talks</title></head><body><article><p>"
+        + "The d\u00e9tente over gallium \u2013 and \u201cgermanium\u201d \u2013 held. " * 20
+        + "</p></article></body></html>"
+    )
+    body = html.encode("cp1252")
+    assert decode_html(body, "windows-1252") == html
+    assert decode_html(body, "ISO-8859-1") == html
+    result = extract(body, "https://metals.example/cafe", http_charset="windows-1252")
+    assert "d\u00e9tente over gallium \u2013 and \u201cgermanium\u201d" in result.text
+
+
+def test_a_utf8_page_mislabelled_latin1_stays_utf8() -> None:
+    body = "<p>Neodym \u2013 \u00e9t\u00e9</p>".encode()
+    assert decode_html(body, "iso-8859-1") == "<p>Neodym \u2013 \u00e9t\u00e9</p>"
+
+
+def test_bad_bytes_decode_with_replacement_and_never_raise() -> None:
+    body = b"<html><meta charset='utf-8'><body><p>ok \xff\xfe\xfa bytes</p></body></html>"
+    text = decode_html(body)
+    assert "ok" in text
+    assert "bytes" in text
+    assert decode_html(body, "no-such-charset")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        "",
+        b"   \n\t",
+        b"\x00\x01\x02\xff\xfe" * 200,
+        b"%PDF-1.7 binary junk \x89\x90",
+        b"<html><body></body></html>",
+        b"<<<<>>>>" * 1000,
+        "<p>" * 5000,
+        b'{"json": "not html"}',
+    ],
+)
+def test_empty_or_garbage_input_gives_an_error_not_an_exception(body: bytes | str) -> None:
+    result = extract(body, "https://example.com/x?utm_source=a")
+    assert isinstance(result, Extracted)
+    assert result.error
+    assert result.url == "https://example.com/x"
+
+
+def test_a_failed_page_still_carries_the_feed_summary() -> None:
+    result = extract(
+        b"",
+        "https://example.com/x",
+        feed_title="Cobalt prices jump",
+        feed_summary="Cobalt prices jumped after Congo extended its export quota system again.",
+        feed_published=datetime(2025, 6, 1, 8, 0, tzinfo=UTC),
+    )
+    assert result.error
+    assert result.published == datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+    assert result.title == "Cobalt prices jump"
+    assert result.summary_source == "feed"
+
+
+def test_the_result_is_immutable(wire: Extracted) -> None:
+    with pytest.raises(AttributeError):
+        wire.title = "changed"  # type: ignore[misc]
+
+
+def test_a_published_time_with_an_offset_keeps_its_zone() -> None:
+    result = extract(page("export_controls_wire.html"), URL)
+    assert result.published is not None
+    assert result.published.tzinfo is not None
+    assert result.published.astimezone(UTC).hour == 23

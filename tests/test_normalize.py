@@ -1,0 +1,94 @@
+import pytest
+
+from tags.normalize import match_form, normalize, phrase_variants, split_hashtag
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("rare\u2011earth", "rare-earth"),  # non-breaking hyphen
+        ("rare\u2013earth", "rare-earth"),  # en dash
+        ("rare\u2212earth", "rare-earth"),  # minus sign
+        ("rare\ufe63earth", "rare-earth"),  # small hyphen-minus
+        ("rare\uff0dearth", "rare-earth"),  # fullwidth hyphen-minus
+        ("rare\u00adearths", "rareearths"),  # soft hyphen disappears
+        ("rare\u200bearths", "rareearths"),  # zero-width space disappears
+        ("China\u2019s", "china's"),
+        ("China\u02bcs", "china's"),
+        ("China`s", "china's"),
+        ("\uff32\uff21\uff32\uff25", "rare"),  # fullwidth letters through NFKC
+        ("  Rare\u00a0\u202f earths\u2009\n", "rare earths"),
+        ("STRASSE Stra\u00dfe", "strasse strasse"),
+        ("", ""),
+    ],
+)
+def test_it_normalizes_unicode_variants(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_it_turns_every_separator_into_one_space_in_the_match_form() -> None:
+    assert match_form("Rare\u2011earths, China\u2019s \u2014 \u201cquota\u201d!") == (
+        "rare earths china s quota"
+    )
+
+
+def test_it_keeps_case_in_the_match_form_when_asked() -> None:
+    assert match_form("The US\u2019s plan", fold_case=False) == "The US s plan"
+
+
+def test_it_drops_emoji_and_variation_selectors_from_the_match_form() -> None:
+    assert match_form("\u26a1\ufe0flithium\U0001f469\u200d\U0001f52c") == "lithium"
+
+
+def test_it_keeps_combining_marks_inside_words() -> None:
+    assert match_form("cafe\u0301 a\u0332b") == "caf\u00e9 a\u0332b"
+
+
+def test_it_returns_nothing_for_text_without_letters() -> None:
+    assert match_form("... --- !!! \u2014 \U0001f600") == ""
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("#RareEarths", "rare earths"),
+        ("#rare_earths", "rare earths"),
+        ("#COVID19", "covid 19"),
+        ("#EUTariffs", "eu tariffs"),
+        ("#rareearths", "rareearths"),
+        ("RareEarths", "rare earths"),
+        ("#", ""),
+    ],
+)
+def test_it_splits_hashtags(tag: str, expected: str) -> None:
+    assert split_hashtag(tag) == expected
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("rare earth", {"rare earth", "rare earths", "rare-earth", "rare-earths"}),
+        ("Supply Chains", {"supply chain", "supply chains", "supply-chain", "supply-chains"}),
+        ("policy", {"policy", "policies"}),
+        ("tariffs", {"tariff", "tariffs"}),
+        ("tax", {"tax", "taxes"}),
+        ("mining", {"mining"}),
+        ("news", {"news"}),
+        ("REE", {"ree", "rees"}),
+        ("REEs", {"ree", "rees"}),
+        ("COVID-19", {"covid 19", "covid-19"}),
+        ('"China"', {"china"}),
+        ("", set()),
+    ],
+)
+def test_it_inflects_the_last_word_and_hyphenates(phrase: str, expected: set[str]) -> None:
+    assert phrase_variants(phrase) == expected
+
+
+def test_it_offers_the_joined_form_only_when_asked() -> None:
+    assert "rareearths" in phrase_variants("rare earth", joined=True)
+    assert "rareearths" not in phrase_variants("rare earth")
+
+
+def test_it_mixes_hyphens_and_spaces_in_longer_phrases() -> None:
+    assert "rare-earth magnets" in phrase_variants("rare earth magnet")
