@@ -42,14 +42,13 @@ class Command(BaseCommand):
         self.step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         self.say_about_admin()
-        demo_feeds = Feed.objects.filter(
-            url__startswith=f"http://127.0.0.1:{options['demo_port']}/"
-        )
-        own_feeds = Feed.objects.exclude(pk__in=demo_feeds)
+        earlier_demo = Feed.objects.filter(url__startswith=demo_base(options["demo_port"]))
+        own_feeds = Feed.objects.exclude(pk__in=earlier_demo)
         use_demo = not options["no_demo"] and not own_feeds.exists()
         demo = self.start_demo(options["demo_port"]) if use_demo else None
+        feeds = Feed.objects.filter(url__startswith=demo.base_url + "/") if demo else own_feeds
         try:
-            self.ingest_now(demo_feeds if use_demo else own_feeds)
+            self.ingest_now(feeds)
             if options["no_serve"]:
                 return
             self.start_poller()
@@ -110,6 +109,10 @@ class Command(BaseCommand):
             return
         thread = threading.Thread(target=_poll_forever, name="newsdesk-poller", daemon=True)
         thread.start()
+
+
+def demo_base(port: int) -> str:
+    return f"http://127.0.0.1:{port}/"
 
 
 def _poll_forever() -> None:
