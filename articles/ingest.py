@@ -442,7 +442,7 @@ class IngestReport:
             self.extracted += 1
 
 
-def ingest_feeds(feeds, *, on_feed=None, on_article=None) -> IngestReport:
+def ingest_feeds(feeds, *, on_feed=None, on_article=None, fetch_articles=True) -> IngestReport:
     """Poll each feed and fetch its new articles, here and now (no broker needed)."""
     report = IngestReport()
     for feed in feeds:
@@ -450,6 +450,8 @@ def ingest_feeds(feeds, *, on_feed=None, on_article=None) -> IngestReport:
         report.add_poll(feed, result)
         if on_feed:
             on_feed(feed, result)
+        if not fetch_articles:
+            continue
         for article in Article.objects.filter(pk__in=result.new_article_ids):
             report.add_article(fetch_article(article))
             if on_article:
