@@ -27,7 +27,7 @@ def _check_broker() -> dict[str, object]:
         return {"ok": True, "mode": "in-process (no broker configured)"}
     started = time.perf_counter()
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except (KombuOperationalError, OSError) as exc:
         return {"ok": False, "error": str(exc)}

@@ -9,6 +9,7 @@ The count on a tag is the number of its links to visible articles. The rules for
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -65,17 +66,19 @@ def load_rules() -> list[Rule]:
 
 def rules_changed() -> None:
     """Tell every process (through the shared cache) to rebuild its matcher."""
-    try:
-        cache.incr(RULES_VERSION_KEY)
-    except ValueError:
-        cache.set(RULES_VERSION_KEY, 1, timeout=None)
+    cache.set(RULES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 _matcher_cache: dict[str, object] = {"version": None, "matcher": None}
 
 
 def current_matcher() -> Matcher:
-    version = cache.get_or_set(RULES_VERSION_KEY, 0, timeout=None)
+    # A random token rather than a counter: a flushed cache gets a new token, never an old one
+    # that some process's stale matcher would mistake for current.
+    version = cache.get(RULES_VERSION_KEY)
+    if version is None:
+        cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(RULES_VERSION_KEY)
     if _matcher_cache["matcher"] is None or _matcher_cache["version"] != version:
         _matcher_cache["matcher"] = Matcher(load_rules())
         _matcher_cache["version"] = version

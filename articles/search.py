@@ -1,0 +1,173 @@
+"""Search over visible articles: full-text on PostgreSQL, a plain substring match on SQLite.
+
+The query is hostile input. It is trimmed and capped before it reaches the database, parsed by
+`websearch_to_tsquery` (which never raises on odd syntax), and highlighting escapes the text
+first and adds only our own <mark> tags.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Left
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from articles.models import Article
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 8
+# Text beyond this is not indexed: keeps every tsvector far below PostgreSQL's 1 MB limit,
+# so one huge page can never make an insert fail. Migration 0003 indexes the same expression.
+INDEXED_TEXT_CHARS = 100_000
+SNIPPET_CHARS = 280
+WEBSEARCH_WORDS = {"or", "and", "not"}
+_TERM_RE = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Hit:
+    article: Article
+    title: SafeString
+    excerpt: SafeString
+
+
+@dataclass(frozen=True)
+class Results:
+    query: str
+    terms: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    page: int
+    has_next: bool
+    message: str = ""
+
+
+def clean_query(raw: str) -> str:
+    """Printable text only, whitespace collapsed, capped at MAX_QUERY_CHARS."""
+    text = "".join(
+        " " if unicodedata.category(ch)[0] in "CZ" else ch for ch in raw[: MAX_QUERY_CHARS * 4]
+    )
+    return " ".join(text.split())[:MAX_QUERY_CHARS].strip()
+
+
+def query_terms(query: str) -> tuple[str, ...]:
+    """The words worth highlighting and matching: no operators, no one-letter noise."""
+    terms: list[str] = []
+    for word in _TERM_RE.findall(query.casefold()):
+        if len(word) < 2 or word in WEBSEARCH_WORDS or word in terms:
+            continue
+        terms.append(word)
+    return tuple(terms[:MAX_TERMS])
+
+
+def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    # Longest first so "rare earths" marks "earths", not only "earth"; prefix match covers plurals.
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE | re.UNICODE)
+
+
+def highlight(text: str, terms: tuple[str, ...]) -> SafeString:
+    """Escape `text` piece by piece and wrap each matched word in <mark>."""
+    pattern = _terms_pattern(terms)
+    if pattern is None:
+        return escape(text)
+    pieces: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        pieces.append(escape(text[last : match.start()]))
+        pieces.append(f"<mark>{escape(match.group(0))}</mark>")
+        last = match.end()
+    pieces.append(escape(text[last:]))
+    return mark_safe("".join(pieces))  # noqa: S308 - every piece of fetched text is escaped above
+
+
+def snippet(text: str, terms: tuple[str, ...], width: int = SNIPPET_CHARS) -> str:
+    """A window of `text` around the first matched word, cut at word boundaries."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    pattern = _terms_pattern(terms)
+    match = pattern.search(text) if pattern else None
+    start = 0 if match is None else max(0, match.start() - width // 3)
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < match.start() else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    return ("… " if start else "") + text[start:end] + (" …" if end < len(text) else "")
+
+
+def excerpt_for(article: Article, terms: tuple[str, ...]) -> SafeString:
+    """The summary when it holds a match, else the part of the text that does."""
+    summary = article.editor_summary or article.summary
+    pattern = _terms_pattern(terms)
+    if summary and (pattern is None or pattern.search(summary)):
+        return highlight(snippet(summary, terms), terms)
+    if article.text and pattern is not None and pattern.search(article.text):
+        return highlight(snippet(article.text, terms), terms)
+    return highlight(snippet(summary or article.text, terms), terms)
+
+
+def _postgres_matches(query: str) -> QuerySet[Article]:
+    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+    vector = (
+        SearchVector("title", weight="A", config="english")
+        + SearchVector("summary", weight="B", config="english")
+        + SearchVector(Left("text", INDEXED_TEXT_CHARS), weight="C", config="english")
+    )
+    search_query = SearchQuery(query, search_type="websearch", config="english")
+    return (
+        Article.objects.visible()
+        .annotate(document=vector)
+        .filter(document=search_query)
+        .annotate(rank=SearchRank(vector, search_query))
+        .order_by("-rank", "-published_at", "-id")
+    )
+
+
+def _substring_matches(terms: tuple[str, ...]) -> QuerySet[Article]:
+    matches = Article.objects.visible()
+    for term in terms:
+        matches = matches.filter(
+            Q(title__icontains=term) | Q(summary__icontains=term) | Q(text__icontains=term)
+        )
+    return matches.order_by("-published_at", "-id")
+
+
+def matching_articles(query: str, terms: tuple[str, ...]) -> QuerySet[Article]:
+    if settings.USING_POSTGRES:
+        return _postgres_matches(query)
+    return _substring_matches(terms)
+
+
+def search(raw: str, page: int = 1, size: int | None = None) -> Results:
+    """One page of results; fetches one row more than the page to know whether more follow."""
+    size = size or settings.NEWSDESK_PAGE_SIZE
+    query = clean_query(raw)
+    terms = query_terms(query)
+    if not query:
+        return Results(query="", terms=(), hits=(), page=1, has_next=False)
+    if not terms:
+        message = "Try a word or two: that search has nothing to look for."
+        return Results(query=query, terms=(), hits=(), page=1, has_next=False, message=message)
+    offset = (page - 1) * size
+    rows = list(
+        matching_articles(query, terms).select_related("source")[offset : offset + size + 1]
+    )
+    hits = tuple(
+        Hit(article=a, title=highlight(a.title or a.url, terms), excerpt=excerpt_for(a, terms))
+        for a in rows[:size]
+    )
+    message = "" if hits else "No articles match that search."
+    return Results(
+        query=query, terms=terms, hits=hits, page=page, has_next=len(rows) > size, message=message
+    )

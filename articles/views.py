@@ -1,0 +1,102 @@
+"""Public article pages and search."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+from articles import search as article_search
+from articles.models import Article
+from newsdesk.views import absolute, is_web_url, page_number
+from tags.queries import tags_by_article
+
+RELATED_LIMIT = 5
+# Related stories come from around the same time: a bounded range scan per shared topic.
+RELATED_WINDOW = timedelta(days=60)
+
+
+def related_articles(article: Article, tag_ids: list[int]) -> list[Article]:
+    """Visible articles near in time that share the most topics with this one."""
+    if not tag_ids:
+        return []
+    return list(
+        Article.objects.visible()
+        .filter(
+            article_tags__tag_id__in=tag_ids,
+            article_tags__is_visible=True,
+            article_tags__published_at__range=(
+                article.published_at - RELATED_WINDOW,
+                article.published_at + RELATED_WINDOW,
+            ),
+        )
+        .exclude(pk=article.pk)
+        .annotate(shared=Count("article_tags"))
+        .select_related("source")
+        .only("id", "title", "url", "published_at", "source__name", "site_name")
+        .order_by("-shared", "-published_at", "-id")[:RELATED_LIMIT]
+    )
+
+
+def _original_of(article: Article) -> Article | None:
+    original = article.duplicate_of
+    if original is not None and original.is_visible:
+        return original
+    return None
+
+
+@require_safe
+def article_page(request: HttpRequest, pk: int) -> HttpResponse:
+    article = Article.objects.select_related("source", "duplicate_of").filter(pk=pk).first()
+    if article is None:
+        raise Http404("No such article.")
+    if article.duplicate_of_id is not None and not article.is_hidden:
+        original = _original_of(article)
+        if original is not None:
+            return HttpResponsePermanentRedirect(original.get_absolute_url())
+    if not article.is_visible:
+        raise Http404("No such article.")
+    topics = tags_by_article([article.pk]).get(article.pk, [])
+    context = {
+        "article": article,
+        "summary": article.editor_summary or article.summary,
+        "paragraphs": article.paragraphs,
+        "topics": topics,
+        "related": related_articles(article, [t.pk for t in topics]),
+        "original_url": article.url if is_web_url(article.url) else "",
+        "image_url": article.image_url if article.image_url.startswith("https://") else "",
+        "canonical_url": absolute(article.get_absolute_url()),
+    }
+    return render(request, "articles/article.html", context)
+
+
+@require_safe
+def search_page(request: HttpRequest) -> HttpResponse:
+    page = page_number(request)
+    raw = request.GET.get("q", "")
+    results = article_search.search(raw, page=page, size=settings.NEWSDESK_PAGE_SIZE)
+    if page > 1 and not results.hits and results.terms:
+        raise Http404("No such page.")
+    context = {
+        "results": results,
+        "too_long": len(raw.strip()) > article_search.MAX_QUERY_CHARS,
+        "older_url": _page_url(results.query, page + 1) if results.has_next else "",
+        "newer_url": _page_url(results.query, page - 1) if page > 1 else "",
+        "canonical_url": absolute(reverse("search")),
+        "search_query": results.query,
+    }
+    response = render(request, "articles/search.html", context)
+    # Result pages are not worth indexing and their URLs are endless.
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _page_url(query: str, page: int) -> str:
+    params = {"q": query} if page <= 1 else {"q": query, "page": page}
+    return f"{reverse('search')}?{urlencode(params)}"

@@ -1,0 +1,239 @@
+"""Read-only queries behind the public topic pages.
+
+A topic page must cost the same few queries on its first page and its thousandth: the total
+comes from the denormalised `Tag.article_count`, and a page is a range scan over the partial
+index on ArticleTag (tag, -published_at, -article) that reads only indexed columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from articles.models import Article
+from tags.models import ArticleTag, Tag
+
+# Following a chain of merges stops here: a loop made by hand must not hang a request.
+MAX_MERGE_HOPS = 5
+# Bumped when the page markup changes, so cached copies keyed by ETag are not reused.
+PAGE_VERSION = "1"
+CHART_CACHE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class TagRef:
+    pk: int
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One week of the per-topic chart, already placed on the SVG canvas."""
+
+    week: date
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    bars: tuple[Bar, ...]
+    width: int
+    height: int
+    peak: int
+    total: int
+
+
+def visible_links(tag: Tag) -> QuerySet[ArticleTag]:
+    """A topic's visible links in page order; the filter matches the partial index."""
+    return ArticleTag.objects.filter(tag=tag, is_visible=True).order_by(
+        "-published_at", "-article_id"
+    )
+
+
+def public_tag(slug: str) -> Tag | None:
+    """The tag with this slug, annotated with its newest link's date (one query)."""
+    newest = (
+        ArticleTag.objects.filter(tag=OuterRef("pk"), is_visible=True)
+        .order_by("-published_at", "-article_id")
+        .values("published_at")[:1]
+    )
+    return (
+        Tag.objects.filter(slug=slug)
+        .annotate(newest_published_at=Subquery(newest))
+        .select_related("merged_into")
+        .first()
+    )
+
+
+def merge_target(tag: Tag) -> Tag | None:
+    """Where a merged tag's page now lives: the end of its merge chain, if that is public."""
+    seen = {tag.pk}
+    target = tag.merged_into
+    hops = 1
+    while target is not None and target.merged_into_id is not None and hops < MAX_MERGE_HOPS:
+        if target.merged_into_id in seen:
+            return None
+        seen.add(target.pk)
+        target = Tag.objects.filter(pk=target.merged_into_id).first()
+        hops += 1
+    if target is None or not target.is_active or target.merged_into_id is not None:
+        return None
+    return target
+
+
+def page_count(total: int, size: int) -> int:
+    return max(1, math.ceil(total / size))
+
+
+def page_articles(tag: Tag, page: int, size: int) -> list[Article]:
+    """One page of a topic, newest first: ids by index-only scan, then the articles by id."""
+    offset = (page - 1) * size
+    ids = list(visible_links(tag).values_list("article_id", flat=True)[offset : offset + size])
+    if not ids:
+        return []
+    by_id = (
+        Article.objects.visible()
+        .select_related("source")
+        .defer("text", "categories", "keywords")
+        .in_bulk(ids)
+    )
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def tags_by_article(
+    article_ids: Iterable[int], exclude: Tag | None = None
+) -> dict[int, list[TagRef]]:
+    """Every public topic of each article, by name, in one query."""
+    links = (
+        ArticleTag.objects.filter(
+            article_id__in=list(article_ids),
+            is_visible=True,
+            tag__is_active=True,
+            tag__merged_into__isnull=True,
+        )
+        .order_by("tag__name")
+        .values_list("article_id", "tag_id", "tag__name", "tag__slug")
+    )
+    if exclude is not None:
+        links = links.exclude(tag=exclude)
+    found: dict[int, list[TagRef]] = defaultdict(list)
+    for article_id, tag_id, name, slug in links:
+        found[article_id].append(TagRef(pk=tag_id, name=name, slug=slug))
+    return found
+
+
+def week_start(moment: datetime) -> date:
+    local = timezone.localtime(moment).date()
+    return local - timedelta(days=local.weekday())
+
+
+def weekly_counts(tag: Tag, weeks: int = 12, now: datetime | None = None) -> list[tuple[date, int]]:
+    """Articles per week (weeks start on Monday) for the last `weeks` weeks, oldest first.
+
+    One conditional count per week over a single index range: no per-row date function, so
+    PostgreSQL can answer from the listing index alone.
+    """
+    first = week_start(now or timezone.now()) - timedelta(weeks=weeks - 1)
+    starts = [first + timedelta(weeks=i) for i in range(weeks + 1)]
+    bounds = [timezone.make_aware(datetime.combine(d, datetime.min.time())) for d in starts]
+    counts = ArticleTag.objects.filter(
+        tag=tag, is_visible=True, published_at__gte=bounds[0]
+    ).aggregate(
+        **{
+            f"w{i}": Count("pk", filter=Q(published_at__gte=lo, published_at__lt=hi))
+            for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
+        }
+    )
+    return [(starts[i], counts[f"w{i}"] or 0) for i in range(weeks)]
+
+
+def chart(counts: Sequence[tuple[date, int]], width: int = 360, height: int = 80) -> Chart:
+    """Lay the weekly counts out as bars; an empty history still draws a baseline."""
+    peak = max((n for _, n in counts), default=0)
+    slot = width / max(1, len(counts))
+    gap = max(1.0, slot * 0.2)
+    bars = []
+    for i, (week, n) in enumerate(counts):
+        # A week with articles stays visible even next to a much busier one.
+        bar_height = 0.0 if not peak or not n else max(2.0, (height - 2) * n / peak)
+        bars.append(
+            Bar(
+                week=week,
+                count=n,
+                x=round(i * slot + gap / 2, 2),
+                y=round(height - bar_height, 2),
+                width=round(slot - gap, 2),
+                height=round(bar_height, 2),
+            )
+        )
+    return Chart(
+        bars=tuple(bars), width=width, height=height, peak=peak, total=sum(n for _, n in counts)
+    )
+
+
+def cached_chart(tag: Tag, version: str) -> Chart:
+    """The weekly chart, cached per tag state: a busy topic counts many rows to draw it."""
+    key = f"tags:chart:{tag.pk}:{version}:{week_start(timezone.now()).isoformat()}"
+    return cache.get_or_set(key, lambda: chart(weekly_counts(tag)), CHART_CACHE_SECONDS)
+
+
+def tag_validators(tag: Tag, *parts: object) -> tuple[str, datetime]:
+    """ETag and Last-Modified for a topic page or feed, from what the tag row already holds."""
+    newest = getattr(tag, "newest_published_at", None)
+    changed = max(filter(None, [newest, tag.rules_changed_at, tag.created_at]))
+    fingerprint = "|".join(
+        str(p)
+        for p in (
+            PAGE_VERSION,
+            tag.pk,
+            tag.slug,
+            tag.name,
+            tag.description,
+            tag.article_count,
+            newest and newest.isoformat(),
+            tag.rules_changed_at.isoformat(),
+            *parts,
+        )
+    )
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:32], changed
+
+
+def active_index(sort: str) -> QuerySet[Tag]:
+    # Case-insensitive, so "batteries" sorts beside "Australia" rather than after "Taiwan".
+    order = [Lower("name")] if sort == "name" else ["-article_count", Lower("name")]
+    return (
+        Tag.objects.active().order_by(*order).only("name", "slug", "description", "article_count")
+    )
+
+
+def trending(
+    days: int = 7, limit: int = 12, now: datetime | None = None
+) -> list[dict[str, object]]:
+    """Topics with the most articles published in the last `days` days."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    return list(
+        ArticleTag.objects.filter(
+            is_visible=True,
+            published_at__gte=since,
+            tag__is_active=True,
+            tag__merged_into__isnull=True,
+        )
+        .values("tag__name", "tag__slug")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "tag__name")[:limit]
+    )

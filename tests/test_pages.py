@@ -1,0 +1,418 @@
+"""The public pages: topic pages, the topic index, article pages, home, errors and robots."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article
+from tags.models import Tag
+from tests.pages_fixtures import (
+    HOSTILE_SUMMARY,
+    HOSTILE_TEXT,
+    HOSTILE_TITLE,
+    link,
+    make_article,
+    make_many,
+    make_source,
+    make_tag,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(response) -> str:
+    return response.content.decode()
+
+
+# --- Topic page -------------------------------------------------------------------------------
+
+
+def test_it_shows_the_tag_heading_description_and_total(client):
+    tag = make_tag("Rare earth oxides")
+    make_many(tag, 3)
+    response = client.get(reverse("tag", args=[tag.slug]))
+    html = _text(response)
+    assert response.status_code == 200
+    assert "<h1>Rare earth oxides</h1>" in html
+    assert "Latest news and articles about Rare earth oxides" in html
+    assert "Total: 3 articles found" in html
+
+
+def test_it_says_one_article_in_the_singular(client):
+    tag = make_tag("Lithium brine")
+    make_many(tag, 1)
+    assert "Total: 1 article found" in _text(client.get(reverse("tag", args=[tag.slug])))
+
+
+def test_it_lists_articles_newest_first_with_summary_source_date_and_other_tags(client):
+    tag = make_tag("Cobalt")
+    other = make_tag("Ore mining")
+    source = make_source("Ore Weekly", "ore.example")
+    now = timezone.now()
+    old = make_article("Older cobalt story", tags=[tag], published_at=now - timedelta(days=2))
+    new = make_article(
+        "Newer cobalt story",
+        tags=[tag, other],
+        published_at=now - timedelta(hours=1),
+        source=source,
+        summary="Cobalt prices rose again.",
+    )
+    html = _text(client.get(reverse("tag", args=[tag.slug])))
+    assert html.index("Newer cobalt story") < html.index("Older cobalt story")
+    assert f'href="{reverse("article", args=[new.pk])}"' in html
+    assert f'href="{reverse("article", args=[old.pk])}"' in html
+    assert "Cobalt prices rose again." in html
+    assert "Ore Weekly" in html
+    assert f'href="{reverse("tag", args=[other.slug])}"' in html
+    assert f'<time datetime="{new.published_at.isoformat()[:10]}' in html
+
+
+def test_it_pages_twenty_at_a_time_with_older_and_newer_links(client):
+    tag = make_tag("Graphite anodes")
+    articles = make_many(tag, 45)
+    url = reverse("tag", args=[tag.slug])
+
+    first = _text(client.get(url))
+    assert first.count('class="entry"') == 20
+    assert f'href="{url}?page=2"' in first
+    assert "Newer entries" not in first
+    assert "Page 1 of 3" in first
+
+    second = _text(client.get(url, {"page": 2}))
+    assert articles[20].title in second and articles[39].title in second
+    assert articles[19].title not in second
+    assert f'href="{url}?page=3"' in second
+    assert f'href="{url}"' in second  # newer goes back to the clean first-page URL
+
+    last = _text(client.get(url, {"page": 3}))
+    assert last.count('class="entry"') == 5
+    assert "Older entries" not in last
+    assert f'href="{url}?page=2"' in last
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "4", "99999999999"])
+def test_it_answers_404_for_pages_that_do_not_exist(client, page):
+    tag = make_tag("Nickel")
+    make_many(tag, 45)
+    assert client.get(reverse("tag", args=[tag.slug]), {"page": page}).status_code == 404
+
+
+def test_it_answers_404_in_the_site_style_for_unknown_and_inactive_tags(client):
+    inactive = make_tag("Tin", is_active=False)
+    for slug in ["no-such-topic", inactive.slug]:
+        response = client.get(reverse("tag", args=[slug]))
+        assert response.status_code == 404
+        assert "Page not found" in _text(response)
+        assert "site.css" in _text(response)
+
+
+def test_it_redirects_a_merged_tag_permanently_to_its_target(client):
+    target = make_tag("Rare earth elements")
+    merged = make_tag("REE", merged_into=target, is_active=False)
+    response = client.get(reverse("tag", args=[merged.slug]))
+    assert response.status_code == 301
+    assert response["Location"] == reverse("tag", args=[target.slug])
+
+
+def test_it_follows_a_chain_of_merges_and_stops_on_a_loop(client):
+    end = make_tag("Final")
+    middle = make_tag("Middle", merged_into=end)
+    start = make_tag("Start", merged_into=middle)
+    response = client.get(reverse("tag", args=[start.slug]))
+    assert response["Location"] == reverse("tag", args=[end.slug])
+
+    a = make_tag("Loop A")
+    b = make_tag("Loop B", merged_into=a)
+    Tag.objects.filter(pk=a.pk).update(merged_into=b)
+    assert client.get(reverse("tag", args=[a.slug])).status_code == 404
+
+
+def test_it_leaves_hidden_links_off_the_page(client):
+    tag = make_tag("Tungsten")
+    shown = make_article("Shown story", tags=[tag])
+    hidden = make_article("Hidden story", is_hidden=True)
+    link(hidden, tag, visible=False)
+    html = _text(client.get(reverse("tag", args=[tag.slug])))
+    assert shown.title in html
+    assert "Hidden story" not in html
+
+
+def test_it_draws_a_weekly_chart_as_accessible_inline_svg(client):
+    tag = make_tag("Gallium")
+    now = timezone.now()
+    for weeks_ago in (0, 0, 1, 5, 20):
+        make_article(tags=[tag], published_at=now - timedelta(weeks=weeks_ago))
+    html = _text(client.get(reverse("tag", args=[tag.slug])))
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert 'role="img"' in svg and "<title" in svg and "<desc" in svg
+    assert svg.count('class="chart-bar"') == 12
+    assert "4 articles in the last 12 weeks" in svg  # the one from 20 weeks ago is outside
+    assert "style=" not in svg
+
+
+@pytest.mark.parametrize("count", [5, 20])
+def test_it_costs_the_same_few_queries_whatever_the_page_holds(
+    client, django_assert_num_queries, count
+):
+    tag = make_tag("Germanium")
+    other = make_tag("Chip packaging")
+    for article in make_many(tag, count):
+        link(article, other)
+    with django_assert_num_queries(TAG_PAGE_QUERIES):
+        assert client.get(reverse("tag", args=[tag.slug])).status_code == 200
+
+
+# Tag (with its newest link), page ids, the articles, their other tags, the weekly chart.
+TAG_PAGE_QUERIES = 5
+
+
+def test_it_answers_a_repeat_request_with_304_until_something_changes(client):
+    tag = make_tag("Antimony")
+    make_many(tag, 2)
+    url = reverse("tag", args=[tag.slug])
+    first = client.get(url)
+    etag, last_modified = first["ETag"], first["Last-Modified"]
+
+    assert client.get(url, headers={"if-none-match": etag}).status_code == 304
+    assert client.get(url, headers={"if-modified-since": last_modified}).status_code == 304
+    assert client.get(url, {"page": 1}, headers={"if-none-match": etag}).status_code == 304
+
+    make_article("A newer story", tags=[tag])
+    changed = client.get(url, headers={"if-none-match": etag})
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+
+
+def test_it_gives_each_page_its_own_etag(client):
+    tag = make_tag("Vanadium")
+    make_many(tag, 25)
+    url = reverse("tag", args=[tag.slug])
+    assert client.get(url)["ETag"] != client.get(url, {"page": 2})["ETag"]
+
+
+def test_it_links_canonical_feeds_and_opengraph_on_the_tag_page(client, settings):
+    settings.SITE_URL = "https://news.example.org"
+    tag = make_tag("Magnet recycling")
+    make_many(tag, 25)
+    html = _text(client.get(reverse("tag", args=[tag.slug]), {"page": 2}))
+    assert f'<link rel="canonical" href="https://news.example.org/tags/{tag.slug}/?page=2">' in html
+    assert f'href="/tags/{tag.slug}/feed/atom/"' in html
+    assert 'type="application/rss+xml"' in html
+    assert '<meta property="og:title" content="Magnet recycling">' in html
+
+
+# --- Topic index ------------------------------------------------------------------------------
+
+
+def test_it_lists_active_tags_by_count_or_by_name(client):
+    busy, quiet = make_tag("Zinc"), make_tag("Aluminium")
+    make_many(busy, 3)
+    make_many(quiet, 1)
+    make_tag("Retired", is_active=False)
+    by_count = _text(client.get(reverse("tag_index")))
+    assert by_count.index("Zinc") < by_count.index("Aluminium")
+    assert "3 articles" in by_count and "1 article<" in by_count
+    assert "Retired" not in by_count
+    by_name = _text(client.get(reverse("tag_index"), {"sort": "name"}))
+    assert by_name.index("Aluminium") < by_name.index("Zinc")
+    assert client.get(reverse("tag_index"), {"sort": "'; drop"}).status_code == 200
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_index_costs_one_query(client, django_assert_num_queries, count):
+    for i in range(count):
+        make_tag(f"Topic {i}")
+    with django_assert_num_queries(1):
+        client.get(reverse("tag_index"))
+
+
+# --- Article page -----------------------------------------------------------------------------
+
+
+def test_it_shows_the_article_with_source_link_paragraphs_and_tags(client):
+    tag = make_tag("Licensing rules")
+    source = make_source("Metal Times", "metaltimes.example")
+    article = make_article(
+        "Controls tighten",
+        tags=[tag],
+        source=source,
+        author="Ada Reporter",
+        url="https://metaltimes.example/controls",
+        summary="New licences are needed.",
+        text="One paragraph.\n\nAnother paragraph.\n\n\n\nA third.",
+    )
+    html = _text(client.get(reverse("article", args=[article.pk])))
+    assert "<h1>Controls tighten</h1>" in html
+    assert (
+        '<a href="https://metaltimes.example/controls" rel="noopener nofollow">'
+        "Read more at Metal Times</a>" in html
+    )
+    assert "Ada Reporter" in html
+    assert "<p>One paragraph.</p>" in html and "<p>A third.</p>" in html
+    assert f'href="{reverse("tag", args=[tag.slug])}"' in html
+    assert '<meta property="og:type" content="article">' in html
+
+
+def test_it_lists_related_articles_sharing_tags(client):
+    tag = make_tag("Scandium")
+    article, neighbour = make_many(tag, 2)
+    unrelated = make_article("Nothing in common")
+    html = _text(client.get(reverse("article", args=[article.pk])))
+    assert "Related articles" in html
+    assert neighbour.title in html
+    assert unrelated.title not in html
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"is_hidden": True}, {"status": Article.Status.FAILED}, {"status": Article.Status.PENDING}],
+)
+def test_it_answers_404_for_articles_readers_must_not_see(client, fields):
+    article = make_article(**fields)
+    assert client.get(reverse("article", args=[article.pk])).status_code == 404
+
+
+def test_it_redirects_a_duplicate_to_its_original(client):
+    original = make_article("The original")
+    duplicate = make_article("The copy", duplicate_of=original, status=Article.Status.DUPLICATE)
+    response = client.get(reverse("article", args=[duplicate.pk]))
+    assert response.status_code == 301
+    assert response["Location"] == reverse("article", args=[original.pk])
+
+
+def test_it_does_not_redirect_to_a_hidden_original(client):
+    original = make_article("Hidden original", is_hidden=True)
+    duplicate = make_article("Copy", duplicate_of=original, status=Article.Status.DUPLICATE)
+    assert client.get(reverse("article", args=[duplicate.pk])).status_code == 404
+
+
+def test_it_escapes_hostile_text_and_refuses_script_urls(client):
+    tag = make_tag("Hostile")
+    article = make_article(
+        HOSTILE_TITLE,
+        tags=[tag],
+        summary=HOSTILE_SUMMARY,
+        text=HOSTILE_TEXT,
+        url="javascript:window.__pwned=1//x",
+        author='"><script>alert(1)</script>',
+    )
+    for url in [reverse("article", args=[article.pk]), reverse("tag", args=[tag.slug]), "/"]:
+        html = _text(client.get(url))
+        assert "<script>window.__pwned" not in html
+        assert "<img src=x" not in html
+        assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+        assert 'href="javascript:' not in html
+    assert "Read more at" not in _text(client.get(reverse("article", args=[article.pk])))
+
+
+def test_it_keeps_an_article_image_out_of_opengraph_unless_https(client):
+    plain = make_article(image_url="http://img.example/a.jpg")
+    secure = make_article(image_url="https://img.example/b.jpg")
+    assert "og:image" not in _text(client.get(reverse("article", args=[plain.pk])))
+    assert '<meta property="og:image" content="https://img.example/b.jpg">' in _text(
+        client.get(reverse("article", args=[secure.pk]))
+    )
+
+
+@pytest.mark.parametrize("tag_count", [1, 6])
+def test_the_article_page_costs_three_queries(client, django_assert_num_queries, tag_count):
+    tags = [make_tag(f"Article topic {i}") for i in range(tag_count)]
+    article = make_article("Many topics", tags=tags)
+    for _ in range(tag_count):
+        make_article(tags=tags)
+    with django_assert_num_queries(3):
+        assert client.get(reverse("article", args=[article.pk])).status_code == 200
+
+
+# --- Home, robots, sitemap, errors ------------------------------------------------------------
+
+
+def test_home_lists_latest_articles_and_this_weeks_busiest_topics(client):
+    busy = make_tag("Busy topic")
+    make_many(busy, 3)
+    old = make_tag("Old topic")
+    make_article(tags=[old], published_at=timezone.now() - timedelta(days=30))
+    html = _text(client.get("/"))
+    assert "<h1>Latest articles</h1>" in html
+    assert "Busy topic story 1" in html
+    trending = html[html.index("Most active topics this week") :]
+    assert "Busy topic" in trending and "Old topic" not in trending
+
+
+@pytest.mark.parametrize("count", [5, 20])
+def test_home_costs_the_same_queries_whatever_it_lists(client, django_assert_num_queries, count):
+    tag = make_tag("Home topic")
+    make_many(tag, count)
+    with django_assert_num_queries(3):
+        assert client.get("/").status_code == 200
+
+
+def test_home_pages_back_through_older_articles(client):
+    tag = make_tag("Deep")
+    make_many(tag, 25)
+    assert 'href="?page=2"' in _text(client.get("/"))
+    second = _text(client.get("/", {"page": 2}))
+    assert second.count('class="entry"') == 5
+    assert client.get("/", {"page": 3}).status_code == 404
+
+
+def test_robots_txt_points_at_the_sitemap(client, settings):
+    settings.SITE_URL = "https://news.example.org"
+    response = client.get("/robots.txt")
+    assert response["Content-Type"].startswith("text/plain")
+    assert "Sitemap: https://news.example.org/sitemap.xml" in _text(response)
+    assert "Disallow: /admin/" in _text(response)
+
+
+def test_the_sitemap_lists_tags_and_articles_on_the_canonical_host(client, settings):
+    settings.SITE_URL = "https://news.example.org"
+    tag = make_tag("Sitemapped")
+    article = make_article(tags=[tag])
+    empty = make_tag("Empty topic")
+    xml = _text(client.get("/sitemap.xml"))
+    assert f"<loc>https://news.example.org/tags/{tag.slug}/</loc>" in xml
+    assert f"<loc>https://news.example.org/articles/{article.pk}/</loc>" in xml
+    assert empty.slug not in xml
+
+
+def test_every_page_has_one_h1_landmarks_and_no_inline_style_or_script(client):
+    tag = make_tag("Structure")
+    article = make_many(tag, 2)[0]
+    urls = [
+        "/",
+        reverse("tag_index"),
+        reverse("tag", args=[tag.slug]),
+        reverse("article", args=[article.pk]),
+        reverse("search") + "?q=structure",
+        "/no-such-page/",
+    ]
+    for url in urls:
+        html = _text(client.get(url))
+        assert html.count("<h1") == 1, url
+        assert '<html lang="en">' in html
+        for landmark in ("<header", "<nav", '<main id="main"', "<footer"):
+            assert landmark in html, (url, landmark)
+        assert 'href="#main"' in html
+        assert not re.search(r"\sstyle=", html), url
+        assert "<style" not in html and "<script" not in html, url
+
+
+@override_settings(DEBUG=False)
+def test_the_500_page_renders_without_a_database_or_request(client):
+    from newsdesk.views import server_error
+
+    response = server_error(None)
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()
+
+
+def test_responses_carry_a_csp_without_unsafe_inline_scripts(client):
+    header = client.get("/")["Content-Security-Policy"]
+    script_src = next(d for d in header.split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src
