@@ -13,6 +13,7 @@ import pytest
 import redis
 from celery import Celery
 from django.db import connection
+from kombu import Connection
 
 from articles.models import Article, Feed
 from tests.factories import article_html, make_feed, rss
@@ -31,7 +32,8 @@ TEXT = (
 def database_url() -> str:
     s = connection.settings_dict
     password = f":{s['PASSWORD']}" if s["PASSWORD"] else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    host = f"{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}"
+    return f"postgres://{s['USER']}{password}@{host}/{s['NAME']}"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,15 @@ def worker():
     print(out[-4000:])
 
 
+def send_poll(feed_id: int) -> None:
+    # An explicit connection: Celery lets a CELERY_BROKER_URL in the environment override an
+    # app's configured broker, and the test process's environment names another database.
+    with Connection(BROKER_URL) as conn:
+        Celery().send_task(
+            "articles.tasks.poll_feed", args=[feed_id], queue="poll", connection=conn
+        )
+
+
 def wait_for(predicate, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -103,8 +114,7 @@ def test_a_worker_polls_a_feed_fetches_and_tags_its_articles(transactional_db, h
     )
     feed = make_feed(httpserver.url_for("/feed.xml"))
 
-    sender = Celery(broker=BROKER_URL)
-    sender.send_task("articles.tasks.poll_feed", args=[feed.pk], queue="poll")
+    send_poll(feed.pk)
 
     def both_extracted() -> bool:
         return Article.objects.filter(status=Article.Status.OK).count() == 2
@@ -126,9 +136,8 @@ def test_a_task_sent_twice_leaves_no_duplicate(transactional_db, httpserver, wor
         content_type="application/rss+xml",
     )
     feed = make_feed(httpserver.url_for("/feed.xml"))
-    sender = Celery(broker=BROKER_URL)
     for _ in range(2):
-        sender.send_task("articles.tasks.poll_feed", args=[feed.pk], queue="poll")
+        send_poll(feed.pk)
     assert wait_for(
         lambda: (
             feed.polls.count() >= 1 and Article.objects.filter(status=Article.Status.OK).exists()
