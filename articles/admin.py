@@ -88,6 +88,8 @@ class AddFeedForm(forms.ModelForm):
         model = Feed
         fields = ["url", "title", "is_active", "poll_interval", "default_tags"]
 
+    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL")
+
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
         if Feed.objects.filter(url=url).exclude(pk=self.instance.pk).exists():
