@@ -379,6 +379,24 @@ class TagChoiceForm(admin.helpers.ActionForm):
     )
 
 
+# What ingestion recorded about an article: shown to editors, changed only by re-extraction.
+EXTRACTION_FIELDS = [
+    "status",
+    "error",
+    "language",
+    "word_count",
+    "site_name",
+    "image_url",
+    "categories",
+    "keywords",
+    "content_hash",
+    "duplicate_of",
+    "fetch_attempts",
+    "fetched_at",
+    "first_seen_at",
+]
+
+
 @admin.register(Article)
 class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     list_display = [
@@ -402,26 +420,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["title", "url_link", "source", "author", "published_at", "is_hidden"]}),
         ("Summary", {"fields": ["summary", "summary_source", "editor_summary"]}),
-        (
-            "Extraction",
-            {
-                "fields": [
-                    "status",
-                    "error",
-                    "language",
-                    "word_count",
-                    "site_name",
-                    "image_url",
-                    "categories",
-                    "keywords",
-                    "content_hash",
-                    "duplicate_of",
-                    "fetch_attempts",
-                    "fetched_at",
-                    "first_seen_at",
-                ]
-            },
-        ),
+        ("Extraction", {"fields": EXTRACTION_FIELDS}),
         ("Text", {"classes": ["collapse"], "fields": ["text"]}),
     ]
     readonly_fields = [
@@ -431,19 +430,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         "published_at",
         "summary",
         "summary_source",
-        "status",
-        "error",
-        "language",
-        "word_count",
-        "site_name",
-        "image_url",
-        "categories",
-        "keywords",
-        "content_hash",
-        "duplicate_of",
-        "fetch_attempts",
-        "fetched_at",
-        "first_seen_at",
+        *EXTRACTION_FIELDS,
         "text",
     ]
 
