@@ -3,9 +3,27 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
 
 app = Celery("newsdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def preload_language_model(**kwargs) -> None:
+    """Load the language model (~75 MB) once in the parent so forked pool processes share it."""
+    from articles.extraction import detect_language
+
+    detect_language("Newsdesk loads its language model before the worker forks its pool.")
+
+
+@task_postrun.connect
+def forget_logged_queries(**kwargs) -> None:
+    # With DEBUG on, Django logs every query on the connection and Celery never clears the log:
+    # a long-running worker would grow by the size of every page it stored.
+    from django.db import reset_queries
+
+    reset_queries()
