@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
 from operator import itemgetter
 
 import ahocorasick
@@ -75,6 +76,7 @@ class _Patterns:
         self.entries: list[list[_Entry]] = []
         self.index: dict[tuple[str, str], int] = {}  # (automaton, pattern) -> pattern id
         self.words: dict[str, list[str]] = {"main": [], "joined": [], "case": []}
+        self.alias_forms: dict[int, set[str]] = {}  # rule index -> its alias pattern strings
 
     def add(self, automaton: str, form: str, entry: _Entry) -> None:
         if len(form) < _MIN_PATTERN_CHARS:
@@ -89,6 +91,17 @@ class _Patterns:
         # One topic may reach the same form through two aliases; count it once, for the first.
         if not any(e[0] == entry[0] and e[2] == entry[2] for e in self.entries[pid]):
             self.entries[pid].append(entry)
+        if entry[2] in (_ALIAS, _JOINED):
+            self.alias_forms.setdefault(entry[0], set()).add(pattern)
+
+    def nested_rules(self) -> frozenset[int]:
+        """Rules with an alias pattern inside another of their own, which need attribution."""
+        nested = set()
+        for rule_idx, forms in self.alias_forms.items():
+            ordered = sorted(forms, key=len)
+            if any(short in long for i, short in enumerate(ordered) for long in ordered[i + 1 :]):
+                nested.add(rule_idx)
+        return frozenset(nested)
 
     def automaton(self, name: str) -> ahocorasick.Automaton | None:
         if not self.words[name]:
@@ -118,6 +131,15 @@ class Matcher:
             self._add_rule(patterns, rule_idx, rule)
         self._patterns = patterns.strings
         self._entries: list[tuple[_Entry, ...]] = [tuple(e) for e in patterns.entries]
+        # Tallies are keyed by a global term id; ids of one rule are consecutive, in term order.
+        self._term_base: list[int] = []
+        self._term_rule: list[int] = []
+        self._labels: list[str] = []
+        for rule_idx, labels in enumerate(self._terms):
+            self._term_base.append(len(self._labels))
+            self._term_rule.extend([rule_idx] * len(labels))
+            self._labels.extend(labels)
+        self._fast = self._fast_pids(patterns.nested_rules())
         self._candidates = frozenset(
             pid for pid, es in enumerate(self._entries) if any(e[2] == _CASE_CANDIDATE for e in es)
         )
@@ -148,6 +170,25 @@ class Matcher:
             for form in {match_form(v) for v in phrase_variants(phrase)}:
                 patterns.add("main", form, (rule_idx, excl_idx, _EXCLUSION))
 
+    def _fast_pids(self, nested: frozenset[int]) -> dict[int, tuple[int, ...]]:
+        """Pattern id -> global term ids, for patterns whose hits need no per-rule pass.
+
+        That is every pattern holding only plain aliases of rules without nested aliases (and
+        case candidates, which a text hit ignores); the rest go through ``_collect``.
+        """
+        fast: dict[int, tuple[int, ...]] = {}
+        for pid, entries in enumerate(self._entries):
+            if all(
+                kind == _CASE_CANDIDATE or (kind == _ALIAS and rule_idx not in nested)
+                for rule_idx, _, kind in entries
+            ):
+                fast[pid] = tuple(
+                    self._term_base[rule_idx] + term_idx
+                    for rule_idx, term_idx, kind in entries
+                    if kind == _ALIAS
+                )
+        return fast
+
     def __len__(self) -> int:
         return len(self._patterns)
 
@@ -166,22 +207,14 @@ class Matcher:
         ``explain=True`` vetoed and below-``min_score`` topics are returned too, vetoed ones
         with ``vetoed_by`` set to the exclusion as the editor wrote it.
         """
-        tally: dict[int, dict[int, list[int]]] = {}
+        tally: dict[int, list[int]] = {}  # global term id -> hits per field
         vetoes: dict[int, str] = {}
         for field, raw in ((TITLE, title), (SUMMARY, summary), (TEXT, text)):
             if raw:
-                self._collect(self._field_hits(raw), field, tally, vetoes)
+                self._tally_field(self._field_hits(raw), field, tally, vetoes)
         for keyword in keywords:
             self._collect(self._keyword_hits(keyword), KEYWORDS, tally, vetoes)
-        kept: list[TagMatch] = []
-        for rule_idx, counts in tally.items():
-            found = self._result(rule_idx, counts, vetoes.get(rule_idx))
-            if found is None:
-                continue
-            passes = found.vetoed_by is None and found.score >= self._rules[rule_idx].min_score
-            if passes or explain:
-                kept.append(found)
-        return sorted(kept, key=lambda m: (-m.score, m.tag_id))
+        return self._results(tally, vetoes, explain=explain)
 
     def highlight_terms(
         self, text: str, *, tag_ids: Iterable[int] | None = None
@@ -225,11 +258,32 @@ class Matcher:
                 pids.update(map(itemgetter(1), self._joined.iter(f" {form} ")))
         return Counter(pids)
 
+    def _tally_field(
+        self, hits: Counter[int], field: int, tally: dict[int, list[int]], vetoes: dict[int, str]
+    ) -> None:
+        """Add one text field's hits; only patterns outside ``self._fast`` take ``_collect``."""
+        fast = self._fast
+        rest: Counter[int] | None = None
+        for pid, n in hits.items():
+            term_ids = fast.get(pid)
+            if term_ids is None:
+                if rest is None:
+                    rest = Counter()
+                rest[pid] = n
+                continue
+            for term_id in term_ids:
+                row = tally.get(term_id)
+                if row is None:
+                    row = tally[term_id] = [0, 0, 0, 0]
+                row[field] += n
+        if rest:
+            self._collect(rest, field, tally, vetoes)
+
     def _collect(
         self,
         hits: Counter[int],
         field: int,
-        tally: dict[int, dict[int, list[int]]],
+        tally: dict[int, list[int]],
         vetoes: dict[int, str],
     ) -> None:
         per_rule: dict[int, list[tuple[int, int, int]]] = {}
@@ -247,13 +301,11 @@ class Matcher:
                 per_term = {}
                 for term_idx, n in self._attribute_nested(found):
                     per_term[term_idx] = per_term.get(term_idx, 0) + n
-            counts = tally.get(rule_idx)
-            if counts is None:
-                counts = tally[rule_idx] = {}
+            base = self._term_base[rule_idx]
             for term_idx, n in per_term.items():
-                row = counts.get(term_idx)
+                row = tally.get(base + term_idx)
                 if row is None:
-                    row = counts[term_idx] = [0, 0, 0, 0]
+                    row = tally[base + term_idx] = [0, 0, 0, 0]
                 # A keyword is a label: it carries an alias or not, whatever its spellings.
                 row[field] += min(n, 1) if field == KEYWORDS else n
 
@@ -268,27 +320,41 @@ class Matcher:
             kept.append((pattern, own))
             yield term_idx, own
 
-    def _result(
-        self, rule_idx: int, counts: dict[int, list[int]], vetoed_by: str | None
-    ) -> TagMatch | None:
-        rule = self._rules[rule_idx]
-        labels = self._terms[rule_idx]
-        score = 0.0
-        terms: dict[str, int] = {}
-        in_title = False
-        items = sorted(counts.items()) if len(counts) > 1 else counts.items()
-        for term_idx, per_field in items:
-            if rule.title_and_summary_only:
-                per_field[TEXT] = 0
-            total = sum(per_field)
-            if not total:
+    def _results(
+        self, tally: dict[int, list[int]], vetoes: dict[int, str], *, explain: bool
+    ) -> list[TagMatch]:
+        rules, labels = self._rules, self._labels
+        cap = OCCURRENCE_CAP
+        kept: list[TagMatch] = []
+        # Sorting term ids groups them by rule, in term order.
+        for rule_idx, term_ids in groupby(sorted(tally), self._term_rule.__getitem__):
+            rule = rules[rule_idx]
+            body_counts = not rule.title_and_summary_only
+            score = 0.0
+            terms: dict[str, int] = {}
+            in_title = False
+            for term_id in term_ids:
+                title, summary, text, keywords = tally[term_id]
+                if not body_counts:
+                    text = 0
+                total = title + summary + text + keywords
+                if not total:
+                    continue
+                score += (
+                    _W_TITLE * (title if title < cap else cap)
+                    + _W_SUMMARY * (summary if summary < cap else cap)
+                    + _W_TEXT * (text if text < cap else cap)
+                    + _W_KEYWORDS * (keywords if keywords < cap else cap)
+                )
+                terms[labels[term_id]] = total
+                if title:
+                    in_title = True
+            if not terms:
                 continue
-            score += _term_score(per_field)
-            terms[labels[term_idx]] = total
-            in_title = in_title or per_field[TITLE] > 0
-        if not terms:
-            return None
-        return TagMatch(rule.tag_id, score, terms, in_title, vetoed_by)
+            vetoed_by = vetoes.get(rule_idx)
+            if explain or (vetoed_by is None and score >= rule.min_score):
+                kept.append(TagMatch(rule.tag_id, score, terms, in_title, vetoed_by))
+        return sorted(kept, key=lambda m: (-m.score, m.tag_id))
 
     def _core_span(self, pid: int, end_idx: int) -> tuple[int, int]:
         """Positions of the first and last non-padding character of a hit in the form."""
@@ -296,17 +362,6 @@ class Matcher:
         first = end_idx - len(pattern) + 1 + (pattern[0] == " ")
         last = end_idx - (pattern[-1] == " ")
         return first, last
-
-
-def _term_score(per_field: list[int]) -> float:
-    title, summary, text, keywords = per_field
-    cap = OCCURRENCE_CAP
-    return (
-        _W_TITLE * (title if title < cap else cap)
-        + _W_SUMMARY * (summary if summary < cap else cap)
-        + _W_TEXT * (text if text < cap else cap)
-        + _W_KEYWORDS * (keywords if keywords < cap else cap)
-    )
 
 
 def _pad(form: str) -> str:

@@ -148,6 +148,22 @@ def test_it_counts_an_alias_inside_a_longer_alias_only_once() -> None:
     assert found.terms == {"rare earth elements": 1, "rare earth": 1, "earth": 1}
 
 
+def test_it_shares_an_alias_between_a_topic_with_nested_aliases_and_a_plain_one() -> None:
+    nested = Rule(tag_id=1, name="rare earth", aliases=("earth",))
+    plain = Rule(tag_id=2, name="earth")
+    found = {m.tag_id: m.terms for m in Matcher([nested, plain]).match(text="rare earth, earth")}
+    assert found == {1: {"rare earth": 1, "earth": 1}, 2: {"earth": 2}}
+
+
+def test_it_reports_terms_in_the_order_the_editor_wrote_them() -> None:
+    m = Matcher([Rule(tag_id=1, name="lithium", aliases=("cobalt", "nickel"))])
+    assert list(only(m.match(text="nickel, cobalt and lithium")).terms) == [
+        "lithium",
+        "cobalt",
+        "nickel",
+    ]
+
+
 def test_it_lets_two_topics_share_an_occurrence() -> None:
     m = Matcher([Rule(tag_id=1, name="rare earth"), Rule(tag_id=2, name="earth")])
     assert tag_ids(m.match(text="rare earth")) == [1, 2]

@@ -32,6 +32,20 @@ def test_it_turns_every_separator_into_one_space_in_the_match_form() -> None:
     )
 
 
+@pytest.mark.parametrize("fold_case", [True, False])
+def test_it_turns_typographic_quotes_and_dashes_into_word_breaks(fold_case: bool) -> None:
+    text = (
+        "It\u2019s \u201cA\u201d \u2018B\u2019 \u00abC\u00bb \u201eD\u201c"
+        " e\u2013f\u2014g caf\u00e9\u2019s"
+    )
+    expected = "It s A B C D e f g caf\u00e9 s"
+    assert match_form(text, fold_case=fold_case) == (expected.casefold() if fold_case else expected)
+
+
+def test_it_collapses_long_runs_of_separators_to_one_space() -> None:
+    assert match_form("rare \t\n ,;  \u2014 \u201c earth\u201d!!!   x") == "rare earth x"
+
+
 def test_it_keeps_case_in_the_match_form_when_asked() -> None:
     assert match_form("The US\u2019s plan", fold_case=False) == "The US s plan"
 
