@@ -112,7 +112,8 @@ def desired_links(
     """Rule matches, feed defaults and editor decisions, plus every ancestor of what remains."""
     links: dict[int, Link] = {}
     for match in matches:
-        links[match.tag_id] = Link(ArticleTag.Origin.RULE, match.score, dict(match.terms))
+        origin = ArticleTag.Origin.CATEGORY if match.keywords_only else ArticleTag.Origin.RULE
+        links[match.tag_id] = Link(origin, match.score, dict(match.terms))
     for tag_id in Tag.objects.filter(default_for_feeds__articles=article).values_list(
         "pk", flat=True
     ):

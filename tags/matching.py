@@ -66,6 +66,8 @@ class TagMatch:
     terms: dict[str, int]
     in_title: bool
     vetoed_by: str | None = None
+    # Found only among the article's own labels (categories, keywords, hashtags), not its words.
+    keywords_only: bool = False
 
 
 class _Patterns:
@@ -332,7 +334,7 @@ class Matcher:
             body_counts = not rule.title_and_summary_only
             score = 0.0
             terms: dict[str, int] = {}
-            in_title = False
+            in_title = in_words = False
             for term_id in term_ids:
                 title, summary, text, keywords = tally[term_id]
                 if not body_counts:
@@ -349,11 +351,13 @@ class Matcher:
                 terms[labels[term_id]] = total
                 if title:
                     in_title = True
+                if title or summary or text:
+                    in_words = True
             if not terms:
                 continue
             vetoed_by = vetoes.get(rule_idx)
             if explain or (vetoed_by is None and score >= rule.min_score):
-                kept.append(TagMatch(rule.tag_id, score, terms, in_title, vetoed_by))
+                kept.append(TagMatch(rule.tag_id, score, terms, in_title, vetoed_by, not in_words))
         return sorted(kept, key=lambda m: (-m.score, m.tag_id))
 
     def _core_span(self, pid: int, end_idx: int) -> tuple[int, int]:

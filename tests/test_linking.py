@@ -47,6 +47,12 @@ def test_rules_tag_an_article_and_record_the_matched_terms(rare_earths):
     assert count_of(rare_earths) == 1
 
 
+def test_a_tag_found_only_in_the_articles_own_categories_says_so(rare_earths):
+    article = make_article(title="Quarterly results", categories=["Neodymium"])
+    linking.tag_article(article)
+    assert ArticleTag.objects.get(article=article).origin == ArticleTag.Origin.CATEGORY
+
+
 def test_an_exclusion_vetoes_the_tag(rare_earths):
     article = tagged("Our rare earth quiz", "How much do you know about neodymium?")
     assert not ArticleTag.objects.filter(article=article).exists()
