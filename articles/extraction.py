@@ -430,7 +430,28 @@ def clean_text(raw: str, title: str = "") -> tuple[str, list[str]]:
         kept.append(line)
     if _NON_LATIN.search(raw):
         kept = _drop_foreign_script(kept)
-    return "\n\n".join(kept), hashtags
+    return "\n\n".join(_drop_trailing_related(kept)), hashtags
+
+
+_RELATED_HEADING = re.compile(
+    r"^(related|more|recommended|you may also like|also read|read next|see also)\b[\w ]{0,30}:?$",
+    re.IGNORECASE,
+)
+_MAX_RELATED_LINES = 12
+
+
+def _drop_trailing_related(paragraphs: list[str]) -> list[str]:
+    """Cut a "Related coverage" list left at the end: a heading, then only title-like lines.
+
+    A title-like line has no sentence ending; real closing paragraphs do, so they stay.
+    """
+    tail = paragraphs[-(_MAX_RELATED_LINES + 1) :]
+    for offset, line in enumerate(tail):
+        if _RELATED_HEADING.match(line) and all(
+            not rest.endswith((".", "!", "?", "\u201d", '"')) for rest in tail[offset + 1 :]
+        ):
+            return paragraphs[: len(paragraphs) - len(tail) + offset]
+    return paragraphs
 
 
 def _fix_chars(text: str) -> str:

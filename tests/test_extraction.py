@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from articles.extraction import Extracted, content_hash, decode_html, extract
+from articles.extraction import Extracted, clean_text, content_hash, decode_html, extract
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 URL = "https://www.metalswire.example/markets/gallium-licences-2025?utm_source=rss"
@@ -244,3 +244,29 @@ def test_a_published_time_with_an_offset_keeps_its_zone() -> None:
     assert result.published is not None
     assert result.published.tzinfo is not None
     assert result.published.astimezone(UTC).hour == 23
+
+
+def test_a_related_coverage_list_left_at_the_end_is_dropped():
+    raw = "\n".join(
+        [
+            "Tokyo will double its reserve of rare earths, officials said on Monday.",
+            "The plan needs parliament's approval.",
+            "Related coverage",
+            "Korean Battery Makers Race to Qualify Graphite",
+            "Taipei Tightens Rules on Chip Processes",
+        ]
+    )
+    text, _ = clean_text(raw)
+    assert text.endswith("The plan needs parliament's approval.")
+
+
+def test_a_closing_paragraph_after_a_more_heading_is_kept():
+    raw = "\n".join(
+        [
+            "Tokyo will double its reserve of rare earths, officials said on Monday.",
+            "More to come",
+            "Officials will brief reporters on Tuesday.",
+        ]
+    )
+    text, _ = clean_text(raw)
+    assert text.endswith("Officials will brief reporters on Tuesday.")
