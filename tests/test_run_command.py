@@ -36,6 +36,11 @@ def test_run_ingests_the_demo_corpus_through_the_real_pipeline(capsys):
     assert Article.objects.filter(status=Article.Status.FAILED).exclude(error="").count() == 2
     assert Tag.objects.get(slug="rare-earths").article_count > 0
     assert "createsuperuser" in out
+    # The demo pages carry menus, share bars, newsletter boxes, disclaimers in another language,
+    # related-story lists and "Read more at" lines: none of it reaches the stored text.
+    for text in Article.objects.filter(status=Article.Status.OK).values_list("text", flat=True):
+        for boilerplate in ("Related", "Share on", "Read more at", "newsletter", "#Rare", "免責"):
+            assert boilerplate not in text
 
 
 @pytest.mark.django_db
