@@ -150,8 +150,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Without a collectstatic step (the embedded default), WhiteNoise serves from the finders.
+# Without a collectstatic step (the embedded default), WhiteNoise serves from the finders, and a
+# file missing from the manifest is linked by its plain name instead of failing the page.
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_MANIFEST_STRICT = False
 
 # Redis is the broker, the result store and the shared cache that per-host politeness and
 # locks rely on across workers. Without it, tasks run in-process and the cache is local memory.
