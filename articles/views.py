@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Count, Q
+from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,29 +16,55 @@ from django.views.decorators.http import require_safe
 from articles import search as article_search
 from articles.models import Article
 from newsdesk.views import absolute, is_web_url, page_number
+from tags.models import ArticleTag
 from tags.queries import tags_by_article
 
 RELATED_LIMIT = 5
-# Related stories come from around the same time: a bounded range scan per shared topic.
-RELATED_WINDOW = timedelta(days=60)
+# Candidates per topic and direction: each is a short range scan of the topic's listing index
+# next to the article, so a topic with 200,000 articles costs what a small one does.
+RELATED_NEIGHBOURS = 20
+RELATED_MAX_TOPICS = 6
+_NEIGHBOURS_SQL = (
+    "SELECT article_id FROM (SELECT article_id FROM {table} WHERE tag_id = %s AND is_visible"
+    " AND published_at {op} %s AND article_id <> %s ORDER BY published_at {order},"
+    " article_id {order} LIMIT %s) AS {alias}"
+)
+
+
+def _candidates_sql(article: Article, tag_ids: list[int]) -> tuple[str, list[object]]:
+    """Each topic's nearest links on either side of the article, as one UNION ALL."""
+    when = connection.ops.adapt_datetimefield_value(article.published_at)
+    parts, params = [], []
+    for i, tag_id in enumerate(tag_ids):
+        for side, (op, order) in enumerate((("<=", "DESC"), (">", "ASC"))):
+            parts.append(
+                _NEIGHBOURS_SQL.format(
+                    table=ArticleTag._meta.db_table, op=op, order=order, alias=f"n{i}_{side}"
+                )
+            )
+            params += [tag_id, when, article.pk, RELATED_NEIGHBOURS]
+    return " UNION ALL ".join(parts), params
 
 
 def related_articles(article: Article, tag_ids: list[int]) -> list[Article]:
-    """Visible articles near in time that share the most topics with this one."""
+    """Visible articles near in time that share the most topics with this one.
+
+    Candidates are each topic's nearest links before and after the article (bounded index
+    range scans); they are ranked by how many of the article's topics they share, then newest
+    first. One query.
+    """
+    tag_ids = tag_ids[:RELATED_MAX_TOPICS]
     if not tag_ids:
         return []
+    candidates, params = _candidates_sql(article, tag_ids)
+    shared = Count(
+        "article_tags",
+        filter=Q(article_tags__tag_id__in=tag_ids, article_tags__is_visible=True),
+    )
     return list(
         Article.objects.visible()
-        .filter(
-            article_tags__tag_id__in=tag_ids,
-            article_tags__is_visible=True,
-            article_tags__published_at__range=(
-                article.published_at - RELATED_WINDOW,
-                article.published_at + RELATED_WINDOW,
-            ),
-        )
-        .exclude(pk=article.pk)
-        .annotate(shared=Count("article_tags"))
+        .filter(pk__in=RawSQL(candidates, params))  # noqa: S611 - fixed SQL, values as params
+        .annotate(shared=shared)
         .select_related("source")
         .only("id", "title", "url", "published_at", "source__name", "site_name")
         .order_by("-shared", "-published_at", "-id")[:RELATED_LIMIT]

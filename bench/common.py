@@ -6,12 +6,18 @@
 - `migrate()`, `project_env()`: run the project's manage.py against such a database.
 - `RssSampler`: samples a process tree's resident memory in a thread (psutil).
 - `rss_feed()`, `filler_html()`, `corpus_pages()`: feeds and pages to serve.
+- `marked_copy()`, `CorpusCopies`, `serve_corpus_articles()`, `serve_feeds()`: many distinct
+  articles from the corpus pages, and the feeds that list them.
+- `create_feeds()`, `article_status_counts()`: the project's rows, read and written from outside.
+- `start_worker()`, `wait_worker_ready()`, `stop_process()`, `tree_cpu_seconds()`: a real
+  Celery worker in a subprocess.
 
 None of this imports Django: benchmarks drive the project through subprocesses or pure modules.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -19,13 +25,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import partial
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -372,3 +381,194 @@ class RssSampler:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- Many distinct articles ----------------------------------------------------------------------
+
+# Paragraph starts and line breaks: some pages set their article text with <br> alone.
+_TEXT_BLOCK = re.compile(rb"<(?:p|br)\b[^>]*>", re.IGNORECASE)
+
+
+def marked_copy(page: bytes, copy: int) -> bytes:
+    """The page with every paragraph and line break marked as copy N (copy 0 is the page).
+
+    Each copy then extracts to its own text: identical copies would be stored as duplicates by
+    the content hash, skipping text storage and tagging.
+    """
+    if copy == 0:
+        return page
+    marker = b"Copy %d. " % copy
+    return _TEXT_BLOCK.sub(lambda m: m.group(0) + marker, page)
+
+
+class CorpusCopies:
+    """`copies(i)` is the i-th distinct article: the corpus pages in turn, each round a new copy.
+
+    Equal to `marked_copy(corpus[i % n], i // n)`, but each page is split at its text blocks
+    once, so a copy is one join: serving thousands of them costs the benchmark little CPU.
+    """
+
+    def __init__(self, corpus: Sequence[bytes]) -> None:
+        self._pieces = [self._split(page) for page in corpus]
+
+    @staticmethod
+    def _split(page: bytes) -> list[bytes]:
+        bounds = [0, *(m.end() for m in _TEXT_BLOCK.finditer(page)), len(page)]
+        return [page[start:end] for start, end in pairwise(bounds)]
+
+    def __len__(self) -> int:
+        return len(self._pieces)
+
+    def __call__(self, index: int) -> bytes:
+        pieces = self._pieces[index % len(self._pieces)]
+        copy = index // len(self._pieces)
+        return (b"Copy %d. " % copy if copy else b"").join(pieces)
+
+
+def serve_corpus_articles(
+    server: PageServer, copies: CorpusCopies, indexes: Iterable[int]
+) -> list[str]:
+    """Serve `copies(i)` at /a/NNNNN.html for each index; returns the URLs.
+
+    Bodies are made per request, so thousands of pages never sit in the benchmark's memory.
+    """
+    links = []
+    for index in indexes:
+        path = f"/a/{index:05d}.html"
+        server.routes[path] = Route.lazy(partial(copies, index), "text/html")
+        links.append(server.url(path))
+    return links
+
+
+def serve_feeds(
+    server: PageServer, links: Sequence[str], per_feed: int, *, prefix: str = "/feeds/"
+) -> list[str]:
+    """Serve RSS feeds listing `links`, `per_feed` to a feed; returns the feed URLs."""
+    feed_urls = []
+    for number, start in enumerate(range(0, len(links), per_feed)):
+        items = [
+            FeedItem(title=f"Bench story {link.rsplit('/', 1)[-1]}", link=link, published=recent(n))
+            for n, link in enumerate(links[start : start + per_feed])
+        ]
+        path = f"{prefix}{number:04d}.xml"
+        body = rss_feed(items, title=f"Bench feed {prefix}{number}", link=server.base_url + "/")
+        server.routes[path] = Route.of(body, "application/rss+xml")
+        feed_urls.append(server.url(path))
+    return feed_urls
+
+
+# --- The project's rows --------------------------------------------------------------------------
+
+_CREATE_FEEDS = """
+import json, sys
+from articles.models import Feed
+for i, url in enumerate(json.load(sys.stdin)):
+    Feed.objects.create(url=url, title=f"Bench feed {i}")
+"""
+
+
+def create_feeds(env: dict[str, str], urls: Sequence[str]) -> list[int]:
+    """Create a Feed per URL through manage.py; returns their ids in URL order."""
+    manage("shell", "-c", _CREATE_FEEDS, env=env, stdin=json.dumps(list(urls)))
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT url, id FROM articles_feed WHERE url = ANY(%s)", (list(urls),)
+        ).fetchall()
+    ids = dict(rows)
+    return [ids[url] for url in urls]
+
+
+def article_status_counts(db_url: str) -> Counter[str]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT status, count(*) FROM articles_article GROUP BY status")
+        return Counter({status: count for status, count in rows})
+
+
+# --- A Celery worker -----------------------------------------------------------------------------
+
+
+def start_worker(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    pool: str = "solo",
+    concurrency: int = 1,
+    name: str = "bench",
+    extra: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """`celery -A newsdesk worker` on every queue, its output written to `log_path`."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "newsdesk",
+        "worker",
+        f"--pool={pool}",
+        "--queues=poll,fetch,tag,default",
+        "--without-mingle",
+        "--without-gossip",
+        f"--hostname={name}-{secrets.token_hex(4)}@%h",
+        "--loglevel=INFO",
+    ]
+    if pool != "solo":
+        command.append(f"--concurrency={concurrency}")
+    with log_path.open("wb") as log:
+        # A file, not a pipe nobody drains, which would block the worker.
+        return subprocess.Popen(
+            [*command, *extra], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def wait_worker_ready(
+    worker: subprocess.Popen[bytes], log_path: Path, timeout: float = 90.0
+) -> None:
+    """Return once the worker logs that it is ready; SystemExit if it dies or takes too long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise SystemExit(f"the worker exited at start:\n{log_path.read_text()[-3000:]}")
+        if re.search(r"@\S+ ready\.", log_path.read_text(errors="replace")):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the worker was not ready after {timeout:.0f}s")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM (a Celery worker's warm shutdown), then SIGKILL if it does not end in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process, its live descendants and its reaped children.
+
+    A pool child replaced mid-run is counted through its parent's children_* times.
+    """
+    try:
+        proc = psutil.Process(pid)
+        times = proc.cpu_times()
+        descendants = proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in descendants:
+        try:
+            child_times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
+def tree_hwm(pid: int) -> int:
+    """The largest kernel high-water mark (VmHWM) among a process and its live descendants."""
+    try:
+        procs = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return 0
+    return max((peak_rss_hwm(each) or 0) for each in procs)

@@ -62,8 +62,8 @@ def server_env(db_url: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
     }
-    env.pop("REDIS_URL", None)
-    env.pop("CELERY_BROKER_URL", None)
+    # The production cache: rendered topic pages are shared by all gunicorn workers.
+    env["REDIS_URL"] = env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/12"
     return env
 
 

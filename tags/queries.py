@@ -3,6 +3,21 @@
 A topic page must cost the same few queries on its first page and its thousandth: the total
 comes from the denormalised `Tag.article_count`, and a page is a range scan over the partial
 index on ArticleTag (tag, -published_at, -article) that reads only indexed columns.
+
+Deep pages. OFFSET reads and throws away every entry before the page, so its cost grows with
+the depth (page 2,000 of a big topic skips 40,000 index entries). Two bounded paths replace it:
+
+- The links a reader follows carry a cursor, the (published_at, article id) of the last entry
+  shown (`?page=N&before=…`, or `after=` for newer): the next page is a range scan that starts
+  right there, whatever the depth. The page number is only a label, so a page that new articles
+  have shifted still shows a full page, with nothing skipped twice.
+- A bare `?page=N` (a bookmark, a crawler, an old link) keeps working: every ANCHOR_ROWS-th
+  entry's key is computed once per topic state with one index-only scan and cached, and the page
+  is read from the nearest anchor, skipping fewer than ANCHOR_ROWS entries. Rebuilding the
+  anchors costs one pass over the topic's index entries, only after the topic changed.
+
+Shallow pages (offset below ANCHOR_ROWS) keep plain `?page=N` links: skipping so few entries
+costs nothing, and those URLs stay clean and stable.
 """
 
 from __future__ import annotations
@@ -13,11 +28,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Lower
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Lower, RowNumber
 from django.utils import timezone
 
 from articles.models import Article
@@ -28,6 +43,34 @@ MAX_MERGE_HOPS = 5
 # Bumped when the page markup changes, so cached copies keyed by ETag are not reused.
 PAGE_VERSION = "1"
 CHART_CACHE_SECONDS = 3600
+# A bare ?page=N never skips more index entries than this.
+ANCHOR_ROWS = 1000
+ANCHOR_CACHE_SECONDS = 3600
+_CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a topic's listing: the key of one link, (published_at, article id)."""
+
+    published_at: datetime
+    article_id: int
+
+    def token(self) -> str:
+        moment = self.published_at.astimezone(UTC).strftime(_CURSOR_FORMAT)
+        return f"{moment}_{self.article_id}"
+
+    @classmethod
+    def parse(cls, raw: str) -> Cursor | None:
+        """The cursor in a `before`/`after` parameter, or None when it is not one."""
+        moment, _, pk = raw.partition("_")
+        if not pk.isdigit() or len(pk) > 18:
+            return None
+        try:
+            when = datetime.strptime(moment, _CURSOR_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return cls(when, int(pk))
 
 
 @dataclass(frozen=True)
@@ -100,10 +143,76 @@ def page_count(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
-def page_articles(tag: Tag, page: int, size: int) -> list[Article]:
-    """One page of a topic, newest first: ids by index-only scan, then the articles by id."""
+def _keys(links: QuerySet[ArticleTag]) -> list[Cursor]:
+    return [Cursor(when, pk) for when, pk in links.values_list("published_at", "article_id")]
+
+
+def _at_or_before(cursor: Cursor, inclusive: bool) -> Q:
+    # The plain bound on published_at is what the index range starts from; the OR only
+    # settles ties within that one timestamp.
+    same = {"article_id__lte" if inclusive else "article_id__lt": cursor.article_id}
+    return Q(published_at__lte=cursor.published_at) & (
+        Q(published_at__lt=cursor.published_at) | Q(published_at=cursor.published_at, **same)
+    )
+
+
+def keys_before(tag: Tag, cursor: Cursor, limit: int) -> list[Cursor]:
+    """Up to `limit` links just older than `cursor`, newest first: one index range scan."""
+    return _keys(visible_links(tag).filter(_at_or_before(cursor, inclusive=False))[:limit])
+
+
+def keys_after(tag: Tag, cursor: Cursor, limit: int) -> list[Cursor]:
+    """Up to `limit` links just newer than `cursor`, newest first (read upwards, reversed)."""
+    newer = (
+        ArticleTag.objects.filter(tag=tag, is_visible=True, published_at__gte=cursor.published_at)
+        .filter(
+            Q(published_at__gt=cursor.published_at)
+            | Q(published_at=cursor.published_at, article_id__gt=cursor.article_id)
+        )
+        .order_by("published_at", "article_id")
+    )
+    return _keys(newer[:limit])[::-1]
+
+
+def _compute_anchors(tag: Tag) -> list[Cursor]:
+    positions = list(range(1, max(1, tag.article_count) + 1, ANCHOR_ROWS))
+    ranked = (
+        visible_links(tag)
+        .annotate(
+            position=Window(
+                RowNumber(), order_by=[F("published_at").desc(), F("article_id").desc()]
+            )
+        )
+        .filter(position__in=positions)
+        .order_by("position")
+    )
+    return _keys(ranked)
+
+
+def anchors(tag: Tag) -> list[Cursor]:
+    """The key of every ANCHOR_ROWS-th link, cached until the topic's count or newest changes."""
+    newest = getattr(tag, "newest_published_at", None)
+    key = f"tags:anchors:{tag.pk}:{ANCHOR_ROWS}:{tag.article_count}:{newest and newest.isoformat()}"
+    return cache.get_or_set(key, lambda: _compute_anchors(tag), ANCHOR_CACHE_SECONDS)
+
+
+def page_keys(tag: Tag, page: int, size: int) -> list[Cursor]:
+    """The links of numbered page `page`, skipping fewer than ANCHOR_ROWS index entries."""
     offset = (page - 1) * size
-    ids = list(visible_links(tag).values_list("article_id", flat=True)[offset : offset + size])
+    if offset < ANCHOR_ROWS:
+        return _keys(visible_links(tag)[offset : offset + size])
+    found = anchors(tag)
+    if not found:
+        return []
+    block = min(offset // ANCHOR_ROWS, len(found) - 1)
+    skip = offset - block * ANCHOR_ROWS
+    links = visible_links(tag).filter(_at_or_before(found[block], inclusive=True))
+    return _keys(links[skip : skip + size])
+
+
+def articles_for(keys: Sequence[Cursor]) -> list[Article]:
+    """The visible articles of these links, in the links' order, in one query."""
+    ids = [key.article_id for key in keys]
     if not ids:
         return []
     by_id = (
@@ -113,6 +222,11 @@ def page_articles(tag: Tag, page: int, size: int) -> list[Article]:
         .in_bulk(ids)
     )
     return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def page_articles(tag: Tag, page: int, size: int) -> list[Article]:
+    """One numbered page of a topic, newest first: keys from the index, then the articles."""
+    return articles_for(page_keys(tag, page, size))
 
 
 def tags_by_article(

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
+from tags import linking
 from tags.models import Tag
 from tests.pages_fixtures import (
     HOSTILE_SUMMARY,
@@ -189,6 +190,21 @@ def test_it_answers_a_repeat_request_with_304_until_something_changes(client):
     assert changed["ETag"] != etag
 
 
+def test_a_repeat_render_comes_from_cache_until_the_topic_changes(
+    client, django_assert_num_queries
+):
+    tag = make_tag("Hafnium")
+    first, _second = make_many(tag, 2)
+    url = reverse("tag", args=[tag.slug])
+    assert first.title in _text(client.get(url))
+    with django_assert_num_queries(1):  # the topic and its validators; the page is cached
+        assert first.title in _text(client.get(url))
+
+    linking.set_hidden([first], True)
+
+    assert first.title not in _text(client.get(url))
+
+
 def test_it_gives_each_page_its_own_etag(client):
     tag = make_tag("Vanadium")
     make_many(tag, 25)
@@ -207,6 +223,103 @@ def test_it_links_canonical_feeds_and_opengraph_on_the_tag_page(client, settings
     assert '<meta property="og:title" content="Magnet recycling">' in html
 
 
+# --- Deep pages: cursors and anchors ---------------------------------------------------------
+
+_ENTRY_TITLE = re.compile(r'class="entry-title"><a href="[^"]+">([^<]+)</a>')
+_OLDER = re.compile(r'<a class="older" rel="next" href="([^"]+)"')
+_NEWER = re.compile(r'<a class="newer" rel="prev" href="([^"]+)"')
+
+
+def _titles(html: str) -> list[str]:
+    return _ENTRY_TITLE.findall(html)
+
+
+def _link(pattern: re.Pattern[str], html: str) -> str:
+    found = pattern.search(html)
+    return found.group(1).replace("&amp;", "&") if found else ""
+
+
+@pytest.fixture
+def deep_tag(monkeypatch):
+    """A topic of six pages of twenty; pages four to six count as deep."""
+    from tags import queries
+
+    monkeypatch.setattr(queries, "ANCHOR_ROWS", 60)
+    tag = make_tag("Deep archive")
+    return tag, [a.title for a in make_many(tag, 105)]
+
+
+def test_deep_older_links_carry_a_cursor_and_walk_the_whole_topic_once(client, deep_tag):
+    tag, titles = deep_tag
+    url, seen, pages = reverse("tag", args=[tag.slug]), [], []
+    while url:
+        html = _text(client.get(url))
+        pages.append(url)
+        seen += _titles(html)
+        url = _link(_OLDER, html)
+    assert seen == titles
+    base = reverse("tag", args=[tag.slug])
+    assert pages[:3] == [base, f"{base}?page=2", f"{base}?page=3"]
+    assert all("&before=" in page for page in pages[3:])
+    assert len(pages) == 6
+
+
+def test_newer_links_walk_back_to_the_clean_first_page(client, deep_tag):
+    tag, titles = deep_tag
+    base = reverse("tag", args=[tag.slug])
+    html = _text(client.get(base, {"page": 6}))
+    seen = [_titles(html)]
+    url = _link(_NEWER, html)
+    assert "&after=" in url
+    while url:
+        html = _text(client.get(url))
+        seen.insert(0, _titles(html))
+        last, url = url, _link(_NEWER, html)
+    assert last == base
+    assert [t for page in seen for t in page] == titles
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 4, 5, 6])
+def test_a_bare_page_number_shows_the_same_entries_at_any_depth(client, deep_tag, page):
+    tag, titles = deep_tag
+    html = _text(client.get(reverse("tag", args=[tag.slug]), {"page": page}))
+    assert _titles(html) == titles[(page - 1) * 20 : page * 20]
+    assert f"Page {page} of 6" in html
+
+
+def test_a_cursor_page_stays_put_when_new_articles_arrive(client, deep_tag):
+    tag, titles = deep_tag
+    base = reverse("tag", args=[tag.slug])
+    older = _link(_OLDER, _text(client.get(base, {"page": 4})))
+    make_article("Breaking story", tags=[tag], published_at=timezone.now() + timedelta(minutes=1))
+    assert _titles(_text(client.get(older))) == titles[80:100]
+    assert _titles(_text(client.get(base, {"page": 1})))[0] == "Breaking story"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"before": "yesterday"}, {"after": "2024-01-01T00:00:00.000000Z_x"}, {"before": "_1"}],
+)
+def test_it_answers_404_for_a_cursor_that_is_not_one(client, deep_tag, params):
+    tag, _ = deep_tag
+    response = client.get(reverse("tag", args=[tag.slug]), {"page": 4, **params})
+    assert response.status_code == 404
+
+
+def test_a_deep_page_costs_the_same_queries_as_a_shallow_one(
+    client, deep_tag, django_assert_num_queries
+):
+    tag, _ = deep_tag
+    base = reverse("tag", args=[tag.slug])
+    cursor_url = _link(_OLDER, _text(client.get(base, {"page": 4})))
+    client.get(base, {"page": 5})  # builds the cached anchors
+    # Tag, page keys, the articles, their other tags; page 1 adds the (cached) chart.
+    with django_assert_num_queries(TAG_PAGE_QUERIES - 1):
+        assert client.get(cursor_url).status_code == 200
+    with django_assert_num_queries(TAG_PAGE_QUERIES - 1):
+        assert client.get(base, {"page": 6}).status_code == 200
+
+
 # --- Topic index ------------------------------------------------------------------------------
 
 
@@ -222,6 +335,16 @@ def test_it_lists_active_tags_by_count_or_by_name(client):
     by_name = _text(client.get(reverse("tag_index"), {"sort": "name"}))
     assert by_name.index("Aluminium") < by_name.index("Zinc")
     assert client.get(reverse("tag_index"), {"sort": "'; drop"}).status_code == 200
+
+
+def test_the_index_shows_a_changed_count_or_name_at_once(client):
+    tag = make_tag("Bismuth")
+    make_many(tag, 1)
+    assert "1 article<" in _text(client.get(reverse("tag_index")))
+    make_article(tags=[tag])
+    assert "2 articles" in _text(client.get(reverse("tag_index")))
+    Tag.objects.filter(pk=tag.pk).update(name="Bismuth oxide")
+    assert "Bismuth oxide" in _text(client.get(reverse("tag_index")))
 
 
 @pytest.mark.parametrize("count", [3, 30])
