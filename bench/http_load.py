@@ -51,8 +51,9 @@ def biggest_tag(db_url: str) -> tuple[str, int]:
     return row[0], row[1]
 
 
-def server_env(db_url: str) -> dict[str, str]:
+def server_env(db_url: str, hot_seconds: int = 10) -> dict[str, str]:
     env = {
+        "NEWSDESK_HOT_PAGE_SECONDS": str(hot_seconds),
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DATABASE_URL": db_url,
@@ -77,8 +78,10 @@ def collectstatic(db_url: str) -> None:
     )
 
 
-def start_gunicorn(db_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = server_env(db_url)
+def start_gunicorn(
+    db_url: str, port: int, workers: int, threads: int, hot_seconds: int
+) -> subprocess.Popen:
+    env = server_env(db_url, hot_seconds)
     cmd = [
         sys.executable,
         "-m",
@@ -151,18 +154,26 @@ def main() -> None:
     }
 
     collectstatic(db_url)
-    server = start_gunicorn(db_url, port, args.workers, args.threads)
-    try:
-        wait_until_up(targets["trivial view"])
-        for url in targets.values():
-            wrk(url, 3, args.connections, 2)  # warm every worker's connections and caches
-        sampler = RssSampler(server.pid)
-        with sampler:
-            results = {
-                name: wrk(url, args.seconds, args.connections, 2) for name, url in targets.items()
-            }
-    finally:
-        stop_process(server)
+    results, peak = {}, 0
+    # The same gunicorn twice: as configured (whole topic pages kept 10 s in each worker), and
+    # with that off, so the cost of a real render under load shows too.
+    for hot_seconds in (10, 0):
+        server = start_gunicorn(db_url, port, args.workers, args.threads, hot_seconds)
+        try:
+            wait_until_up(targets["trivial view"])
+            for url in targets.values():
+                wrk(url, 3, args.connections, 2)  # warm every worker's connections and caches
+            with RssSampler(server.pid) as sampler:
+                if hot_seconds:
+                    for name, url in targets.items():
+                        results[name] = wrk(url, args.seconds, args.connections, 2)
+                else:
+                    results["biggest tag, page 1, no hot cache"] = wrk(
+                        targets["biggest tag, page 1"], args.seconds, args.connections, 2
+                    )
+            peak = max(peak, sampler.peak)
+        finally:
+            stop_process(server)
 
     ratio = results["biggest tag, page 1"]["rps"] / results["trivial view"]["rps"]
     errors = sum(r["errors"] for r in results.values())
@@ -175,7 +186,10 @@ def main() -> None:
         "results": results,
         "ratio": round(ratio, 3),
         "errors": errors,
-        "peak_rss_mb": round(sampler.peak / 2**20, 1),
+        "ratio_without_hot_cache": round(
+            results["biggest tag, page 1, no hot cache"]["rps"] / results["trivial view"]["rps"], 3
+        ),
+        "peak_rss_mb": round(peak / 2**20, 1),
         "load_average": os.getloadavg(),
         "pass": ratio >= 0.5 and errors == 0,
     }
@@ -185,8 +199,9 @@ def main() -> None:
     print(f"gunicorn {report['gunicorn']}, wrk {args.connections} connections x {args.seconds} s")
     for name, r in results.items():
         latency = f"p50 {r['p50']:>8}  p99 {r['p99']:>8}"
-        print(f"  {name:<22} {r['rps']:>9.1f} req/s  {latency}  errors {r['errors']}")
+        print(f"  {name:<34} {r['rps']:>8.1f} req/s  {latency}  errors {r['errors']}")
     print(f"  ratio tag page / trivial view: {ratio:.2f} (target >= 0.5)  errors: {errors}")
+    print(f"  without the hot-page cache:    {report['ratio_without_hot_cache']:.2f}")
     print(f"  peak RSS of gunicorn (all workers): {report['peak_rss_mb']} MB")
     print("PASS" if report["pass"] else "FAIL")
 

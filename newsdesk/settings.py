@@ -172,6 +172,12 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Whole hot pages for a few seconds, in each web process's own memory: no network round trip.
+CACHES["hot"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "hot-pages",
+    "OPTIONS": {"MAX_ENTRIES": 2000},
+}
 
 # Security headers. HTTPS-only settings follow SECURE_SSL_REDIRECT so that a plain-HTTP local
 # run still works while `check --deploy` is clean for a real deployment.
@@ -245,6 +251,9 @@ NEWSDESK_RAW_HTML_RETENTION_DAYS = env.int("NEWSDESK_RAW_HTML_RETENTION_DAYS", d
 NEWSDESK_POLL_LOG_RETENTION_DAYS = env.int("NEWSDESK_POLL_LOG_RETENTION_DAYS", default=14)
 
 NEWSDESK_PAGE_SIZE = env.int("NEWSDESK_PAGE_SIZE", default=20)
+# Seconds a whole topic page is served from the shared cache (0 turns it off): the price is that
+# a hidden article or new story can take this long to show.
+NEWSDESK_HOT_PAGE_SECONDS = env.int("NEWSDESK_HOT_PAGE_SECONDS", default=10)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or None)

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from newsdesk.views import absolute, conditional, page_number
+from newsdesk.views import absolute, conditional, hot_cache, page_number
 from tags import queries
 from tags.models import Tag
 
@@ -112,6 +112,7 @@ def _page_url(base: str, page: int, size: int, direction: str, cursor: queries.C
 
 
 @require_safe
+@hot_cache
 def tag_page(request: HttpRequest, slug: str) -> HttpResponse:
     found = resolve_public_tag(slug, "tag")
     if isinstance(found, HttpResponsePermanentRedirect):

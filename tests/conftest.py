@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -45,12 +45,19 @@ def _newsdesk_test_settings(settings):
 
     settings.NEWSDESK_ALLOW_LOOPBACK = True
     settings.NEWSDESK_HOST_DELAY = 0
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Whole-page caching would hide every change a test makes for some seconds.
+    settings.NEWSDESK_HOT_PAGE_SECONDS = 0
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "hot": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hot"},
+    }
     was_eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    cache.clear()
+    for alias in ("default", "hot"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "hot"):
+        caches[alias].clear()
     app.conf.task_always_eager = was_eager
 
 

@@ -205,6 +205,23 @@ def test_a_repeat_render_comes_from_cache_until_the_topic_changes(
     assert first.title not in _text(client.get(url))
 
 
+def test_a_hot_topic_page_is_served_whole_from_cache_for_a_few_seconds(
+    client, settings, django_assert_num_queries
+):
+    settings.NEWSDESK_HOT_PAGE_SECONDS = 10
+    tag = make_tag("Scandium")
+    make_many(tag, 1)
+    url = reverse("tag", args=[tag.slug])
+    first = client.get(url)
+    with django_assert_num_queries(0):
+        again = client.get(url)
+        assert again.content == first.content
+        assert again["ETag"] == first["ETag"]
+        assert client.get(url, headers={"if-none-match": first["ETag"]}).status_code == 304
+    # Another page, or the same page with other parameters, is its own entry.
+    assert client.get(url, {"page": 2}).status_code == 404
+
+
 def test_it_gives_each_page_its_own_etag(client):
     tag = make_tag("Vanadium")
     make_many(tag, 25)
