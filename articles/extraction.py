@@ -241,6 +241,20 @@ def _failed(
     )
 
 
+def _main_text(tree: HtmlElement | None, url: str, *, fast: bool) -> str:
+    if tree is None:
+        return ""
+    document = bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        with_metadata=False,
+        include_comments=False,
+        output_format="python",
+    )
+    return document.text if isinstance(document, Document) and document.text else ""
+
+
 def _extract(
     body: bytes | str,
     url: str,
@@ -256,10 +270,11 @@ def _extract(
     if tree is None:
         return _failed(url, "The page is not HTML.", feed_title, feed_summary, feed_published)
     meta = _metadata(tree)
-    document = bare_extraction(
-        tree, url=url, with_metadata=False, include_comments=False, output_format="python"
-    )
-    raw_text = document.text if isinstance(document, Document) and document.text else ""
+    raw_text = _main_text(tree, url, fast=True)
+    if count_words(raw_text) < MIN_WORDS:
+        # trafilatura's own algorithm found too little: let its fallbacks (readability, jusText)
+        # try too. Rare, so the common page pays for one pass only.
+        raw_text = _main_text(load_html(markup), url, fast=False) or raw_text
     title = _SPACE.sub(" ", feed_title or meta.title or "").strip()
     text, hashtags = clean_text(raw_text, meta.title or title)
     description = _SPACE.sub(" ", meta.description or "").strip()
