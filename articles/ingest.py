@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from articles.canonical import canonical_url
@@ -199,53 +199,67 @@ def _record_failure(
 
 
 def store_entries(feed: Feed, parsed: ParsedFeed) -> list[int]:
-    """Create an article for each entry not seen before; returns the new articles' ids."""
+    """Create an article for each entry not seen before; returns the new articles' ids.
+
+    A handful of statements per poll, not per entry. Unique keys settle every race: an article
+    another worker stored meanwhile is linked, not created twice; an entry whose GUID this feed
+    already holds under another URL (an edited link) is skipped.
+    """
+    with_links = [e for e in parsed.entries if e.link]
     known = set(
-        ArticleFeed.objects.filter(
-            feed=feed, guid__in=[e.guid for e in parsed.entries]
-        ).values_list("guid", flat=True)
+        ArticleFeed.objects.filter(feed=feed, guid__in=[e.guid for e in with_links]).values_list(
+            "guid", flat=True
+        )
     )
-    new_ids = []
-    for entry in parsed.entries:
-        if entry.guid in known or not entry.link:
-            continue
-        article, created = _article_for_entry(feed, entry)
-        if article is not None and created:
-            new_ids.append(article.pk)
-    return new_ids
+    by_url: dict[str, FeedEntry] = {}
+    for entry in with_links:
+        if entry.guid not in known:
+            by_url.setdefault(canonical_url(entry.link), entry)
+    if not by_url:
+        return []
+    sources: dict[str, Source] = {}
+    with transaction.atomic():
+        existing = set(Article.objects.filter(url__in=by_url).values_list("url", flat=True))
+        Article.objects.bulk_create(
+            [
+                _new_article(feed, url, entry, sources)
+                for url, entry in by_url.items()
+                if url not in existing
+            ],
+            ignore_conflicts=True,
+        )
+        ids = dict(Article.objects.filter(url__in=by_url).values_list("url", "pk"))
+        ArticleFeed.objects.bulk_create(
+            [_feed_entry(feed, ids[url], entry) for url, entry in by_url.items()],
+            ignore_conflicts=True,
+        )
+    return [pk for url, pk in ids.items() if url not in existing]
 
 
-def _article_for_entry(feed: Feed, entry: FeedEntry) -> tuple[Article | None, bool]:
-    url = canonical_url(entry.link)
-    try:
-        with transaction.atomic():
-            article, created = Article.objects.get_or_create(
-                url=url,
-                defaults={
-                    "guid": entry.guid[:2000],
-                    "title": entry.title[:500],
-                    "author": entry.author[:300],
-                    "published_at": entry.published or timezone.now(),
-                    "source": feed.source or source_for(url),
-                },
-            )
-            ArticleFeed.objects.get_or_create(
-                feed=feed,
-                article=article,
-                defaults={
-                    "guid": entry.guid[:2000],
-                    "entry_title": entry.title[:500],
-                    "entry_summary": entry.summary,
-                    "entry_published": entry.published,
-                    "categories": list(entry.categories),
-                },
-            )
-    except IntegrityError:
-        # The same GUID already names another article in this feed (an edited link): keep the
-        # first, as a second row for one entry would be a duplicate story.
-        log.info("feed %s: entry %s already stored under another URL", feed.pk, entry.guid)
-        return None, False
-    return article, created
+def _new_article(feed: Feed, url: str, entry: FeedEntry, sources: dict[str, Source]) -> Article:
+    host = urlsplit(url).hostname or ""
+    if feed.source_id is None and host not in sources:
+        sources[host] = source_for(url)
+    return Article(
+        url=url,
+        guid=entry.guid[:2000],
+        title=entry.title[:500],
+        author=entry.author[:300],
+        published_at=entry.published or timezone.now(),
+        source_id=feed.source_id or sources[host].pk,
+    )
+
+
+def _feed_entry(feed: Feed, article_id: int, entry: FeedEntry) -> ArticleFeed:
+    return ArticleFeed(
+        feed=feed,
+        article_id=article_id,
+        guid=entry.guid[:2000],
+        entry_title=entry.title[:500],
+        entry_summary=entry.summary,
+        entry_published=entry.published,
+        categories=list(entry.categories),
+    )
 
 
 # --- Fetching and extracting articles ------------------------------------------------------------
@@ -284,17 +298,30 @@ def fetch_article(
         if retryable and not final_attempt:
             raise ArticleFetchError(exc.reason, getattr(exc, "retry_after", None) or 60) from exc
         return _mark_failed(article, f"fetch failed: {exc.reason}")
-    RawPage.objects.update_or_create(
+    page = RawPage(
         article=article,
-        defaults={
-            "url": response.url,
-            "fetched_at": timezone.now(),
-            "http_status": response.status,
-            "content_type": (response.content_type or "")[:200],
-            "charset": (response.charset or "")[:50],
-            "size": len(response.body),
-            "body": RawPage.compress(response.body),
-        },
+        url=response.url,
+        fetched_at=timezone.now(),
+        http_status=response.status,
+        content_type=(response.content_type or "")[:200],
+        charset=(response.charset or "")[:50],
+        size=len(response.body),
+        body=RawPage.compress(response.body),
+    )
+    # One statement whether or not an earlier attempt stored the page already.
+    RawPage.objects.bulk_create(
+        [page],
+        update_conflicts=True,
+        unique_fields=["article"],
+        update_fields=[
+            "url",
+            "fetched_at",
+            "http_status",
+            "content_type",
+            "charset",
+            "size",
+            "body",
+        ],
     )
     return extract_article(article, response.body, response.url, response.charset)
 

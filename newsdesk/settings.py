@@ -258,6 +258,8 @@ NEWSDESK_HOT_PAGE_SECONDS = env.int("NEWSDESK_HOT_PAGE_SECONDS", default=10)
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or None)
 CELERY_RESULT_EXPIRES = 3600
+# Tasks report through the database, which operators watch; nobody reads a task's return value.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -69,20 +69,30 @@ def rules_changed() -> None:
     cache.set(RULES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
-_matcher_cache: dict[str, object] = {"version": None, "matcher": None}
+_rules_cache: dict[str, object] = {"version": None, "matcher": None, "parents": None}
 
 
-def current_matcher() -> Matcher:
+def _current_rules() -> dict[str, object]:
     # A random token rather than a counter: a flushed cache gets a new token, never an old one
     # that some process's stale matcher would mistake for current.
     version = cache.get(RULES_VERSION_KEY)
     if version is None:
         cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
         version = cache.get(RULES_VERSION_KEY)
-    if _matcher_cache["matcher"] is None or _matcher_cache["version"] != version:
-        _matcher_cache["matcher"] = Matcher(load_rules())
-        _matcher_cache["version"] = version
-    return _matcher_cache["matcher"]  # type: ignore[return-value]
+    if _rules_cache["matcher"] is None or _rules_cache["version"] != version:
+        _rules_cache.update(
+            matcher=Matcher(load_rules()), parents=active_parents(), version=version
+        )
+    return _rules_cache
+
+
+def current_matcher() -> Matcher:
+    return _current_rules()["matcher"]  # type: ignore[return-value]
+
+
+def current_parents() -> dict[int, int | None]:
+    """Each active topic's parent, rebuilt with the matcher when any rule changes."""
+    return _current_rules()["parents"]  # type: ignore[return-value]
 
 
 # --- Deciding an article's tags ------------------------------------------------------------------
@@ -148,12 +158,13 @@ def tag_article(
     if article.status != Article.Status.OK:
         return False
     matches = match_article(article, matcher)
-    wanted = desired_links(article, matches, parents if parents is not None else active_parents())
+    wanted = desired_links(article, matches, parents if parents is not None else current_parents())
     return apply_links(article, wanted)
 
 
 def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
     current = {link.tag_id: link for link in ArticleTag.objects.filter(article=article)}
+    lock_tags(set(current) | set(wanted))
     stale = [tag_id for tag_id in current if tag_id not in wanted]
     if stale:
         ArticleTag.objects.filter(article=article, tag_id__in=stale).delete()
@@ -194,6 +205,16 @@ def _create_links(article: Article, links: dict[int, Link]) -> None:
     )
     if visible:
         Tag.objects.filter(pk__in=list(links)).update(article_count=F("article_count") + 1)
+
+
+def lock_tags(tag_ids) -> None:
+    """Lock the count rows this transaction will change, always in id order.
+
+    Two workers tagging articles that share topics then queue for the same rows in the same
+    order instead of each holding one the other waits for (a deadlock).
+    """
+    if tag_ids:
+        list(Tag.objects.select_for_update().filter(pk__in=tag_ids).order_by("pk").values("pk"))
 
 
 # --- Editors' hand decisions ---------------------------------------------------------------------
@@ -246,6 +267,7 @@ def sync_visibility(article: Article) -> None:
     )
     if not flipped:
         return
+    lock_tags(flipped)
     ArticleTag.objects.filter(article=article, tag_id__in=flipped).update(is_visible=visible)
     delta = 1 if visible else -1
     Tag.objects.filter(pk__in=flipped).update(article_count=F("article_count") + delta)
