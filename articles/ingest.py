@@ -342,8 +342,10 @@ def extract_article(
     _apply_extraction(article, result)
     from tags.linking import sync_visibility, tag_article
 
-    sync_visibility(article)
-    tag_article(article)
+    if article.is_visible:
+        tag_article(article)  # which also shows any links an earlier failure hid
+    else:
+        sync_visibility(article)
     return article
 
 

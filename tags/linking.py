@@ -98,35 +98,35 @@ def current_parents() -> dict[int, int | None]:
 # --- Deciding an article's tags ------------------------------------------------------------------
 
 
-def article_keywords(article: Article) -> list[str]:
-    """The article's own labels: feed categories, page categories and keywords, hashtags."""
+def article_labels(article: Article) -> tuple[list[str], set[int]]:
+    """The article's own labels (feed and page categories, keywords, hashtags) and the default
+    topics of the feeds that carried it, in one query."""
     words = list(article.categories or []) + list(article.keywords or [])
-    for categories in article.feed_entries.values_list("categories", flat=True):
-        words.extend(categories or [])
-    return words
-
-
-def match_article(article: Article, matcher: Matcher | None = None) -> list[TagMatch]:
-    matcher = matcher or current_matcher()
-    return matcher.match(
-        title=article.title,
-        summary=article.summary,
-        text=article.text,
-        keywords=article_keywords(article),
-    )
+    feed_tags: set[int] = set()
+    seen: set[int] = set()
+    for entry_id, categories, tag_id in article.feed_entries.values_list(
+        "pk", "categories", "feed__default_tags"
+    ):
+        if entry_id not in seen:
+            seen.add(entry_id)
+            words.extend(categories or [])
+        if tag_id is not None:
+            feed_tags.add(tag_id)
+    return words, feed_tags
 
 
 def desired_links(
-    article: Article, matches: Iterable[TagMatch], parents: dict[int, int | None]
+    article: Article,
+    matches: Iterable[TagMatch],
+    feed_tags: Iterable[int],
+    parents: dict[int, int | None],
 ) -> dict[int, Link]:
     """Rule matches, feed defaults and editor decisions, plus every ancestor of what remains."""
     links: dict[int, Link] = {}
     for match in matches:
         origin = ArticleTag.Origin.CATEGORY if match.keywords_only else ArticleTag.Origin.RULE
         links[match.tag_id] = Link(origin, match.score, dict(match.terms))
-    for tag_id in Tag.objects.filter(default_for_feeds__articles=article).values_list(
-        "pk", flat=True
-    ):
+    for tag_id in feed_tags:
         links.setdefault(tag_id, Link(ArticleTag.Origin.FEED))
     decisions = dict(article.tag_decisions.values_list("tag_id", "decision"))
     for tag_id, decision in decisions.items():
@@ -157,14 +157,20 @@ def tag_article(
     """Bring the article's links in line with the rules. Returns whether anything changed."""
     if article.status != Article.Status.OK:
         return False
-    matches = match_article(article, matcher)
-    wanted = desired_links(article, matches, parents if parents is not None else current_parents())
-    return apply_links(article, wanted)
+    keywords, feed_tags = article_labels(article)
+    matches = (matcher or current_matcher()).match(
+        title=article.title, summary=article.summary, text=article.text, keywords=keywords
+    )
+    parents = parents if parents is not None else current_parents()
+    return apply_links(article, desired_links(article, matches, feed_tags, parents))
 
 
 def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
     current = {link.tag_id: link for link in ArticleTag.objects.filter(article=article)}
     lock_tags(set(current) | set(wanted))
+    if any(link.is_visible != article.is_visible for link in current.values()):
+        sync_visibility(article)
+        current = {link.tag_id: link for link in ArticleTag.objects.filter(article=article)}
     stale = [tag_id for tag_id in current if tag_id not in wanted]
     if stale:
         ArticleTag.objects.filter(article=article, tag_id__in=stale).delete()

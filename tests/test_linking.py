@@ -204,3 +204,15 @@ def test_a_failed_extraction_hides_the_articles_links(rare_earths):
     article.save()
     linking.sync_visibility(article)
     assert count_of(rare_earths) == 0
+
+
+def test_tagging_an_article_that_recovered_shows_its_links_again(rare_earths):
+    article = tagged("Neodymium magnets in demand")
+    article.status = Article.Status.FAILED
+    article.save()
+    linking.sync_visibility(article)
+    assert count_of(rare_earths) == 0
+    article.status = Article.Status.OK
+    article.save()
+    linking.tag_article(article)
+    assert count_of(rare_earths) == 1
