@@ -7,11 +7,29 @@ from __future__ import annotations
 
 import zlib
 from datetime import timedelta
+from functools import cache
 
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
+
+_SENTINEL = "9876543210"
+
+
+def url_pattern(name: str) -> str:
+    """A named URL with one argument as a format string, reversed once per process.
+
+    Listing pages link dozens of articles and topics; `reverse()` for each costs more than the
+    rest of a link's rendering.
+    """
+    return get_script_prefix() + _path_pattern(name)
+
+
+@cache
+def _path_pattern(name: str) -> str:
+    path = reverse(name, args=[_SENTINEL]).removeprefix(get_script_prefix())
+    return path.replace(_SENTINEL, "{}")
 
 
 class Source(models.Model):
@@ -170,7 +188,7 @@ class Article(models.Model):
         return self.title or self.url
 
     def get_absolute_url(self) -> str:
-        return reverse("article", args=[self.pk])
+        return url_pattern("article").format(self.pk)
 
     @property
     def paragraphs(self) -> list[str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+
+from articles.models import url_pattern
 
 
 class TagQuerySet(models.QuerySet["Tag"]):
@@ -72,7 +73,7 @@ class Tag(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("tag", args=[self.slug])
+        return url_pattern("tag").format(self.slug)
 
     def clean(self) -> None:
         if self.parent_id and self.parent_id == self.pk:

@@ -35,7 +35,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import Lower, RowNumber
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, url_pattern
 from tags.models import ArticleTag, Tag
 
 # Following a chain of merges stops here: a loop made by hand must not hang a request.
@@ -78,6 +78,9 @@ class TagRef:
     pk: int
     name: str
     slug: str
+
+    def get_absolute_url(self) -> str:
+        return url_pattern("tag").format(self.slug)
 
 
 @dataclass(frozen=True)

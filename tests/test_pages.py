@@ -556,3 +556,10 @@ def test_responses_carry_a_csp_without_unsafe_inline_scripts(client):
     header = client.get("/")["Content-Security-Policy"]
     script_src = next(d for d in header.split(";") if d.strip().startswith("script-src"))
     assert "'unsafe-inline'" not in script_src
+
+
+def test_fast_links_match_what_reverse_gives():
+    tag = make_tag("Yttrium")
+    article = make_article("A story", tags=[tag])
+    assert tag.get_absolute_url() == reverse("tag", args=[tag.slug])
+    assert article.get_absolute_url() == reverse("article", args=[article.pk])
