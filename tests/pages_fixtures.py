@@ -50,7 +50,7 @@ def make_article(
         "title": title if title is not None else f"Story number {n}",
         "summary": f"A short summary of story {n}. It has two sentences.",
         "text": f"First paragraph of story {n}.\n\nSecond paragraph of story {n}.",
-        "published_at": published_at or timezone.now() - timedelta(hours=n),
+        "published_at": published_at or timezone.now() - timedelta(minutes=n),
         "status": Article.Status.OK,
         "source": source,
     }

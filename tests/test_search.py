@@ -202,7 +202,11 @@ def test_a_common_word_ranks_only_its_newest_matches(db, monkeypatch):
     require_postgres()
     monkeypatch.setattr(search, "RANKED_CANDIDATES", 3)
     older = make_article("Zinc in the title", published_at=timezone.now() - timedelta(days=9))
-    newer = [make_article(summary=f"Zinc in summary {i}.") for i in range(4)]
+    now = timezone.now()
+    newer = [
+        make_article(summary=f"Zinc in summary {i}.", published_at=now - timedelta(minutes=i))
+        for i in range(4)
+    ]
     hits = [hit.article.pk for hit in search.search("zinc").hits]
     assert older.pk not in hits
     assert hits == [a.pk for a in newer[:3]]
