@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -39,15 +38,20 @@ from bench.common import (  # noqa: E402
     PageServer,
     Route,
     RssSampler,
+    article_status_counts,
     corpus_pages,
     filler_html,
     manage,
+    marked_copy,
     migrate,
     peak_rss_hwm,
     project_env,
     recent,
     rss_feed,
     scratch_database,
+    start_worker,
+    stop_process,
+    wait_worker_ready,
 )
 
 TARGET_MB = 400
@@ -60,16 +64,6 @@ for i, url in enumerate(json.load(sys.stdin)):
 """
 
 
-def copy_of(page: bytes, copy: int) -> bytes:
-    """The page with its paragraphs marked as copy N, so every copy extracts to its own text.
-
-    Identical copies would all be stored as duplicates, skipping tagging and text storage.
-    """
-    if copy == 0:
-        return page
-    return re.sub(rb"<p\b[^>]*>", lambda m: m.group(0) + b"Copy %d. " % copy, page)
-
-
 def build_site(server: PageServer, pages: int, per_feed: int, big_bytes: int) -> list[str]:
     """Register article pages, big pages and feeds on the server; returns the feed URLs."""
     corpus = corpus_pages()
@@ -79,7 +73,7 @@ def build_site(server: PageServer, pages: int, per_feed: int, big_bytes: int) ->
     for i in range(pages):
         path = f"/a/{i:05d}.html"
         page, copy = corpus[i % len(corpus)], i // len(corpus)
-        server.routes[path] = Route.lazy(partial(copy_of, page, copy), "text/html")
+        server.routes[path] = Route.lazy(partial(marked_copy, page, copy), "text/html")
         links.append(server.url(path))
     if big_bytes:
         server.routes[BIG_PATHS["declared"]] = Route.streamed(
@@ -105,48 +99,6 @@ def build_site(server: PageServer, pages: int, per_feed: int, big_bytes: int) ->
     return feed_urls
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("wb") as log:
-        # The worker writes to a file, not a pipe nobody drains, which would block it.
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "newsdesk",
-                "worker",
-                "--pool=solo",
-                "--queues=poll,fetch,tag,default",
-                "--without-mingle",
-                "--without-gossip",
-                f"--hostname=bench-mem-{secrets.token_hex(4)}@%h",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_ready(worker: subprocess.Popen[bytes], log_path: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise SystemExit(f"the worker exited at start:\n{log_path.read_text()[-3000:]}")
-        if re.search(r"@\S+ ready\.", log_path.read_text(errors="replace")):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"the worker was not ready after {timeout:.0f}s")
-
-
-def status_counts(db_url: str) -> Counter[str]:
-    with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT status, count(*) FROM articles_article GROUP BY status")
-        return Counter({status: count for status, count in rows})
-
-
 def failures(db_url: str, base_url: str) -> tuple[dict[str, int], dict[str, str]]:
     """Failed articles' errors grouped (URLs blanked), and the error of each big page."""
     with psycopg.connect(db_url) as conn:
@@ -158,15 +110,6 @@ def failures(db_url: str, base_url: str) -> tuple[dict[str, int], dict[str, str]
         for kind, path in BIG_PATHS.items()
     }
     return dict(grouped.most_common()), big
-
-
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
@@ -197,9 +140,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             feed_ids = [row[0] for row in conn.execute("SELECT id FROM articles_feed ORDER BY id")]
         broker.flushdb()
         log_path = Path(tmp) / "worker.log"
-        worker = start_worker(env, log_path)
+        worker = start_worker(env, log_path, name="bench-mem")
         try:
-            wait_ready(worker, log_path)
+            wait_worker_ready(worker, log_path)
             sampler = RssSampler(worker.pid, interval=args.interval).start()
             started = time.monotonic()
             sender = Celery(broker=args.broker)
@@ -210,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             sampler.stop()
             hwm = peak_rss_hwm(worker.pid)
         finally:
-            stop(worker)
+            stop_process(worker)
             broker.flushdb()
         grouped, big_errors = failures(db_url, server.base_url)
         log_tail = log_path.read_text(errors="replace")[-2000:]
@@ -258,7 +201,7 @@ def wait_done(
     """Poll the database until `expected` articles exist and none is pending."""
     last_report = 0.0
     while True:
-        counts = status_counts(db_url)
+        counts = article_status_counts(db_url)
         total, pending = sum(counts.values()), counts.get("pending", 0)
         elapsed = time.monotonic() - started
         if total >= expected and pending == 0:
