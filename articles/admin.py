@@ -496,19 +496,19 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
 
     @admin.action(description="Add the chosen topic by hand", permissions=["change"])
     def add_topic(self, request, queryset):
-        tag = self._chosen_tag(request)
-        if tag is not None:
-            for article in queryset:
-                linking.add_tag_by_hand(article, tag, request.user)
-            messages.success(request, f"Added {tag} to {queryset.count()} articles.")
+        self._decide_topic(request, queryset, linking.add_tag_by_hand, "Added {tag} to")
 
     @admin.action(description="Remove the chosen topic by hand", permissions=["change"])
     def remove_topic(self, request, queryset):
+        self._decide_topic(request, queryset, linking.remove_tag_by_hand, "Removed {tag} from")
+
+    def _decide_topic(self, request, queryset, decide, done: str) -> None:
         tag = self._chosen_tag(request)
-        if tag is not None:
-            for article in queryset:
-                linking.remove_tag_by_hand(article, tag, request.user)
-            messages.success(request, f"Removed {tag} from {queryset.count()} articles.")
+        if tag is None:
+            return
+        for article in queryset:
+            decide(article, tag, request.user)
+        messages.success(request, f"{done.format(tag=tag)} {queryset.count()} articles.")
 
     @admin.action(description="Re-run the topic rules", permissions=["change"])
     def retag(self, request, queryset):

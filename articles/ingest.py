@@ -91,11 +91,9 @@ def _poll(feed: Feed) -> PollResult:
             accept=FEED_ACCEPT,
         )
     except FetchError as exc:
-        return _record_failure(
-            feed, exc.reason, getattr(exc, "status", None), permanent=_is_gone(exc)
-        )
+        return _record_failure(feed, exc.reason, exc.status, permanent=_is_gone(exc))
     if response.status == 304:
-        _record_success(feed, response, Feed.Status.NOT_MODIFIED, [], 0)
+        _record_success(feed, response, None)
         return PollResult(feed.pk, Feed.Status.NOT_MODIFIED, 304)
     try:
         parsed = parse_feed(
@@ -107,7 +105,7 @@ def _poll(feed: Feed) -> PollResult:
     except FeedParseError as exc:
         return _record_failure(feed, exc.reason, response.status)
     new_ids = store_entries(feed, parsed)
-    _record_success(feed, response, Feed.Status.OK, parsed.entries, len(new_ids), parsed)
+    _record_success(feed, response, parsed, len(new_ids))
     return PollResult(
         feed.pk, Feed.Status.OK, response.status, len(parsed.entries), new_ids, parsed.warning
     )
@@ -118,28 +116,17 @@ def _is_gone(exc: FetchError) -> bool:
 
 
 def _record_success(
-    feed: Feed,
-    response: Response,
-    status: str,
-    entries,
-    new_count: int,
-    parsed: ParsedFeed | None = None,
+    feed: Feed, response: Response, parsed: ParsedFeed | None, new_count: int = 0
 ) -> None:
+    """A 200 (with its parsed feed) or a 304 (parsed is None): schedule the next poll."""
     now = timezone.now()
-    interval = (
-        publishing_interval(
-            feed.poll_interval,
-            [entry.published for entry in entries],
-            new_count,
-            settings.NEWSDESK_POLL_MIN_INTERVAL,
-            settings.NEWSDESK_POLL_MAX_INTERVAL,
-        )
-        if status == Feed.Status.OK
-        else min(
-            settings.NEWSDESK_POLL_MAX_INTERVAL,
-            max(settings.NEWSDESK_POLL_MIN_INTERVAL, feed.poll_interval),
-        )
-    )
+    low, high = settings.NEWSDESK_POLL_MIN_INTERVAL, settings.NEWSDESK_POLL_MAX_INTERVAL
+    status = Feed.Status.OK if parsed is not None else Feed.Status.NOT_MODIFIED
+    if parsed is not None:
+        published = [entry.published for entry in parsed.entries]
+        interval = publishing_interval(feed.poll_interval, published, new_count, low, high)
+    else:
+        interval = min(high, max(low, feed.poll_interval))
     changes = {
         "last_polled_at": now,
         "last_success_at": now,

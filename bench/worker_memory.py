@@ -40,8 +40,8 @@ from bench.common import (  # noqa: E402
     RssSampler,
     article_status_counts,
     corpus_pages,
+    create_feeds,
     filler_html,
-    manage,
     marked_copy,
     migrate,
     peak_rss_hwm,
@@ -56,12 +56,6 @@ from bench.common import (  # noqa: E402
 
 TARGET_MB = 400
 BIG_PATHS = {"declared": "/big/declared.html", "chunked": "/big/chunked.html"}
-CREATE_FEEDS = """
-import json, sys
-from articles.models import Feed
-for i, url in enumerate(json.load(sys.stdin)):
-    Feed.objects.create(url=url, title=f"Bench feed {i}")
-"""
 
 
 def build_site(server: PageServer, pages: int, per_feed: int, big_bytes: int) -> list[str]:
@@ -135,9 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             LOG_LEVEL="WARNING",
         )
         migrate(env)
-        manage("shell", "-c", CREATE_FEEDS, env=env, stdin=json.dumps(feed_urls))
-        with psycopg.connect(db_url) as conn:
-            feed_ids = [row[0] for row in conn.execute("SELECT id FROM articles_feed ORDER BY id")]
+        feed_ids = create_feeds(env, feed_urls)
         broker.flushdb()
         log_path = Path(tmp) / "worker.log"
         worker = start_worker(env, log_path, name="bench-mem")

@@ -226,17 +226,19 @@ def lock_tags(tag_ids) -> None:
 # --- Editors' hand decisions ---------------------------------------------------------------------
 
 
-@transaction.atomic
-def add_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
+def _record_decision(
+    article: Article, tag: Tag, decision: str, editor: AbstractBaseUser | None
+) -> None:
     TagDecision.objects.update_or_create(
         article=article,
         tag=tag,
-        defaults={
-            "decision": TagDecision.Decision.ADD,
-            "editor": editor,
-            "decided_at": timezone.now(),
-        },
+        defaults={"decision": decision, "editor": editor, "decided_at": timezone.now()},
     )
+
+
+@transaction.atomic
+def add_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
+    _record_decision(article, tag, TagDecision.Decision.ADD, editor)
     link = ArticleTag.objects.filter(article=article, tag=tag).first()
     if link is None:
         _create_links(article, {tag.pk: Link(ArticleTag.Origin.EDITOR)})
@@ -246,15 +248,7 @@ def add_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None 
 
 @transaction.atomic
 def remove_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
-    TagDecision.objects.update_or_create(
-        article=article,
-        tag=tag,
-        defaults={
-            "decision": TagDecision.Decision.REMOVE,
-            "editor": editor,
-            "decided_at": timezone.now(),
-        },
-    )
+    _record_decision(article, tag, TagDecision.Decision.REMOVE, editor)
     ArticleTag.objects.filter(article=article, tag=tag).delete()
 
 

@@ -1,18 +1,12 @@
-"""Celery tasks for the tagger: thin wrappers over tags.linking and tags.retagging."""
+"""Celery tasks for the tagger. Tagging a new article runs inside its fetch task; re-tagging
+the archive after a rule change runs here, on the tag queue."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from articles.models import Article
-from tags import linking, retagging
+from tags import retagging
 from tags.models import RetagJob
-
-
-@shared_task
-def tag_article(article_id: int) -> bool:
-    article = Article.objects.filter(pk=article_id).first()
-    return bool(article and linking.tag_article(article))
 
 
 @shared_task
