@@ -28,8 +28,9 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-# A database of its own, emptied first, so stray tasks from other runs cannot interfere.
-BROKER_URL = "redis://127.0.0.1:6379/15"
+# A database of its own, emptied first, so stray tasks from other runs cannot interfere. Two
+# checkouts testing on one machine at once give each its own with NEWSDESK_TEST_BROKER_URL.
+BROKER_URL = os.environ.get("NEWSDESK_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 TEXT = (
     "Regulators in Brussels opened a review of rare earth magnet imports on Tuesday, saying the "
     "bloc's carmakers depended on a single country for nearly all of their neodymium supply."
