@@ -37,6 +37,8 @@ MIN_WORDS = 50
 LANGID_PREFIX = 400
 # A paragraph with less than this share of the article's script is in another language.
 FOREIGN_SCRIPT_SHARE = 0.1
+# Below this share of its letters in its main script, a page is bilingual and keeps both.
+BILINGUAL_SHARE = 0.7
 _CHARSET_SNIFF_BYTES = 4096
 
 _SPACE = re.compile(r"\s+")
@@ -656,9 +658,11 @@ def _drop_foreign_edges(blocks: list[dict]) -> list[dict]:
     if len(blocks) < 3:
         return blocks
     counts = [_script_counts(" ".join(block_lines(block))) for block in blocks]
-    totals = {name: sum(c[name] for c in counts) for name, _ in _SCRIPTS}
+    # Code is written in Latin letters whatever the article's language: it does not vote.
+    prose = [c for c, block in zip(counts, blocks, strict=True) if block["type"] != "pre"]
+    totals = {name: sum(c[name] for c in prose) for name, _ in _SCRIPTS}
     main = max(totals, key=lambda name: totals[name])
-    if totals[main] < 0.8 * sum(totals.values()):
+    if totals[main] < BILINGUAL_SHARE * sum(totals.values()):
         return blocks  # a genuinely bilingual page: keep everything
 
     def furniture(index: int) -> bool:
