@@ -358,7 +358,7 @@ def test_latin_commands_inside_a_russian_article_are_kept_and_an_english_disclai
 
 def test_other_script_paragraphs_go_only_at_the_edges():
     blocks = [
-        {"type": "p", "text": "免责声明：本文仅供参考。"},
+        {"type": "p", "text": "免责声明本文仅供参考。"},
         {"type": "p", "text": "Jakarta menambah cadangan nikel tahun ini, kata pejabat."},
         {"type": "p", "text": "إِنَّ اللَّهَ مَعَ الصَّابِرِينَ"},
         {"type": "p", "text": "Rencana itu masih menunggu persetujuan parlemen bulan depan."},
