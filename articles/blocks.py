@@ -87,8 +87,10 @@ def sanitize_blocks(value: object) -> list[dict]:
 def block_lines(block: dict) -> list[str]:
     """A block's text as one-line paragraphs: list items each, code on one line."""
     if block["type"] in LIST_TYPES:
-        return list(block["items"])
-    return [_SPACE.sub(" ", block["text"]).strip()]
+        return block["items"]
+    if block["type"] == "pre":
+        return [_SPACE.sub(" ", block["text"]).strip()]
+    return [block["text"]]  # whitespace already collapsed by body_blocks and clean_blocks
 
 
 def blocks_text(blocks: Iterable[dict]) -> str:

@@ -250,11 +250,9 @@ def _failed(
     )
 
 
-def _main_body(markup: str, url: str, *, fast: bool, precision: bool = False) -> list[dict]:
-    """One trafilatura pass over a fresh parse (it prunes the tree it is given), as blocks."""
-    tree = load_html(markup)
-    if tree is None:
-        return []
+def _main_body(tree: HtmlElement, url: str, *, fast: bool, precision: bool = False) -> list[dict]:
+    """One trafilatura pass as blocks. trafilatura copies a tree it is given, so every pass
+    starts from the same parse."""
     document = bare_extraction(
         tree,
         url=url,
@@ -286,7 +284,7 @@ def _extract(
     meta = _metadata(tree)
     description = _SPACE.sub(" ", meta.description or "").strip()
     page = page_signals(tree, description)
-    raw_blocks, path, signals = choose_pass(markup, url, page)
+    raw_blocks, path, signals = choose_pass(tree, url, page)
     title = _SPACE.sub(" ", feed_title or meta.title or "").strip()
     blocks, hashtags = clean_blocks(raw_blocks, meta.title or title)
     text = blocks_text(blocks)
@@ -512,14 +510,14 @@ def _expected_words(page: PageSignals) -> int:
     return page.ld_words if page.ld_words >= MIN_WORDS else page.main_words
 
 
-def choose_pass(markup: str, url: str, page: PageSignals) -> tuple[list[dict], str, dict]:
+def choose_pass(tree: HtmlElement, url: str, page: PageSignals) -> tuple[list[dict], str, dict]:
     """Run the fast pass; run another only when the signals say it found too little or too much.
 
     Returns (blocks, path, signals). Paths: ``fast`` (trusted), ``fallback`` (too little: the
     full pass with readability/jusText), ``precision`` (too much: trafilatura's precision mode),
     ``full`` (precision mode still too much or too little: the full pass in precision mode).
     """
-    blocks = _main_body(markup, url, fast=True)
+    blocks = _main_body(tree, url, fast=True)
     fast = text_signals(blocks, page)
     signals: dict = {
         "fast": fast,
@@ -529,7 +527,7 @@ def choose_pass(markup: str, url: str, page: PageSignals) -> tuple[list[dict], s
     }
     if fast["words"] < MIN_WORDS or fast["words"] < page.description_words:
         # trafilatura's own algorithm found too little: let its fallbacks try too.
-        fallback = _main_body(markup, url, fast=False)
+        fallback = _main_body(tree, url, fast=False)
         signals["fallback"] = text_signals(fallback, page)
         signals["reasons"] = [f"only {fast['words']} words"]
         if signals["fallback"]["words"] > fast["words"]:
@@ -540,13 +538,13 @@ def choose_pass(markup: str, url: str, page: PageSignals) -> tuple[list[dict], s
         return blocks, "fast", signals
     signals["reasons"] = reasons
     floor = max(MIN_WORDS // 2, _expected_words(page) // 2)
-    precise = _main_body(markup, url, fast=True, precision=True)
+    precise = _main_body(tree, url, fast=True, precision=True)
     signals["precision"] = text_signals(precise, page)
     if floor <= signals["precision"]["words"] < fast["words"] and not over_extraction(
         signals["precision"], page
     ):
         return precise, "precision", signals
-    full = _main_body(markup, url, fast=False, precision=True)
+    full = _main_body(tree, url, fast=False, precision=True)
     signals["full"] = text_signals(full, page)
     candidates = [
         (blocks, "fast", fast),
@@ -628,12 +626,15 @@ def _drop_trailing_related(blocks: list[dict]) -> list[dict]:
     A title-like line has no sentence ending; real closing paragraphs do, so they stay.
     """
     tail = blocks[-(_MAX_RELATED_LINES + 1) :]
+    sentence_after = [False] * (len(tail) + 1)
+    for offset in range(len(tail) - 1, -1, -1):
+        ends = (line.endswith((".", "!", "?", "\u201d", '"')) for line in block_lines(tail[offset]))
+        sentence_after[offset] = sentence_after[offset + 1] or any(ends)
     for offset, block in enumerate(tail):
-        rest = [line for later in tail[offset + 1 :] for line in block_lines(later)]
         if (
-            block["type"] != "pre"
-            and _RELATED_HEADING.match(block_lines(block)[0])
-            and all(not line.endswith((".", "!", "?", "\u201d", '"')) for line in rest)
+            block["type"] not in ("pre", *LIST_TYPES)
+            and not sentence_after[offset + 1]
+            and _RELATED_HEADING.match(block["text"])
         ):
             return blocks[: len(blocks) - len(tail) + offset]
     return blocks

@@ -457,3 +457,15 @@ def test_blocks_from_anywhere_are_checked_before_use():
     ]
     assert sanitize_blocks({"type": "p"}) == []
     assert sanitize_blocks(None) == []
+
+
+def test_a_related_heading_with_a_list_of_titles_at_the_end_is_dropped():
+    blocks = [
+        {"type": "p", "text": "Tokyo will double its reserve of rare earths, officials said."},
+        {"type": "h2", "text": "Related coverage"},
+        {"type": "ul", "items": ["Korean Battery Makers Race", "Taipei Tightens Chip Rules"]},
+    ]
+    kept, _ = clean_blocks(blocks)
+    assert kept == blocks[:1]
+    closing = [*blocks[:2], {"type": "p", "text": "Officials will brief reporters on Tuesday."}]
+    assert clean_blocks(closing)[0] == closing
