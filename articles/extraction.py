@@ -529,7 +529,11 @@ def choose_pass(tree: HtmlElement, url: str, page: PageSignals) -> tuple[list[di
         # trafilatura's own algorithm found too little: let its fallbacks try too.
         fallback = _main_body(tree, url, fast=False)
         signals["fallback"] = text_signals(fallback, page)
-        signals["reasons"] = [f"only {fast['words']} words"]
+        signals["reasons"] = [
+            f"only {fast['words']} words"
+            if fast["words"] < MIN_WORDS
+            else f"{fast['words']} words, fewer than the page's description"
+        ]
         if signals["fallback"]["words"] > fast["words"]:
             return fallback, "fallback", signals
         return blocks, "fast", signals

@@ -469,3 +469,19 @@ def test_a_related_heading_with_a_list_of_titles_at_the_end_is_dropped():
     assert kept == blocks[:1]
     closing = [*blocks[:2], {"type": "p", "text": "Officials will brief reporters on Tuesday."}]
     assert clean_blocks(closing)[0] == closing
+
+
+def test_text_shorter_than_the_page_s_own_description_tries_the_fallbacks():
+    lead = "Gallium exporters now need a licence for every shipment, the ministry said. " * 8
+    description = "A long description. " * 70
+    html = (
+        f'<html><head><meta name="description" content="{description}"></head><body>'
+        f"<article><p>{lead}</p></article></body></html>"
+    )
+    result = extract(html, "https://metals.example/gallium")
+    assert result.signals["description_words"] == 210
+    assert result.signals["reasons"] == [
+        f"{result.signals['fast']['words']} words, fewer than the page's description"
+    ]
+    assert "fallback" in result.signals
+    assert "Gallium exporters now need a licence" in result.text
