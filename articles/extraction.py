@@ -288,8 +288,10 @@ def _extract(
     title = _SPACE.sub(" ", feed_title or meta.title or "").strip()
     blocks, hashtags = clean_blocks(raw_blocks, meta.title or title)
     text = blocks_text(blocks)
+    # Headings, lists and code read badly run into a summary's sentences: the lead is prose.
+    prose = blocks_text([block for block in blocks if block["type"] == "p"]) or text
     summary, summary_source = make_summary(
-        feed=feed_summary, description=description, text=text, title=title
+        feed=feed_summary, description=description, text=prose, title=title
     )
     words = count_words(text)
     return Extracted(

@@ -485,3 +485,29 @@ def test_text_shorter_than_the_page_s_own_description_tries_the_fallbacks():
     ]
     assert "fallback" in result.signals
     assert "Gallium exporters now need a licence" in result.text
+
+
+def test_a_lead_summary_is_made_of_paragraphs_not_headings_or_lists():
+    html = (
+        "<html><head><title>Magnet deals</title></head><body><article><h1>Magnet deals</h1>"
+        "<p>Magnet makers signed three supply deals this week.</p>"
+        "<h2>Domestic capacity grows, unevenly</h2>"
+        "<ul><li>Estonia separates oxides</li><li>Texas makes metal</li></ul>"
+        "<p>Three refineries opened this year, and two of them still buy feedstock abroad.</p>"
+        f"<p>{FILLER_SENTENCES}</p></article></body></html>"
+    )
+    result = extract(html, "https://metals.example/deals")
+    assert result.summary_source == "lead"
+    assert result.summary.startswith(
+        "Magnet makers signed three supply deals this week. Three refineries opened this year"
+    )
+    assert "Domestic capacity" not in result.summary
+    assert "Estonia" not in result.summary
+    assert "Domestic capacity grows, unevenly" in result.text
+
+
+FILLER_SENTENCES = (
+    "Officials said the measures would be reviewed at the end of the quarter. Analysts noted "
+    "that shipments had already slowed in recent weeks, and several manufacturers were looking "
+    "for other suppliers."
+)
