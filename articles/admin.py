@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from articles import tasks
@@ -397,6 +397,64 @@ EXTRACTION_FIELDS = [
 ]
 
 
+EXTRACTION_PATH_FIELDS = ["extraction_path", "extraction_reasons", "extraction_signals_table"]
+_PASS_LABELS = {
+    "fast": "fast pass",
+    "fallback": "full pass, fallbacks",
+    "precision": "precision mode",
+    "full": "full pass, precision",
+}
+_PAGE_SIGNALS = {
+    "ld_words": "words in the page's JSON-LD articleBody",
+    "main_words": "words in the page's article element",
+    "description_words": "words in the page's description",
+}
+
+
+def signal_reasons(signals: object) -> str:
+    if not isinstance(signals, dict):
+        return "-"
+    reasons = signals.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        return "; ".join(str(reason) for reason in reasons)
+    return "none: the fast pass looked like one article" if signals else "-"
+
+
+def signal_table(signals: object) -> str:
+    """The page's own signals, then each pass run with its words, lines and line shares."""
+    if not isinstance(signals, dict) or not signals:
+        return "-"
+    rows = [
+        format_html("<tr><th>{}</th><td colspan=4>{}</td></tr>", label, signals[key])
+        for key, label in _PAGE_SIGNALS.items()
+        if key in signals
+    ]
+    rows.append(
+        format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "pass",
+            "words",
+            "lines",
+            "link-text lines",
+            "title-like lines",
+        )
+    )
+    for key, label in _PASS_LABELS.items():
+        measured = signals.get(key)
+        if isinstance(measured, dict):
+            rows.append(
+                format_html(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    label,
+                    measured.get("words", ""),
+                    measured.get("lines", ""),
+                    measured.get("link_lines", ""),
+                    measured.get("title_lines", ""),
+                )
+            )
+    return format_html("<table>{}</table>", format_html_join("", "{}", ((row,) for row in rows)))
+
+
 @admin.register(Article)
 class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     list_display = [
@@ -421,6 +479,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         (None, {"fields": ["title", "url_link", "source", "author", "published_at", "is_hidden"]}),
         ("Summary", {"fields": ["summary", "summary_source", "editor_summary"]}),
         ("Extraction", {"fields": EXTRACTION_FIELDS}),
+        ("Extraction path", {"fields": EXTRACTION_PATH_FIELDS}),
         ("Text", {"classes": ["collapse"], "fields": ["text"]}),
     ]
     readonly_fields = [
@@ -431,8 +490,17 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         "summary",
         "summary_source",
         *EXTRACTION_FIELDS,
+        *EXTRACTION_PATH_FIELDS,
         "text",
     ]
+
+    @admin.display(description="why this pass")
+    def extraction_reasons(self, obj: Article) -> str:
+        return signal_reasons(obj.extraction_signals)
+
+    @admin.display(description="signals")
+    def extraction_signals_table(self, obj: Article) -> str:
+        return signal_table(obj.extraction_signals)
 
     @admin.display(description="URL")
     def url_link(self, obj: Article) -> str:

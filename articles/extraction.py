@@ -25,6 +25,7 @@ from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from articles.blocks import LIST_TYPES, block_lines, blocks_text, body_blocks
 from articles.canonical import choose_canonical
 from articles.summary import make_summary
 
@@ -36,6 +37,8 @@ MIN_WORDS = 50
 LANGID_PREFIX = 400
 # A paragraph with less than this share of the article's script is in another language.
 FOREIGN_SCRIPT_SHARE = 0.1
+# Below this share of its letters in its main script, a page is bilingual and keeps both.
+BILINGUAL_SHARE = 0.7
 _CHARSET_SNIFF_BYTES = 4096
 
 _SPACE = re.compile(r"\s+")
@@ -142,6 +145,12 @@ class Extracted:
     summary: str = ""
     summary_source: str = ""
     error: str = ""
+    # The article's shape: [{"type": "h2"|"h3"|"p"|"blockquote"|"pre", "text": …} or
+    # {"type": "ul"|"ol", "items": […]}]; ``text`` is the same content as plain paragraphs.
+    blocks: tuple[dict, ...] = ()
+    # Which trafilatura pass produced the text, and the cheap signals that chose it.
+    path: str = ""
+    signals: dict | None = None
 
     @property
     def paragraphs(self) -> list[str]:
@@ -241,18 +250,21 @@ def _failed(
     )
 
 
-def _main_text(tree: HtmlElement | None, url: str, *, fast: bool) -> str:
-    if tree is None:
-        return ""
+def _main_body(tree: HtmlElement, url: str, *, fast: bool, precision: bool = False) -> list[dict]:
+    """One trafilatura pass as blocks. trafilatura copies a tree it is given, so every pass
+    starts from the same parse."""
     document = bare_extraction(
         tree,
         url=url,
         fast=fast,
+        favor_precision=precision,
         with_metadata=False,
         include_comments=False,
         output_format="python",
     )
-    return document.text if isinstance(document, Document) and document.text else ""
+    if not isinstance(document, Document) or document.body is None:
+        return []
+    return body_blocks(document.body)
 
 
 def _extract(
@@ -270,16 +282,16 @@ def _extract(
     if tree is None:
         return _failed(url, "The page is not HTML.", feed_title, feed_summary, feed_published)
     meta = _metadata(tree)
-    raw_text = _main_text(tree, url, fast=True)
-    if count_words(raw_text) < MIN_WORDS:
-        # trafilatura's own algorithm found too little: let its fallbacks (readability, jusText)
-        # try too. Rare, so the common page pays for one pass only.
-        raw_text = _main_text(load_html(markup), url, fast=False) or raw_text
-    title = _SPACE.sub(" ", feed_title or meta.title or "").strip()
-    text, hashtags = clean_text(raw_text, meta.title or title)
     description = _SPACE.sub(" ", meta.description or "").strip()
+    page = page_signals(tree, description)
+    raw_blocks, path, signals = choose_pass(tree, url, page)
+    title = _SPACE.sub(" ", feed_title or meta.title or "").strip()
+    blocks, hashtags = clean_blocks(raw_blocks, meta.title or title)
+    text = blocks_text(blocks)
+    # Headings, lists and code read badly run into a summary's sentences: the lead is prose.
+    prose = blocks_text([block for block in blocks if block["type"] == "p"]) or text
     summary, summary_source = make_summary(
-        feed=feed_summary, description=description, text=text, title=title
+        feed=feed_summary, description=description, text=prose, title=title
     )
     words = count_words(text)
     return Extracted(
@@ -299,6 +311,9 @@ def _extract(
         summary=summary,
         summary_source=summary_source,
         error=_quality_error(words),
+        blocks=tuple(blocks),
+        path=path,
+        signals=signals,
     )
 
 
@@ -417,21 +432,173 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+# --- Choosing the pass: the over- and under-extraction guard -------------------------------------
+
+# The fast pass is trusted unless a cheap signal says it took more than the article: more words
+# than the page's own article body (JSON-LD ``articleBody``, or its one ``<article>`` /
+# ``itemprop=articleBody`` block) by this factor plus slack, or mostly lines that are link texts.
+OVER_FACTOR = 1.5
+OVER_SLACK = 50
+LINK_LINE_SHARE = 0.3
+TITLE_LINE_SHARE = 0.6
+MIN_LINES = 8
+# A line this short without a sentence ending reads like a headline in a list.
+TITLE_LINE_WORDS = 12
+_SENTENCE_END = (".", "!", "?", ":", ";", "\u201d", '"', "\u3002", "\uff01", "\uff1f", ")")
+_MAIN_BLOCK_XPATH = XPath('//*[@itemprop="articleBody"]')
+_LD_BODY = re.compile(r'"articleBody"\s*:\s*"((?:[^"\\]|\\.){1,200000})"')
+
+
+@dataclass(frozen=True)
+class PageSignals:
+    """What the page says about its own article, read before trafilatura prunes the tree."""
+
+    main_words: int
+    ld_words: int
+    description_words: int
+    link_texts: frozenset[str]
+
+
+def page_signals(tree: HtmlElement, description: str = "") -> PageSignals:
+    main = _MAIN_BLOCK_XPATH(tree)
+    if len(main) != 1:
+        articles = tree.xpath("//article")
+        main = articles if len(articles) == 1 else []
+    main_words = count_words(main[0].text_content()) if main else 0
+    ld_words = 0
+    for script in tree.iterfind('.//script[@type="application/ld+json"]'):
+        for match in _LD_BODY.finditer(script.text or ""):
+            ld_words = max(ld_words, count_words(match.group(1)))
+    links = frozenset(
+        key for a in tree.iter("a") if (key := " ".join(a.text_content().split()).casefold())
+    )
+    return PageSignals(main_words, ld_words, count_words(description), links)
+
+
+def text_signals(blocks: list[dict], page: PageSignals) -> dict:
+    """The signals of one pass's output against the page's own."""
+    lines = [line for block in blocks for line in block_lines(block) if line]
+    linked = sum(1 for line in lines if line.casefold() in page.link_texts)
+    titles = sum(
+        1
+        for line in lines
+        if len(line.split()) <= TITLE_LINE_WORDS and not line.endswith(_SENTENCE_END)
+    )
+    share = (lambda n: round(n / len(lines), 3)) if lines else (lambda n: 0.0)
+    return {
+        "words": sum(count_words(line) for line in lines),
+        "lines": len(lines),
+        "link_lines": share(linked),
+        "title_lines": share(titles),
+    }
+
+
+def over_extraction(signals: dict, page: PageSignals) -> list[str]:
+    """Why a pass's text looks like more than the article (empty when it does not)."""
+    reasons = []
+    words = signals["words"]
+    for name, expected in (("ld_words", page.ld_words), ("main_words", page.main_words)):
+        if expected >= MIN_WORDS and words > OVER_FACTOR * expected + OVER_SLACK:
+            reasons.append(f"{words} words against the page's {expected} ({name})")
+    if signals["lines"] >= MIN_LINES:
+        if signals["link_lines"] >= LINK_LINE_SHARE:
+            reasons.append(f"{signals['link_lines']:.0%} of lines are link texts")
+        if signals["title_lines"] >= TITLE_LINE_SHARE and signals["link_lines"] >= 0.1:
+            reasons.append(f"{signals['title_lines']:.0%} of lines are short and title-like")
+    return reasons
+
+
+def _expected_words(page: PageSignals) -> int:
+    return page.ld_words if page.ld_words >= MIN_WORDS else page.main_words
+
+
+def choose_pass(tree: HtmlElement, url: str, page: PageSignals) -> tuple[list[dict], str, dict]:
+    """Run the fast pass; run another only when the signals say it found too little or too much.
+
+    Returns (blocks, path, signals). Paths: ``fast`` (trusted), ``fallback`` (too little: the
+    full pass with readability/jusText), ``precision`` (too much: trafilatura's precision mode),
+    ``full`` (precision mode still too much or too little: the full pass in precision mode).
+    """
+    blocks = _main_body(tree, url, fast=True)
+    fast = text_signals(blocks, page)
+    signals: dict = {
+        "fast": fast,
+        "main_words": page.main_words,
+        "ld_words": page.ld_words,
+        "description_words": page.description_words,
+    }
+    if fast["words"] < MIN_WORDS or fast["words"] < page.description_words:
+        # trafilatura's own algorithm found too little: let its fallbacks try too.
+        fallback = _main_body(tree, url, fast=False)
+        signals["fallback"] = text_signals(fallback, page)
+        signals["reasons"] = [
+            f"only {fast['words']} words"
+            if fast["words"] < MIN_WORDS
+            else f"{fast['words']} words, fewer than the page's description"
+        ]
+        if signals["fallback"]["words"] > fast["words"]:
+            return fallback, "fallback", signals
+        return blocks, "fast", signals
+    reasons = over_extraction(fast, page)
+    if not reasons:
+        return blocks, "fast", signals
+    signals["reasons"] = reasons
+    floor = max(MIN_WORDS // 2, _expected_words(page) // 2)
+    precise = _main_body(tree, url, fast=True, precision=True)
+    signals["precision"] = text_signals(precise, page)
+    if floor <= signals["precision"]["words"] < fast["words"] and not over_extraction(
+        signals["precision"], page
+    ):
+        return precise, "precision", signals
+    full = _main_body(tree, url, fast=False, precision=True)
+    signals["full"] = text_signals(full, page)
+    candidates = [
+        (blocks, "fast", fast),
+        (precise, "precision", signals["precision"]),
+        (full, "full", signals["full"]),
+    ]
+    # The least suspicious pass that still found the article; ties go to the longer text.
+    usable = [c for c in candidates if c[2]["words"] >= floor] or candidates[:1]
+    chosen = min(usable, key=lambda c: (len(over_extraction(c[2], page)), -c[2]["words"]))
+    return chosen[0], chosen[1], signals
+
+
+# --- Cleaning ------------------------------------------------------------------------------------
+
+
 def clean_text(raw: str, title: str = "") -> tuple[str, list[str]]:
-    """Tidy trafilatura's text and drop leftover boilerplate; returns (text, hashtags).
+    """Tidy plain text (one paragraph a line) as :func:`clean_blocks` does; (text, hashtags)."""
+    blocks = [{"type": "p", "text": line} for line in raw.split("\n")]
+    kept, hashtags = clean_blocks(blocks, title)
+    return blocks_text(kept), hashtags
+
+
+def clean_blocks(blocks: list[dict], title: str = "") -> tuple[list[dict], list[str]]:
+    """Tidy trafilatura's blocks and drop leftover boilerplate; returns (blocks, hashtags).
 
     Dropped: hashtag-only lines, "Read more at: URL" lines, copies of the headline (stored
-    apart), a line equal to the one before it (related-story lists print each title twice)
-    and paragraphs in another script than the article. Lines repeated further apart stay:
-    meal plans, interview questions and table labels recur on purpose.
+    apart), a line equal to the one before it (related-story lists print each title twice),
+    and other-script blocks at the edges of the text (disclaimers, ads). Lines repeated further
+    apart stay: meal plans, interview questions and table labels recur on purpose.
     """
-    raw = unicodedata.normalize("NFC", _fix_chars(raw))
     title_key = " ".join(_fix_chars(title).split()).casefold()
     hashtags: list[str] = []
-    kept: list[str] = []
+    kept: list[dict] = []
     previous = ""
-    for line in raw.split("\n"):
-        line = " ".join(line.split())
+    for block in blocks:
+        if block["type"] in LIST_TYPES:
+            items = [_tidy(item) for item in block["items"]]
+            items = [item for item in items if item]
+            if items:
+                kept.append({"type": block["type"], "items": items})
+                previous = ""
+            continue
+        if block["type"] == "pre":
+            code = unicodedata.normalize("NFC", _fix_chars(block["text"]))
+            if code.strip():
+                kept.append({"type": "pre", "text": code})
+            continue
+        line = _tidy(block["text"])
         key = line.casefold()
         if not line or key in (previous, title_key):
             continue
@@ -442,10 +609,14 @@ def clean_text(raw: str, title: str = "") -> tuple[str, list[str]]:
                 continue
         if "://" in line and _READ_MORE_LINE.match(line):
             continue
-        kept.append(line)
-    if _NON_LATIN.search(raw):
-        kept = _drop_foreign_script(kept)
-    return "\n\n".join(_drop_trailing_related(kept)), hashtags
+        kept.append({"type": block["type"], "text": line})
+    if any(_NON_LATIN.search(line) for block in kept for line in block_lines(block)):
+        kept = _drop_foreign_edges(kept)
+    return _drop_trailing_related(kept), hashtags
+
+
+def _tidy(line: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", _fix_chars(line)).split())
 
 
 _RELATED_HEADING = re.compile(
@@ -455,18 +626,24 @@ _RELATED_HEADING = re.compile(
 _MAX_RELATED_LINES = 12
 
 
-def _drop_trailing_related(paragraphs: list[str]) -> list[str]:
+def _drop_trailing_related(blocks: list[dict]) -> list[dict]:
     """Cut a "Related coverage" list left at the end: a heading, then only title-like lines.
 
     A title-like line has no sentence ending; real closing paragraphs do, so they stay.
     """
-    tail = paragraphs[-(_MAX_RELATED_LINES + 1) :]
-    for offset, line in enumerate(tail):
-        if _RELATED_HEADING.match(line) and all(
-            not rest.endswith((".", "!", "?", "\u201d", '"')) for rest in tail[offset + 1 :]
+    tail = blocks[-(_MAX_RELATED_LINES + 1) :]
+    sentence_after = [False] * (len(tail) + 1)
+    for offset in range(len(tail) - 1, -1, -1):
+        ends = (line.endswith((".", "!", "?", "\u201d", '"')) for line in block_lines(tail[offset]))
+        sentence_after[offset] = sentence_after[offset + 1] or any(ends)
+    for offset, block in enumerate(tail):
+        if (
+            block["type"] not in ("pre", *LIST_TYPES)
+            and not sentence_after[offset + 1]
+            and _RELATED_HEADING.match(block["text"])
         ):
-            return paragraphs[: len(paragraphs) - len(tail) + offset]
-    return paragraphs
+            return blocks[: len(blocks) - len(tail) + offset]
+    return blocks
 
 
 def _fix_chars(text: str) -> str:
@@ -478,20 +655,34 @@ def _fix_chars(text: str) -> str:
     return text
 
 
-def _drop_foreign_script(paragraphs: list[str]) -> list[str]:
-    """Drop paragraphs written in another script than the article (disclaimers, ads)."""
-    if len(paragraphs) < 3:
-        return paragraphs
-    counts = [_script_counts(p) for p in paragraphs]
-    totals = {name: sum(c[name] for c in counts) for name, _ in _SCRIPTS}
+def _drop_foreign_edges(blocks: list[dict]) -> list[dict]:
+    """Drop blocks in another script than the article's at its start or end only.
+
+    A disclaimer or an ad in another language sits before or after the article; quotations,
+    code and names in another script sit inside it, between the article's own paragraphs, and
+    stay. Quotes and code blocks stay wherever they are.
+    """
+    if len(blocks) < 3:
+        return blocks
+    counts = [_script_counts(" ".join(block_lines(block))) for block in blocks]
+    # Code is written in Latin letters whatever the article's language: it does not vote.
+    prose = [c for c, block in zip(counts, blocks, strict=True) if block["type"] != "pre"]
+    totals = {name: sum(c[name] for c in prose) for name, _ in _SCRIPTS}
     main = max(totals, key=lambda name: totals[name])
-    if totals[main] < 0.8 * sum(totals.values()):
-        return paragraphs  # a genuinely bilingual page: keep everything
-    return [
-        paragraph
-        for paragraph, count in zip(paragraphs, counts, strict=True)
-        if count[main] >= FOREIGN_SCRIPT_SHARE * sum(count.values()) or not sum(count.values())
-    ]
+    if totals[main] < BILINGUAL_SHARE * sum(totals.values()):
+        return blocks  # a genuinely bilingual page: keep everything
+
+    def furniture(index: int) -> bool:
+        count = counts[index]
+        foreign = count[main] < FOREIGN_SCRIPT_SHARE * sum(count.values())
+        return foreign and blocks[index]["type"] not in ("blockquote", "pre")
+
+    start, end = 0, len(blocks)
+    while start < end and furniture(start):
+        start += 1
+    while end > start and furniture(end - 1):
+        end -= 1
+    return blocks[start:end]
 
 
 def _script_counts(paragraph: str) -> dict[str, int]:

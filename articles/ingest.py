@@ -368,6 +368,9 @@ def _apply_extraction(article: Article, result: Extracted) -> None:
             article.text = ""
     if result.url and result.url != article.url:
         _adopt_canonical(article, result.url)
+    article.blocks = list(result.blocks) if article.text else []
+    article.extraction_path = result.path
+    article.extraction_signals = result.signals or {}
     article.save()
 
 

@@ -14,6 +14,8 @@ from django.db.models import F, Q
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
+from articles.blocks import paragraph_blocks, sanitize_blocks
+
 _SENTINEL = "9876543210"
 
 
@@ -119,6 +121,13 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         return self.filter(is_hidden=False, status=Article.Status.OK, duplicate_of__isnull=True)
 
 
+class ExtractionPath(models.TextChoices):
+    FAST = "fast", "Fast pass"
+    FALLBACK = "fallback", "Full pass with fallbacks (fast pass found too little)"
+    PRECISION = "precision", "Precision mode (fast pass took more than the article)"
+    FULL = "full", "Full pass in precision mode (precision mode was not enough)"
+
+
 class Article(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be fetched"
@@ -157,6 +166,20 @@ class Article(models.Model):
     text = models.TextField(
         blank=True, help_text="Extracted text, paragraphs separated by a blank line."
     )
+    # The article's shape for its page (see articles.blocks); `text` stays the plain text that
+    # search, tagging and summaries read. Empty for articles extracted before blocks existed.
+    blocks = models.JSONField(
+        default=list, blank=True, help_text="Headings, paragraphs, lists, quotes and code."
+    )
+    extraction_path = models.CharField(
+        max_length=10,
+        choices=ExtractionPath.choices,
+        blank=True,
+        help_text="Which extraction pass produced the text.",
+    )
+    extraction_signals = models.JSONField(
+        default=dict, blank=True, help_text="The measurements that chose the extraction pass."
+    )
     language = models.CharField(max_length=8, blank=True)
     word_count = models.PositiveIntegerField(default=0)
     image_url = models.URLField(max_length=2000, blank=True)
@@ -193,6 +216,11 @@ class Article(models.Model):
     @property
     def paragraphs(self) -> list[str]:
         return [p for p in self.text.split("\n\n") if p.strip()]
+
+    @property
+    def body_blocks(self) -> list[dict]:
+        """The blocks to render: the stored ones, checked again, else the text's paragraphs."""
+        return sanitize_blocks(self.blocks) or paragraph_blocks(self.text)
 
     @property
     def is_visible(self) -> bool:

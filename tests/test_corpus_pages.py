@@ -45,6 +45,22 @@ def test_our_text_scores_at_least_as_well_as_plain_trafilatura(
     assert our_score.f1 >= plain_score.f1 - 0.005, (our_score, plain_score)
 
 
+def test_our_text_scores_at_least_as_well_as_trafilatura_precision_mode(
+    pages: list[CorpusPage], our_score: Score
+) -> None:
+    precision = corpus_score(
+        (trafilatura.extract(p.html, favor_precision=True) or "", p.reference) for p in pages
+    )
+    assert our_score.f1 >= precision.f1, (our_score, precision)
+
+
+def test_every_corpus_page_records_its_extraction_path(ours: list[Extracted]) -> None:
+    assert {r.path for r in ours} <= {"fast", "fallback", "precision", "full"}
+    assert all(r.signals and r.signals["fast"]["words"] >= 0 for r in ours)
+    # Pages with real subheadings keep some of them as headings.
+    assert sum(1 for r in ours if any(b["type"] in ("h2", "h3") for b in r.blocks)) >= 10
+
+
 def test_our_text_scores_at_least_090(our_score: Score) -> None:
     assert our_score.f1 >= 0.90, our_score
 

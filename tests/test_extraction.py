@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from articles.extraction import Extracted, clean_text, content_hash, decode_html, extract
+from articles.blocks import blocks_text, sanitize_blocks
+from articles.extraction import (
+    Extracted,
+    clean_blocks,
+    clean_text,
+    content_hash,
+    decode_html,
+    extract,
+)
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 URL = "https://www.metalswire.example/markets/gallium-licences-2025?utm_source=rss"
@@ -270,3 +278,236 @@ def test_a_closing_paragraph_after_a_more_heading_is_kept():
     )
     text, _ = clean_text(raw)
     assert text.endswith("Officials will brief reporters on Tuesday.")
+
+
+# --- The over-extraction guard, other scripts and the article's shape ---------------------------
+
+LISTING_URL = "https://mineralsdaily.example/mining/refinery-approved"
+
+
+@pytest.mark.parametrize("name", ["listing_dressed_as_article", "listing_without_article_body"])
+def test_a_listing_dressed_as_an_article_gives_the_article_not_the_listing(name: str) -> None:
+    result = extract(page(f"{name}.html"), LISTING_URL)
+    assert "approved a new refinery for rare earth oxides" in result.text
+    assert "the first oxide should ship in two years" in result.text
+    for teaser in ("Port strike delays nickel shipments", "Bismuth shortage", "item 7 soon"):
+        assert teaser not in result.text
+    assert result.word_count < 120
+    assert result.path == "precision"
+    assert result.signals["fast"]["words"] > 5 * result.word_count
+    assert result.signals["reasons"]
+
+
+def test_the_page_s_own_article_body_is_a_signal() -> None:
+    result = extract(page("listing_dressed_as_article.html"), LISTING_URL)
+    assert result.signals["ld_words"] == 78
+    assert any("ld_words" in reason for reason in result.signals["reasons"])
+    bare = extract(page("listing_without_article_body.html"), LISTING_URL)
+    assert bare.signals["ld_words"] == 0
+    assert any("link texts" in reason for reason in bare.signals["reasons"])
+
+
+def test_a_long_comment_thread_stays_out_of_the_text() -> None:
+    result = extract(page("comment_thread.html"), "https://mineralsdaily.example/refinery")
+    assert result.text.startswith("The regional council approved a new refinery")
+    assert result.text.endswith("signed a supply agreement with a magnet maker.")
+    for comment in ("Reply number", "responses", "Ines Varga", "hours ago"):
+        assert comment not in result.text
+    assert result.path == "fast"
+
+
+def test_an_ordinary_article_takes_the_fast_pass_with_its_signals(wire: Extracted) -> None:
+    assert wire.path == "fast"
+    assert wire.signals["fast"]["words"] >= wire.word_count
+    assert "reasons" not in wire.signals
+    assert wire.signals["main_words"] > 0
+
+
+def test_a_teaser_takes_the_fallback_pass_when_it_finds_more() -> None:
+    result = extract(page("teaser_paywall.html"), "https://metals.example/lithium")
+    assert result.path in ("fast", "fallback")
+    assert result.signals["reasons"] == [f"only {result.signals['fast']['words']} words"]
+    assert "fallback" in result.signals
+
+
+def test_arabic_quotations_inside_an_indonesian_article_are_kept() -> None:
+    result = extract(page("indonesian_arabic_quote.html"), "https://kabartambang.example/nikel")
+    assert "وَلَا تُفْسِدُوا فِي الْأَرْضِ بَعْدَ إِصْلَاحِهَا" in result.text
+    assert {"type": "blockquote", "text": "إِنَّ اللَّهَ لَا يُحِبُّ الْمُفْسِدِينَ"} in result.blocks
+    assert "Para ulama dan pengusaha tambang nikel bertemu di Kendari" in result.text
+    assert "免责声明" not in result.text
+
+
+def test_latin_commands_inside_a_russian_article_are_kept_and_an_english_disclaimer_goes() -> None:
+    result = extract(page("russian_latin_commands.html"), "https://gornyi.example/karta")
+    assert "pip install geopandas shapely pyproj" in result.text
+    code = [b for b in result.blocks if b["type"] == "pre"]
+    assert code == [
+        {
+            "type": "pre",
+            "text": "import geopandas as gpd\n"
+            'deposits = gpd.read_file("deposits.geojson")\n'
+            'deposits.to_crs(epsg=3857).to_file("map.gpkg")',
+        }
+    ]
+    assert "Disclaimer" not in result.text
+    assert "investment advice" not in result.text
+    assert result.text.endswith("исправляют старые ошибки.")
+    assert result.language == "ru"
+
+
+def test_other_script_paragraphs_go_only_at_the_edges():
+    blocks = [
+        {"type": "p", "text": "免责声明本文仅供参考。"},
+        {"type": "p", "text": "Jakarta menambah cadangan nikel tahun ini, kata pejabat."},
+        {"type": "p", "text": "إِنَّ اللَّهَ مَعَ الصَّابِرِينَ"},
+        {"type": "p", "text": "Rencana itu masih menunggu persetujuan parlemen bulan depan."},
+        {"type": "p", "text": "Hak cipta dilindungi; semua isi ditulis oleh redaksi."},
+        {"type": "p", "text": "本网站不对其准确性负责。"},
+    ]
+    kept, _ = clean_blocks(blocks)
+    assert [b["text"] for b in kept] == [b["text"] for b in blocks[1:5]]
+
+
+def test_a_bilingual_page_keeps_both_languages():
+    blocks = [
+        {"type": "p", "text": "The ministry published new quotas for rare earth mining today."},
+        {"type": "p", "text": "Министерство опубликовало новые квоты на добычу редкоземельных."},
+        {"type": "p", "text": "Quotas for the heavy rare earths were cut by a tenth this year."},
+        {"type": "p", "text": "Квоты на тяжёлые редкоземельные металлы сократили на десятую."},
+    ]
+    kept, _ = clean_blocks(blocks)
+    assert kept == blocks
+
+
+@pytest.fixture(scope="module")
+def structured() -> Extracted:
+    return extract(page("structured_article.html"), "https://www.metalswire.example/magnets")
+
+
+def test_headings_lists_and_quotes_are_kept_as_blocks(structured: Extracted) -> None:
+    assert structured.blocks == (
+        {
+            "type": "p",
+            "text": "Magnet makers in Europe and North America are signing supply contracts with "
+            "new rare earth refiners, hoping to reduce their dependence on a single country for "
+            "the metals.",
+        },
+        {"type": "h2", "text": "Domestic capacity grows, unevenly"},
+        {
+            "type": "p",
+            "text": "Three refineries opened this year, but together they can meet only a small "
+            "share of demand, and two of them still buy their feedstock abroad.",
+        },
+        {
+            "type": "ul",
+            "items": [
+                "A refinery in Estonia that separates neodymium and praseodymium",
+                "A plant in Texas that makes metal and alloy from imported oxide",
+                "A pilot line in Quebec that recycles old magnets",
+            ],
+        },
+        {"type": "h3", "text": "What buyers ask for"},
+        {
+            "type": "p",
+            "text": "Buyers say they will pay a premium only for material that they can trace "
+            "from the mine to the magnet, and only for contracts longer than five years.",
+        },
+        {
+            "type": "ol",
+            "items": [
+                "Traceable origin",
+                "Stable prices over several years",
+                "Delivery within three months of an order",
+            ],
+        },
+        {
+            "type": "blockquote",
+            "text": "We cannot build a factory on a supply that may disappear next quarter.",
+        },
+        {
+            "type": "p",
+            "text": "Analysts expect the premium to shrink as more plants open, but say that the "
+            "first buyers will pay far more than they would for Chinese supply.",
+        },
+    )
+
+
+def test_the_plain_text_holds_the_same_words_one_paragraph_a_line(structured: Extracted) -> None:
+    assert structured.text == blocks_text(structured.blocks)
+    assert "Domestic capacity grows, unevenly\n\nThree refineries" in structured.text
+    assert "\n\nTraceable origin\n\nStable prices over several years\n\n" in structured.text
+    assert all("\n" not in p for p in structured.paragraphs)
+    assert structured.summary.startswith("Magnet makers in Europe")
+
+
+def test_blocks_from_anywhere_are_checked_before_use():
+    hostile = [
+        {"type": "script", "text": "alert(1)"},
+        {"type": "p", "text": 42},
+        {"type": "ul", "items": ["one", 2, "", None]},
+        {"type": "h2", "text": "  <b>bold</b>  "},
+        "not a block",
+        {"type": "ol", "items": "not a list"},
+        {"type": "p", "text": "   "},
+    ]
+    assert sanitize_blocks(hostile) == [
+        {"type": "ul", "items": ["one"]},
+        {"type": "h2", "text": "<b>bold</b>"},
+    ]
+    assert sanitize_blocks({"type": "p"}) == []
+    assert sanitize_blocks(None) == []
+
+
+def test_a_related_heading_with_a_list_of_titles_at_the_end_is_dropped():
+    blocks = [
+        {"type": "p", "text": "Tokyo will double its reserve of rare earths, officials said."},
+        {"type": "h2", "text": "Related coverage"},
+        {"type": "ul", "items": ["Korean Battery Makers Race", "Taipei Tightens Chip Rules"]},
+    ]
+    kept, _ = clean_blocks(blocks)
+    assert kept == blocks[:1]
+    closing = [*blocks[:2], {"type": "p", "text": "Officials will brief reporters on Tuesday."}]
+    assert clean_blocks(closing)[0] == closing
+
+
+def test_text_shorter_than_the_page_s_own_description_tries_the_fallbacks():
+    lead = "Gallium exporters now need a licence for every shipment, the ministry said. " * 8
+    description = "A long description. " * 70
+    html = (
+        f'<html><head><meta name="description" content="{description}"></head><body>'
+        f"<article><p>{lead}</p></article></body></html>"
+    )
+    result = extract(html, "https://metals.example/gallium")
+    assert result.signals["description_words"] == 210
+    assert result.signals["reasons"] == [
+        f"{result.signals['fast']['words']} words, fewer than the page's description"
+    ]
+    assert "fallback" in result.signals
+    assert "Gallium exporters now need a licence" in result.text
+
+
+def test_a_lead_summary_is_made_of_paragraphs_not_headings_or_lists():
+    html = (
+        "<html><head><title>Magnet deals</title></head><body><article><h1>Magnet deals</h1>"
+        "<p>Magnet makers signed three supply deals this week.</p>"
+        "<h2>Domestic capacity grows, unevenly</h2>"
+        "<ul><li>Estonia separates oxides</li><li>Texas makes metal</li></ul>"
+        "<p>Three refineries opened this year, and two of them still buy feedstock abroad.</p>"
+        f"<p>{FILLER_SENTENCES}</p></article></body></html>"
+    )
+    result = extract(html, "https://metals.example/deals")
+    assert result.summary_source == "lead"
+    assert result.summary.startswith(
+        "Magnet makers signed three supply deals this week. Three refineries opened this year"
+    )
+    assert "Domestic capacity" not in result.summary
+    assert "Estonia" not in result.summary
+    assert "Domestic capacity grows, unevenly" in result.text
+
+
+FILLER_SENTENCES = (
+    "Officials said the measures would be reviewed at the end of the quarter. Analysts noted "
+    "that shipments had already slowed in recent weeks, and several manufacturers were looking "
+    "for other suppliers."
+)
