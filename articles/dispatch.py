@@ -100,15 +100,27 @@ def take_pending(now=None, limit: int = DISPATCH_LIMIT) -> list[Dispatched]:
     """
     now = now or timezone.now()
     share = per_host_share()
+    # A host's share counts what is already queued for it and not yet done.
+    in_flight = dict(
+        Article.objects.filter(status=Article.Status.PENDING)
+        .exclude(_stale(now))
+        .order_by()
+        .values_list("fetch_host")
+        .annotate(n=Count("pk"))
+    )
     ranked = (
         Article.objects.filter(status=Article.Status.PENDING)
         .filter(_stale(now))
         .annotate(turn=Window(RowNumber(), partition_by=[F("fetch_host")], order_by=F("pk").asc()))
         .filter(turn__lte=share)
         .order_by("turn", "pk")
-        .values_list("pk", "turn")[:limit]
+        .values_list("pk", "fetch_host", "turn")[:limit]
     )
-    turns = dict(ranked)
+    turns = {
+        pk: in_flight.get(host, 0) + turn
+        for pk, host, turn in ranked
+        if in_flight.get(host, 0) + turn <= share
+    }
     if not turns:
         return []
     with transaction.atomic():
