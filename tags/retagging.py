@@ -1,10 +1,10 @@
 """Work over many articles after a rule change, a delete or a merge: chunked and resumable.
 
 A job is queued → running (one chunk per task, each re-enqueuing the next) → done | failed |
-superseded. The job row is the state: a chunk delivered twice finds its cursor moved and does
-nothing; a lost message is resumed by `resume_stalled` (beat). Each article is re-tagged in its
-own short transaction with the matcher current at that moment, so count rows are locked for one
-article, never for a chunk, and a job can never write results older than the rules. A newer job
+superseded. The job row is the state: a chunk delivered twice finds its number taken and does
+nothing; a lost message is resumed by `resume_stalled` (beat). Articles are re-tagged a few
+dozen per short transaction with the matcher current at that moment, so count rows are never
+locked for a whole chunk, and a job can never write results older than the rules. A newer job
 over the same topic supersedes an older one at its next chunk.
 
 Scope: a topic's rule change can only affect the articles it links now and those containing its
@@ -31,8 +31,8 @@ from tags.models import Alias, ArticleTag, RetagJob, Tag, TagDecision
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+TRANSACTION_SIZE = 50
 CONTINUE = "continue"
-STALLED_AFTER = 600
 
 
 # --- Starting jobs -------------------------------------------------------------------------------
@@ -185,19 +185,22 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
 
 
 def _do_chunk(job: RetagJob, ids: list[int]) -> int:
-    changed = 0
-    articles = Article.objects.filter(pk__in=ids).order_by("pk")
     if job.kind == RetagJob.Kind.MERGE:
         return _merge_links(job, ids)
-    for article in articles:
+    changed = 0
+    for start in range(0, len(ids), TRANSACTION_SIZE):
         if RetagJob.objects.filter(pk=job.pk, state=RetagJob.State.SUPERSEDED).exists():
             break
+        part = ids[start : start + TRANSACTION_SIZE]
+        # A few dozen articles per transaction: count rows stay locked for a moment, not for
+        # a chunk, and commits stay few.
         with transaction.atomic():
-            if job.kind == RetagJob.Kind.DELETE:
-                TagDecision.objects.filter(article=article, tag_id=job.tag_id).delete()
-                ArticleTag.objects.filter(article=article, tag_id=job.tag_id).delete()
-            # The matcher current now (one cache read): never results older than the rules.
-            changed += linking.tag_article(article)
+            for article in Article.objects.filter(pk__in=part).order_by("pk"):
+                if job.kind == RetagJob.Kind.DELETE:
+                    TagDecision.objects.filter(article=article, tag_id=job.tag_id).delete()
+                    ArticleTag.objects.filter(article=article, tag_id=job.tag_id).delete()
+                # The matcher current now (one cache read): never results older than the rules.
+                changed += linking.tag_article(article)
     return changed
 
 
@@ -255,7 +258,7 @@ def resume_stalled(now=None) -> list[int]:
     """Jobs whose chunk message was lost (a worker killed, a broker restarted): their ids, with
     their heartbeat moved so the next look does not send them twice."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=max(STALLED_AFTER, settings.CELERY_TASK_TIME_LIMIT))
+    cutoff = now - timedelta(seconds=settings.NEWSDESK_STUCK_AFTER)
     stalled = RetagJob.objects.filter(
         state__in=[RetagJob.State.QUEUED, RetagJob.State.RUNNING]
     ).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
