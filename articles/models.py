@@ -89,7 +89,7 @@ class Feed(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     # Set when the feed is claimed at enqueue time and carried by the poll message: the first
     # delivery takes it, any copy of the message finds it gone and does nothing.
-    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False, db_default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -193,10 +193,10 @@ class Article(models.Model):
     # Set by the tagger once it has placed an extracted article: extracted and not tagged is work.
     tagged_at = models.DateTimeField(null=True, blank=True, editable=False)
     # "host[:port]" of the article's URL: fetch work is dispatched round-robin over these.
-    fetch_host = models.CharField(max_length=260, blank=True, editable=False)
+    fetch_host = models.CharField(max_length=260, blank=True, editable=False, db_default="")
     is_hidden = models.BooleanField(default=False)
     # Editor-owned: once an editor has written the title, extraction never replaces it.
-    title_by_editor = models.BooleanField(default=False, editable=False)
+    title_by_editor = models.BooleanField(default=False, editable=False, db_default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ArticleQuerySet.as_manager()

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="article",
             name="fetch_host",
-            field=models.CharField(blank=True, editable=False, max_length=260),
+            field=models.CharField(blank=True, db_default="", editable=False, max_length=260),
         ),
         migrations.AddField(
             model_name="article",
@@ -43,12 +43,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="article",
             name="title_by_editor",
-            field=models.BooleanField(default=False, editable=False),
+            field=models.BooleanField(db_default=False, default=False, editable=False),
         ),
         migrations.AddField(
             model_name="feed",
             name="claim_token",
-            field=models.CharField(blank=True, editable=False, max_length=32),
+            field=models.CharField(blank=True, db_default="", editable=False, max_length=32),
         ),
         migrations.AlterField(
             model_name="article",
