@@ -306,7 +306,7 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-and-sweep": {
         "task": "articles.tasks.sweep",
         "schedule": float(NEWSDESK_DISPATCH_INTERVAL),
-        "options": {"expires": NEWSDESK_DISPATCH_INTERVAL - 1},
+        "options": {"expires": max(1, NEWSDESK_DISPATCH_INTERVAL - 1)},
     },
     "resume-jobs": {
         "task": "tags.tasks.resume_jobs",

@@ -52,7 +52,7 @@ def start(
         tag=tag,
         tag_name=tag.name if tag else "",
         whole_archive=whole,
-        phrases=_phrases(tag) if tag and not whole else [],
+        phrases=phrases_of(tag) if tag and not whole else [],
     )
     return _launch(job, run_now)
 
@@ -87,7 +87,7 @@ def _launch(job: RetagJob, run_now: bool) -> RetagJob:
     return job
 
 
-def _phrases(tag: Tag) -> list[str]:
+def phrases_of(tag: Tag) -> list[str]:
     return [tag.name, *Alias.objects.filter(tag=tag).values_list("phrase", flat=True)]
 
 
@@ -106,7 +106,7 @@ def scope(job: RetagJob) -> QuerySet[Article]:
     if job.whole_archive or job.tag_id is None:
         return candidates()
     linked = ArticleTag.objects.filter(tag_id=job.tag_id).values("article_id")
-    phrases = [p for p in job.phrases if p.strip()] or _phrases(job.tag)
+    phrases = [p for p in job.phrases if p.strip()] or phrases_of(job.tag)
     return candidates().filter(Q(pk__in=linked) | _containing(phrases))
 
 

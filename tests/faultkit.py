@@ -30,6 +30,11 @@ LEAD = (
 )
 
 
+# host:port of every Publisher running, for the workers' exact allowance (NEWSDESK_ALLOW_HOSTS
+# where the client takes one; NEWSDESK_ALLOW_LOOPBACK where it takes the boolean).
+PUBLISHED: set[str] = set()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,6 +104,7 @@ class Worker:
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "NEWSDESK_ALLOW_LOOPBACK": "true",
+            "NEWSDESK_ALLOW_HOSTS": ",".join(sorted(PUBLISHED)),
             "NEWSDESK_HOST_DELAY": "0",
             "DEBUG": "false",
             "SECRET_KEY": "fault-tests-only",
@@ -186,6 +192,8 @@ class Publisher:
             self._handle
         )
         self.server.start()
+        self.host = f"127.0.0.1:{self.server.port}"
+        PUBLISHED.add(self.host)
 
     def _handle(self, request: Request) -> Response:
         with self.lock:
@@ -218,4 +226,5 @@ class Publisher:
             return [t for t, path in self.hits if path.startswith(prefix)]
 
     def stop(self) -> None:
+        PUBLISHED.discard(self.host)
         self.server.stop()

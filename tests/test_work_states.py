@@ -358,3 +358,19 @@ def test_an_add_decision_made_in_its_admin_makes_the_link_and_the_count(admin_cl
     response = admin_client.post(f"/admin/tags/tagdecision/{decision.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert Tag.objects.get(pk=cobalt.pk).article_count == 0
+
+
+def test_the_ingestion_pipeline_imports_nothing_from_tagging():
+    """Ingestion announces (articles.signals); tagging listens (tags.signals)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "articles"
+    pipeline = ["models", "ingest", "tasks", "dispatch", "fetching", "newfeeds", "signals"]
+    for name in pipeline:
+        tree = ast.parse((root / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("tags"), f"articles/{name}.py"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("tags") for a in node.names), name
