@@ -103,6 +103,7 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         "__str__",
         "source",
         "health",
+        "work_state",
         "is_active",
         "last_polled_at",
         "next_poll_at",
@@ -202,6 +203,11 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
             STATUS_COLOURS.get(obj.last_status, "#57606a"),
             obj.get_last_status_display(),
         )
+
+    @admin.display(description="work")
+    def work_state(self, obj: Feed) -> str:
+        # A feed just added shows "claimed" while its first poll is queued or running.
+        return obj.state
 
     @admin.display(description="last error")
     def short_error(self, obj: Feed) -> str:
