@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from articles import tasks
-from articles.feedlist import AddFeedError, add_feed, export_opml, import_opml
+from articles.feedlist import export_opml, import_opml
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
 from tags.models import ArticleTag, Tag
@@ -103,6 +103,7 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         "__str__",
         "source",
         "health",
+        "work_state",
         "is_active",
         "last_polled_at",
         "next_poll_at",
@@ -184,21 +185,16 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         return super().get_fieldsets(request, obj)
 
     def save_model(self, request, obj: Feed, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
         if change:
-            super().save_model(request, obj, form, change)
             return
-        try:
-            feed, _ = add_feed(obj.url, title=obj.title)
-        except AddFeedError as exc:
-            # Keep what the operator typed; the feed is added as given and its first poll says why.
-            messages.warning(request, f"{exc}. The URL was saved as given.")
-            super().save_model(request, obj, form, change)
-            return
-        obj.pk, obj.url = feed.pk, feed.url
-        Feed.objects.filter(pk=feed.pk).update(
-            is_active=obj.is_active, poll_interval=obj.poll_interval, title=obj.title or feed.title
+        # No network in the request: a worker finds out whether the address is a feed or a
+        # site naming one, then polls it. The list shows the feed's state meanwhile.
+        transaction.on_commit(lambda: tasks.settle_new_feed.delay(obj.pk))
+        messages.info(
+            request,
+            "The feed is queued: its first poll (and feed discovery) runs in the background.",
         )
-        obj.refresh_from_db()
 
     @admin.display(description="health", ordering="last_status")
     def health(self, obj: Feed) -> str:
@@ -208,18 +204,19 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
             obj.get_last_status_display(),
         )
 
+    @admin.display(description="work")
+    def work_state(self, obj: Feed) -> str:
+        # A feed just added shows "claimed" while its first poll is queued or running.
+        return obj.state
+
     @admin.display(description="last error")
     def short_error(self, obj: Feed) -> str:
         return Truncator(obj.disabled_reason or obj.last_error).chars(80)
 
     @admin.action(description="Poll now", permissions=["change"])
     def poll_now(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
-        queryset.update(next_poll_at=timezone.now())
-        for feed in queryset.filter(is_active=True):
-            tasks.poll_feed.delay(feed.pk)
-        messages.success(
-            request, f"Asked for a poll of {queryset.filter(is_active=True).count()} feeds."
-        )
+        n = tasks.poll_now(list(queryset.values_list("pk", flat=True)))
+        messages.success(request, f"Asked for a poll of {n} feeds (those not already polling).")
 
     @admin.action(description="Enable (and clear failures)", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
@@ -513,7 +510,26 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         return Truncator(obj.error).chars(60)
 
     def save_model(self, request, obj: Article, form, change: bool) -> None:
-        if "editor_summary" in form.changed_data:
+        if change:
+            self._save_editor_fields(obj, form)
+        else:
+            super().save_model(request, obj, form, change)
+        if "is_hidden" in form.changed_data:
+            linking.sync_visibility(obj)
+        cleared_summary = "editor_summary" in form.changed_data and not obj.editor_summary.strip()
+        if cleared_summary and RawPage.objects.filter(article=obj).exists():
+            # Without the editor's words, the automatic summary comes back from the stored page.
+            tasks.reextract_article.delay(obj.pk)
+
+    @staticmethod
+    def _save_editor_fields(obj: Article, form) -> None:
+        """Write only what the editor changed: a fetch finishing meanwhile keeps its fields,
+        and a title the editor wrote is theirs from then on."""
+        fields = {name for name in form.changed_data if not obj._meta.get_field(name).many_to_many}
+        if "title" in fields:
+            obj.title_by_editor = True
+            fields.add("title_by_editor")
+        if "editor_summary" in fields:
             if obj.editor_summary.strip():
                 obj.summary, obj.summary_source = (
                     obj.editor_summary.strip(),
@@ -521,13 +537,9 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
                 )
             else:
                 obj.summary_source = ""
-        super().save_model(request, obj, form, change)
-        if "is_hidden" in form.changed_data:
-            linking.sync_visibility(obj)
-        cleared_summary = "editor_summary" in form.changed_data and not obj.editor_summary.strip()
-        if cleared_summary and RawPage.objects.filter(article=obj).exists():
-            # Without the editor's words, the automatic summary comes back from the stored page.
-            tasks.reextract_article.delay(obj.pk)
+            fields |= {"summary", "summary_source"}
+        if fields:
+            obj.save(update_fields=[*sorted(fields), "updated_at"])
 
     def save_formset(self, request, form, formset, change: bool) -> None:
         if formset.model is not ArticleTag:
@@ -593,9 +605,10 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     @admin.action(description="Fetch again", permissions=["operate"])
     def refetch(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        Article.objects.filter(pk__in=ids).update(status=Article.Status.PENDING, fetch_attempts=0)
-        for article_id in ids:
-            tasks.fetch_article.delay(article_id)
+        Article.objects.filter(pk__in=ids).update(
+            status=Article.Status.PENDING, fetch_attempts=0, queued_at=None
+        )
+        tasks.dispatch_fetches.delay()
         messages.success(request, f"Fetching {len(ids)} articles again.")
 
     def has_operate_permission(self, request) -> bool:

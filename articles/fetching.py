@@ -6,13 +6,14 @@ across every worker process and machine.
 
 from __future__ import annotations
 
+import math
 import time
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 
 from articles import robots
+from articles.hosts import host_of
 from articles.http import (
     FetchError,
     FetchPolicy,
@@ -53,7 +54,7 @@ def policy() -> FetchPolicy:
 
 
 def _host_key(url: str) -> str:
-    return f"polite:{(urlsplit(url).hostname or '').lower()}"
+    return f"polite:{host_of(url)}"
 
 
 def take_turn(url: str, max_wait: float) -> None:
@@ -66,15 +67,20 @@ def take_turn(url: str, max_wait: float) -> None:
     if delay <= 0:
         return
     key, deadline = _host_key(url), time.monotonic() + max_wait
-    while not cache.add(key, 1, timeout=max(1, round(delay))):
-        if time.monotonic() >= deadline:
-            raise HostBusyError(url, retry_after=max(delay, 1.0))
-        time.sleep(min(0.25, delay))
+    # The value is when the slot frees (wall clock, shared by every worker): a caller that
+    # cannot wait is told the real wait, and waits in the queue for exactly that long.
+    while not cache.add(key, time.time() + delay, timeout=max(1, math.ceil(delay))):
+        free_at = cache.get(key)
+        wait = free_at - time.time() if isinstance(free_at, float) else delay
+        wait = max(wait, 0.05)
+        if time.monotonic() + wait > deadline:
+            raise HostBusyError(url, retry_after=wait)
+        time.sleep(min(0.25, wait))
 
 
 def hold_host(url: str, seconds: float) -> None:
     """A host said 429 / Retry-After: nobody asks it again before then."""
-    cache.set(_host_key(url), 1, timeout=max(1, round(seconds)))
+    cache.set(_host_key(url), time.time() + seconds, timeout=max(1, math.ceil(seconds)))
 
 
 def robots_allowed(url: str) -> bool:

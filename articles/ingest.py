@@ -14,15 +14,18 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from articles.canonical import canonical_url
 from articles.extraction import Extracted, extract
 from articles.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_feed
-from articles.fetching import polite_fetch
+from articles.fetching import HostBusyError, polite_fetch
+from articles.hosts import host_of
 from articles.http import FetchError, HTTPStatusError, Response
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from articles.schedule import failure_backoff, publishing_interval
+from articles.signals import article_extracted, article_failed
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +69,18 @@ def poll_feed(feed: Feed, *, claimed: bool = False) -> PollResult:
     started = time.perf_counter()
     started_at = timezone.now()
     try:
-        result = _poll(feed)
+        # A savepoint: a statement the database refuses rolls back this poll's writes only,
+        # whether or not the caller holds a transaction.
+        with transaction.atomic():
+            result = _poll(feed)
+    except Exception as exc:
+        # Any failure is the feed's, not the run's: recorded with backoff like a fetch error,
+        # so the feed is not polled again every minute and the feeds after it still are.
+        log.exception("polling feed %s failed unexpectedly", feed.pk)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"[:1000]
+        result = _record_failure(feed, reason, None)
     finally:
-        Feed.objects.filter(pk=feed.pk).update(claimed_until=None)
+        Feed.objects.filter(pk=feed.pk).update(claimed_until=None, claim_token="")
     PollLog.objects.create(
         feed=feed,
         started_at=started_at,
@@ -157,7 +169,10 @@ def _record_failure(
     feed: Feed, reason: str, http_status: int | None, *, permanent: bool = False
 ) -> PollResult:
     now = timezone.now()
-    failures = feed.consecutive_failures + 1
+    # From the row, not the object: the object may have been read before an earlier poll.
+    failures = (
+        Feed.objects.filter(pk=feed.pk).values_list("consecutive_failures", flat=True).first() or 0
+    ) + 1
     changes: dict[str, object] = {
         "last_polled_at": now,
         "consecutive_failures": failures,
@@ -229,6 +244,7 @@ def _new_article(feed: Feed, url: str, entry: FeedEntry, sources: dict[str, Sour
         sources[host] = source_for(url)
     return Article(
         url=url,
+        fetch_host=host_of(url)[:260],
         guid=entry.guid[:2000],
         title=entry.title[:500],
         author=entry.author[:300],
@@ -261,17 +277,62 @@ class ArticleFetchError(Exception):
         self.retry_after = retry_after
 
 
+class HostWait(Exception):
+    """The host's turn has not come: wait `wait` seconds. Not a failure and not an attempt."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"waiting {wait:.1f}s for the host's turn")
+        self.wait = wait
+
+
+# Fields the machine owns on an article. Editors own title (once they wrote it), editor_summary
+# and is_hidden: extraction writes only these, so an edit made during a fetch survives.
+MACHINE_FIELDS = [
+    "fetched_at",
+    "author",
+    "site_name",
+    "text",
+    "blocks",
+    "extraction_path",
+    "extraction_signals",
+    "language",
+    "word_count",
+    "image_url",
+    "categories",
+    "keywords",
+    "content_hash",
+    "published_at",
+    "summary",
+    "summary_source",
+    "error",
+    "status",
+    "duplicate_of",
+    "url",
+    "updated_at",
+]
+UNFINISHED = (Article.Status.PENDING, Article.Status.FETCHED)
+
+
 def fetch_article(
     article: Article, *, max_wait: float = 30.0, final_attempt: bool = True
 ) -> Article:
-    """Fetch the page, keep its HTML, extract it and tag it.
+    """Move an article on: pending → fetched (page stored) → extracted | failed → announced.
 
-    A transient failure raises ArticleFetchError unless this is the final attempt, in which case
-    (like a permanent failure) it is recorded on the article, which is kept for operators.
+    Run again on an article whose work is done, it does nothing; on a fetched one it extracts
+    from the stored page without fetching again. A transient failure raises ArticleFetchError
+    unless this is the final attempt, in which case (like a permanent failure) it is recorded.
     """
-    if article.status not in (Article.Status.PENDING, Article.Status.FAILED):
+    if article.status == Article.Status.FETCHED:
+        return reextract(article)
+    if article.status != Article.Status.PENDING:
         return article
-    Article.objects.filter(pk=article.pk).update(fetch_attempts=article.fetch_attempts + 1)
+    if article.fetch_attempts >= MAX_ARTICLE_ATTEMPTS + 2:
+        # Each delivery counts before it fetches: a page that kills its worker every time
+        # (memory, a crash in a parser) is given up on instead of being retried forever.
+        return _mark_failed(article, f"gave up after {article.fetch_attempts} attempts")
+    Article.objects.filter(pk=article.pk).update(
+        fetch_attempts=F("fetch_attempts") + 1, queued_at=timezone.now()
+    )
     article.fetch_attempts += 1
     try:
         response = polite_fetch(
@@ -280,43 +341,59 @@ def fetch_article(
             check_robots=True,
             max_wait=max_wait,
         )
+    except HostBusyError as exc:
+        Article.objects.filter(pk=article.pk).update(fetch_attempts=F("fetch_attempts") - 1)
+        article.fetch_attempts -= 1
+        raise HostWait(exc.retry_after) from exc
     except FetchError as exc:
         retryable = exc.retryable and article.fetch_attempts < MAX_ARTICLE_ATTEMPTS
         if retryable and not final_attempt:
             raise ArticleFetchError(exc.reason, getattr(exc, "retry_after", None) or 60) from exc
         return _mark_failed(article, f"fetch failed: {exc.reason}")
+    store_page(article, response)
+    return extract_article(article, response.body, response.url, response.charset)
+
+
+def store_page(article: Article, response: Response) -> None:
+    """Keep the page and move the article to fetched, together: a worker lost after this
+    extracts from the stored page instead of fetching again."""
+    now = timezone.now()
     page = RawPage(
         article=article,
         url=response.url,
-        fetched_at=timezone.now(),
+        fetched_at=now,
         http_status=response.status,
         content_type=(response.content_type or "")[:200],
         charset=(response.charset or "")[:50],
         size=len(response.body),
         body=RawPage.compress(response.body),
     )
-    # One statement whether or not an earlier attempt stored the page already.
-    RawPage.objects.bulk_create(
-        [page],
-        update_conflicts=True,
-        unique_fields=["article"],
-        update_fields=[
-            "url",
-            "fetched_at",
-            "http_status",
-            "content_type",
-            "charset",
-            "size",
-            "body",
-        ],
-    )
-    return extract_article(article, response.body, response.url, response.charset)
+    with transaction.atomic():
+        # One statement whether or not an earlier attempt stored the page already.
+        RawPage.objects.bulk_create(
+            [page],
+            update_conflicts=True,
+            unique_fields=["article"],
+            update_fields=[
+                "url",
+                "fetched_at",
+                "http_status",
+                "content_type",
+                "charset",
+                "size",
+                "body",
+            ],
+        )
+        Article.objects.filter(pk=article.pk, status=Article.Status.PENDING).update(
+            status=Article.Status.FETCHED, fetched_at=now, queued_at=now
+        )
+    article.status, article.fetched_at = Article.Status.FETCHED, now
 
 
 def extract_article(
     article: Article, body: bytes, page_url: str, charset: str | None = None
 ) -> Article:
-    """Run the extraction step over a page's bytes and store what it found, then tag."""
+    """Run the extraction step over a page's bytes, store what it found, then announce it."""
     entry = article.feed_entries.order_by("first_seen_at").first()
     result = extract(
         body,
@@ -327,18 +404,37 @@ def extract_article(
         feed_published=entry.entry_published if entry else None,
     )
     _apply_extraction(article, result)
-    from tags.linking import sync_visibility, tag_article
-
-    if article.is_visible:
-        tag_article(article)  # which also shows any links an earlier failure hid
-    else:
-        sync_visibility(article)
+    announce(article)
     return article
 
 
+def announce(article: Article) -> None:
+    """Tell the listeners (tagging) that the article's extraction is stored."""
+    article_extracted.send(sender=Article, article=article)
+
+
 def _apply_extraction(article: Article, result: Extracted) -> None:
+    with transaction.atomic():
+        # The editor's fields as they are now, not as they were before a fetch of up to 30 s.
+        owned = (
+            Article.objects.select_for_update()
+            .filter(pk=article.pk)
+            .values("title", "title_by_editor", "editor_summary", "is_hidden")
+            .get()
+        )
+        for name, value in owned.items():
+            setattr(article, name, value)
+        _fill_from_extraction(article, result)
+        fields = list(MACHINE_FIELDS)
+        if not article.title_by_editor:
+            fields.append("title")
+        article.save(update_fields=fields)
+
+
+def _fill_from_extraction(article: Article, result: Extracted) -> None:
     article.fetched_at = timezone.now()
-    article.title = (result.title or article.title)[:500]
+    if not article.title_by_editor:
+        article.title = (result.title or article.title)[:500]
     article.author = (result.author or article.author)[:300]
     article.site_name = result.site_name[:200]
     article.text = result.text
@@ -371,7 +467,6 @@ def _apply_extraction(article: Article, result: Extracted) -> None:
     article.blocks = list(result.blocks) if article.text else []
     article.extraction_path = result.path
     article.extraction_signals = result.signals or {}
-    article.save()
 
 
 def _original_of(article: Article) -> Article | None:
@@ -399,12 +494,10 @@ def _adopt_canonical(article: Article, declared: str) -> None:
 
 def _mark_failed(article: Article, error: str) -> Article:
     article.status = Article.Status.FAILED
-    article.error = error
+    article.error = error[:2000]
     article.fetched_at = timezone.now()
     article.save(update_fields=["status", "error", "fetched_at", "updated_at"])
-    from tags.linking import sync_visibility
-
-    sync_visibility(article)
+    article_failed.send(sender=Article, article=article)
     return article
 
 
@@ -462,7 +555,10 @@ class IngestReport:
 
 
 def ingest_feeds(feeds, *, on_feed=None, on_article=None, fetch_articles=True) -> IngestReport:
-    """Poll each feed and fetch its new articles, here and now (no broker needed)."""
+    """Poll each feed and fetch its new articles, here and now (no broker needed).
+
+    Nothing one feed or one article does stops the run: each failure is recorded on its row.
+    """
     report = IngestReport()
     for feed in feeds:
         result = poll_feed(feed)
@@ -472,7 +568,18 @@ def ingest_feeds(feeds, *, on_feed=None, on_article=None, fetch_articles=True) -
         if not fetch_articles:
             continue
         for article in Article.objects.filter(pk__in=result.new_article_ids):
-            report.add_article(fetch_article(article))
+            report.add_article(fetch_safely(article))
             if on_article:
                 on_article(article)
     return report
+
+
+def fetch_safely(article: Article, **kwargs) -> Article:
+    """fetch_article, with any unexpected error recorded on the article instead of raised."""
+    try:
+        with transaction.atomic():
+            return fetch_article(article, **kwargs)
+    except Exception as exc:
+        log.exception("fetching article %s failed unexpectedly", article.pk)
+        article.refresh_from_db()
+        return _mark_failed(article, f"unexpected error: {type(exc).__name__}: {exc}")

@@ -89,6 +89,9 @@ class Feed(models.Model):
     next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
     # A poll claims the feed until this time; a worker that died leaves a claim that expires.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Set when the feed is claimed at enqueue time and carried by the poll message: the first
+    # delivery takes it, any copy of the message finds it gone and does nothing.
+    claim_token = models.CharField(max_length=32, blank=True, editable=False, db_default="")
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -104,6 +107,16 @@ class Feed(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.url
+
+    @property
+    def state(self) -> str:
+        """Where the feed's work stands: disabled, claimed (a poll is queued or running), or
+        waiting for its next poll (the last one having been polled or failed)."""
+        if not self.is_active:
+            return "disabled"
+        if self.claimed_until and self.claimed_until > timezone.now():
+            return "claimed"
+        return "due" if self.next_poll_at <= timezone.now() else "waiting"
 
     def claim(self, seconds: int) -> bool:
         """Take the feed for one poll. The row count decides which worker owns it."""
@@ -131,6 +144,7 @@ class ExtractionPath(models.TextChoices):
 class Article(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be fetched"
+        FETCHED = "fetched", "Fetched, waiting to be extracted"
         OK = "ok", "Extracted"
         FAILED = "failed", "Extraction failed"
         DUPLICATE = "duplicate", "Duplicate of another article"
@@ -196,7 +210,16 @@ class Article(models.Model):
     error = models.TextField(blank=True)
     fetch_attempts = models.PositiveSmallIntegerField(default=0)
     fetched_at = models.DateTimeField(null=True, blank=True)
+    # When the article's next step was last handed to a worker; the sweep re-sends work whose
+    # message was lost (a crash, a broker restart) once this is older than NEWSDESK_STUCK_AFTER.
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set by the tagger once it has placed an extracted article: extracted and not tagged is work.
+    tagged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # "host[:port]" of the article's URL: fetch work is dispatched round-robin over these.
+    fetch_host = models.CharField(max_length=260, blank=True, editable=False, db_default="")
     is_hidden = models.BooleanField(default=False)
+    # Editor-owned: once an editor has written the title, extraction never replaces it.
+    title_by_editor = models.BooleanField(default=False, editable=False, db_default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ArticleQuerySet.as_manager()
@@ -205,6 +228,19 @@ class Article(models.Model):
         ordering = ["-published_at", "-id"]
         indexes = [
             models.Index(F("published_at").desc(), F("id").desc(), name="article_listing_idx"),
+            # The dispatcher and the sweep read only the unfinished few, never the archive.
+            models.Index(
+                "fetch_host",
+                "id",
+                name="article_pending_host_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                "queued_at",
+                name="article_unfinished_idx",
+                condition=Q(status__in=["pending", "fetched"])
+                | Q(status="ok", tagged_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

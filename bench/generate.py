@@ -288,7 +288,7 @@ ARTICLE_COLUMNS = (
     "id", "url", "guid", "title", "author", "site_name", "published_at", "first_seen_at",
     "summary", "summary_source", "editor_summary", "text", "language", "word_count",
     "image_url", "categories", "keywords", "content_hash", "status", "error",
-    "fetch_attempts", "fetched_at", "is_hidden", "updated_at", "source_id",
+    "fetch_attempts", "fetched_at", "is_hidden", "updated_at", "source_id", "tagged_at",
 )  # fmt: skip
 FEED_ENTRY_COLUMNS = (
     "article_id", "feed_id", "guid", "entry_title", "entry_summary", "entry_published",
@@ -338,7 +338,7 @@ def load_slice(cfg: Settings, part: Slice, catalogue: Catalogue) -> dict[str, fl
             yield (
                 f"{pk}\t{url}\t{url}\t{title}\t{author}\t{site}\t{stamp(when)}\t{seen}"
                 f"\t{prose.summary(rng)}\tfeed\t\t{text}\ten\t{words}\t\t[]\t[]\t{digest}"
-                f"\tok\t\t1\t{seen}\tf\t{seen}\t{source}\n"
+                f"\tok\t\t1\t{seen}\tf\t{seen}\t{source}\t{seen}\n"
             )
 
     def entries() -> Iterator[str]:

@@ -20,4 +20,5 @@ run pages bench/pages.py --database "${SCALE_DB:-newsdesk_scale}" --requests 200
 run http_load bench/http_load.py --database "${SCALE_DB:-newsdesk_scale}" --seconds 30 --connections 32
 run pipeline bench/pipeline.py --profile never
 run worker_memory bench/worker_memory.py
+run faults bench/faults.py --retag-database "${SCALE_DB:-newsdesk_scale}" --retag-seconds 120
 printf '\nbenchmarks below a target: %s\n' "${missed[*]:-none}"

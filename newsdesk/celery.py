@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, worker_init
+from celery.signals import task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
 
@@ -27,3 +27,17 @@ def forget_logged_queries(**kwargs) -> None:
     from django.db import reset_queries
 
     reset_queries()
+
+
+@task_prerun.connect
+def _start_task_clock(task_id=None, **kwargs) -> None:
+    from newsdesk.metrics import task_started
+
+    task_started(task_id)
+
+
+@task_postrun.connect
+def _count_task(task_id=None, task=None, retval=None, **kwargs) -> None:
+    from newsdesk.metrics import task_finished
+
+    task_finished(task_id, task, retval)

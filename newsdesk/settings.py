@@ -250,6 +250,15 @@ NEWSDESK_MAX_FEED_FAILURES = env.int("NEWSDESK_MAX_FEED_FAILURES", default=10)
 NEWSDESK_RAW_HTML_RETENTION_DAYS = env.int("NEWSDESK_RAW_HTML_RETENTION_DAYS", default=30)
 NEWSDESK_POLL_LOG_RETENTION_DAYS = env.int("NEWSDESK_POLL_LOG_RETENTION_DAYS", default=14)
 
+# Work handed to a worker and not moved on for this long (its message lost to a crash or a
+# broker restart) is sent again by the sweep; it must exceed the hard task time limit.
+NEWSDESK_STUCK_AFTER = env.int("NEWSDESK_STUCK_AFTER", default=900)
+# How often beat dispatches pending fetch work (and sweeps); each round sends each host as many
+# fetches as its politeness delay allows until the next round.
+NEWSDESK_DISPATCH_INTERVAL = env.int("NEWSDESK_DISPATCH_INTERVAL", default=30)
+# /metrics answers staff operators, or any client sending "Authorization: Bearer <token>".
+NEWSDESK_METRICS_TOKEN = env.str("NEWSDESK_METRICS_TOKEN", default="")
+
 NEWSDESK_PAGE_SIZE = env.int("NEWSDESK_PAGE_SIZE", default=20)
 # Seconds a whole topic page is served from the shared cache (0 turns it off): the price is that
 # a hidden article or new story can take this long to show.
@@ -277,8 +286,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "articles.tasks.poll_feed": {"queue": "poll"},
+    "articles.tasks.settle_new_feed": {"queue": "poll"},
     "articles.tasks.enqueue_due_feeds": {"queue": "poll"},
     "articles.tasks.fetch_article": {"queue": "fetch"},
+    "articles.tasks.dispatch_fetches": {"queue": "poll"},
+    "articles.tasks.sweep": {"queue": "poll"},
+    "articles.tasks.announce_article": {"queue": "tag"},
     "tags.tasks.*": {"queue": "tag"},
 }
 # Each periodic job expires before its next run so a backlog never piles up duplicates.
@@ -287,6 +300,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "articles.tasks.enqueue_due_feeds",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Fetch work is sent from the database's pending articles, fairly across hosts, and work
+    # whose message was lost is sent again (see articles.dispatch).
+    "dispatch-and-sweep": {
+        "task": "articles.tasks.sweep",
+        "schedule": float(NEWSDESK_DISPATCH_INTERVAL),
+        "options": {"expires": max(1, NEWSDESK_DISPATCH_INTERVAL - 1)},
+    },
+    "resume-jobs": {
+        "task": "tags.tasks.resume_jobs",
+        "schedule": 300.0,
+        "options": {"expires": 290},
     },
     "prune-old-data": {
         "task": "articles.tasks.prune",

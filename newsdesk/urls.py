@@ -4,13 +4,17 @@ from django.urls import path
 
 from articles.views import article_page, search_page
 from newsdesk.health import healthz
+from newsdesk.metrics import metrics_view
+from newsdesk.operations_view import operations
 from newsdesk.sitemaps import SITEMAPS
 from newsdesk.views import home, robots_txt
 from tags.feeds import LatestAtom, LatestRss, TagAtom, TagRss
 from tags.views import tag_index, tag_page
 
 urlpatterns = [
+    path("admin/operations/", admin.site.admin_view(operations), name="admin_operations"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("healthz", healthz, name="healthz"),
     path("", home, name="home"),
     path("tags/", tag_index, name="tag_index"),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles.models import Article
-from tags import retagging
+from tags import linking, retagging
 from tags.matching import Rule
 from tags.merging import MergeError, merge_tags
 from tags.models import Alias, ArticleTag, Exclusion, RetagJob, Tag, TagDecision
@@ -116,6 +116,25 @@ class TagAdmin(admin.ModelAdmin):
         job = retagging.start(queryset.first() if queryset.count() == 1 else None)
         messages.info(request, f"Re-tagging {job.total} articles in the background.")
 
+    def delete_model(self, request: HttpRequest, obj: Tag) -> None:
+        # A big topic has hundreds of thousands of links: they go in chunks, in the background.
+        retagging.start_delete(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        for tag in queryset:
+            retagging.start_delete(tag)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        # Listing every link on the confirmation page would itself time out on a big topic.
+        described = [
+            f"{tag}: its {tag.article_count} article links, removed in the background"
+            for tag in objs
+        ]
+        perms_needed = set()
+        if not self.has_delete_permission(request):
+            perms_needed.add(self.opts.verbose_name)
+        return described, {self.opts.verbose_name_plural: len(described)}, perms_needed, []
+
     @admin.action(description="Merge the selected topics into another…", permissions=["change"])
     def merge_into(self, request: HttpRequest, queryset: QuerySet[Tag]) -> HttpResponse | None:
         form = MergeForm(request.POST if "apply" in request.POST else None, exclude=queryset)
@@ -124,15 +143,19 @@ class TagAdmin(admin.ModelAdmin):
             try:
                 with transaction.atomic():
                     for source in queryset:
-                        merge_tags(source, target)
+                        merge_tags(source, target, in_background=True)
             except MergeError as exc:
                 messages.error(request, str(exc))
                 return None
-            target.refresh_from_db()
             messages.success(
                 request,
-                f"Merged {queryset.count()} topics into {target}; it now has "
-                f"{target.article_count} articles. Old pages redirect to it.",
+                format_html(
+                    "Merged {} topics into {}: old pages redirect to it now, and their articles "
+                    'move to it in the background (<a href="{}">progress</a>).',
+                    queryset.count(),
+                    target,
+                    reverse("admin:tags_retagjob_changelist"),
+                ),
             )
             return None
         context = {
@@ -219,19 +242,27 @@ class MergeForm(forms.Form):
 
 @admin.register(RetagJob)
 class RetagJobAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "tag", "state", "progress", "changed", "created_at", "finished_at"]
-    list_filter = ["state"]
+    list_display = ["__str__", "kind", "state", "progress", "changed", "created_at", "finished_at"]
+    list_filter = ["state", "kind"]
     list_select_related = ["tag"]
     readonly_fields = [
+        "kind",
         "tag",
+        "tag_name",
+        "target",
+        "whole_archive",
+        "phrases",
         "state",
         "progress",
         "total",
         "done",
         "changed",
+        "chunks",
         "last_article_id",
         "error",
         "created_at",
+        "started_at",
+        "heartbeat_at",
         "finished_at",
     ]
     fields = readonly_fields
@@ -279,3 +310,28 @@ class TagDecisionAdmin(admin.ModelAdmin):
     list_select_related = ["article", "tag", "editor"]
     raw_id_fields = ["article", "tag", "editor"]
     search_fields = ["article__title", "tag__name"]
+
+    # Every route to a decision goes through the linking verbs, so links and counts follow.
+    def save_model(self, request: HttpRequest, obj: TagDecision, form, change: bool) -> None:
+        decide = (
+            linking.add_tag_by_hand
+            if obj.decision == TagDecision.Decision.ADD
+            else linking.remove_tag_by_hand
+        )
+        if change and "tag" in form.changed_data:
+            old = TagDecision.objects.get(pk=obj.pk)
+            old.delete()
+            linking.tag_article(old.article)
+            obj.pk = None
+        decide(obj.article, obj.tag, obj.editor or request.user)
+        saved = TagDecision.objects.get(article=obj.article, tag=obj.tag)
+        obj.pk, obj.decided_at, obj.editor = saved.pk, saved.decided_at, saved.editor
+
+    def delete_model(self, request: HttpRequest, obj: TagDecision) -> None:
+        # Without the hand decision, the rules decide again.
+        super().delete_model(request, obj)
+        linking.tag_article(obj.article)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TagDecision]) -> None:
+        for decision in queryset.select_related("article"):
+            self.delete_model(request, decision)

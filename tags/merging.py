@@ -1,11 +1,16 @@
-"""Merge one topic into another: links, rules and editor decisions move; the old page redirects."""
+"""Merge one topic into another: links, rules and editor decisions move; the old page redirects.
+
+Rules, decisions and feeds move at once; the links (a big topic has hundreds of thousands) move
+in chunks through a job (`tags.retagging.start_merge`), in the background when asked.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from tags.linking import recount, rules_changed
-from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
+from tags.models import Alias, Exclusion, Tag, TagDecision
+from tags.retagging import start_merge
 
 
 class MergeError(ValueError):
@@ -13,7 +18,7 @@ class MergeError(ValueError):
 
 
 @transaction.atomic
-def merge_tags(source: Tag, target: Tag) -> Tag:
+def merge_tags(source: Tag, target: Tag, *, in_background: bool = False) -> Tag:
     if source.pk == target.pk:
         raise MergeError("A topic cannot be merged into itself.")
     if target.merged_into_id:
@@ -24,10 +29,6 @@ def merge_tags(source: Tag, target: Tag) -> Tag:
     _move_phrases(Alias, source, target, extra=[source.name])
     _move_phrases(Exclusion, source, target)
     _move_rows(TagDecision, source, target)
-    _move_rows(ArticleTag, source, target)
-    # Decisions now on the target hold for every link it gained.
-    removed = TagDecision.objects.filter(tag=target, decision=TagDecision.Decision.REMOVE)
-    ArticleTag.objects.filter(tag=target, article__in=removed.values("article")).delete()
     Tag.objects.filter(parent=source).exclude(pk=target.pk).update(parent=target)
     for feed in source.default_for_feeds.all():
         feed.default_tags.add(target)
@@ -36,8 +37,10 @@ def merge_tags(source: Tag, target: Tag) -> Tag:
     Tag.objects.filter(merged_into=source).update(merged_into=target)
     source.merged_into, source.is_active, source.parent = target, False, None
     source.save(update_fields=["merged_into", "is_active", "parent"])
-    recount([source.pk, target.pk])
     rules_changed()
+    # Decisions now on the target hold for every link it gains: the job skips those.
+    start_merge(source, target, run_now=not in_background)
+    recount([source.pk, target.pk])
     target.refresh_from_db()
     return target
 

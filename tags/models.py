@@ -194,33 +194,59 @@ class TagDecision(models.Model):
 
 
 class RetagJob(models.Model):
-    """Re-running the rules over existing articles, in batches, with visible progress."""
+    """Work over many articles after a rule change, a delete or a merge: queued, then run in
+    chunks (each its own task, resumable from `last_article_id`) until done, failed, or
+    superseded by a newer job over the same topic."""
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded by a newer job"
 
+    class Kind(models.TextChoices):
+        RETAG = "retag", "Re-run the rules"
+        DELETE = "delete", "Delete the topic"
+        MERGE = "merge", "Merge the topic"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RETAG)
+    # A topic being deleted outlives its job's rows only as a name: the job keeps that.
     tag = models.ForeignKey(
-        Tag, null=True, blank=True, on_delete=models.CASCADE, related_name="retag_jobs"
+        Tag, null=True, blank=True, on_delete=models.SET_NULL, related_name="retag_jobs"
     )
+    tag_name = models.CharField(max_length=100, blank=True)
+    target = models.ForeignKey(
+        Tag, null=True, blank=True, on_delete=models.SET_NULL, related_name="merge_jobs"
+    )
+    # The scope: every extracted article, or only the topic's links and its aliases' matches.
+    whole_archive = models.BooleanField(default=False)
+    phrases = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0)
     last_article_id = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on by every chunk; a running job whose heartbeat is old lost its message.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        scope = self.tag.name if self.tag_id else "all topics"
-        return f"Retag {scope}: {self.state} {self.done}/{self.total}"
+        scope = self.tag_name or (self.tag.name if self.tag_id else "all topics")
+        verb = {"retag": "Retag", "delete": "Delete", "merge": "Merge"}[self.kind]
+        return f"{verb} {scope}: {self.state} {self.done}/{self.total}"
 
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED, self.State.SUPERSEDED)

@@ -1,10 +1,14 @@
-"""Keep tag counts exact when links disappear by any route, and matchers fresh after edits."""
+"""Keep tag counts exact when links disappear by any route, matchers fresh after edits, and
+place each article ingestion announces."""
 
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
-from tags.linking import rules_changed
+from articles.models import Article
+from articles.signals import article_extracted, article_failed
+from tags.linking import rules_changed, sync_visibility, tag_article
 from tags.models import Alias, ArticleTag, Exclusion, Tag
 
 
@@ -26,3 +30,19 @@ def rules_edited(sender, **kwargs) -> None:
     """Any edit to a rule makes every process rebuild its matcher before the next match."""
     if not kwargs.get("raw"):
         rules_changed()
+
+
+@receiver(article_extracted)
+def place_extracted_article(sender, article: Article, **kwargs) -> None:
+    """Ingestion stored an extraction: tag the article (or hide the links of one that is not
+    visible), then mark it tagged. An error here leaves it extracted-not-tagged for the sweep."""
+    if article.is_visible:
+        tag_article(article)  # which also shows any links an earlier failure hid
+    else:
+        sync_visibility(article)
+    Article.objects.filter(pk=article.pk).update(tagged_at=timezone.now())
+
+
+@receiver(article_failed)
+def hide_failed_article(sender, article: Article, **kwargs) -> None:
+    sync_visibility(article)

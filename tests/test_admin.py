@@ -166,7 +166,9 @@ def test_merging_in_the_admin_moves_articles_and_redirects_the_old_page(editor):
     assert page["Location"].endswith(reverse("tag", args=[new.slug]))
 
 
-def test_an_operator_adds_a_feed_by_its_sites_address(operator, httpserver):
+def test_an_operator_adds_a_feed_by_its_sites_address(
+    operator, httpserver, django_capture_on_commit_callbacks
+):
     httpserver.expect_request("/feed.xml").respond_with_data(
         rss([{"title": "Hello", "link": "http://example.test/a"}], title="Cobalt Weekly"),
         content_type="application/rss+xml",
@@ -176,12 +178,26 @@ def test_an_operator_adds_a_feed_by_its_sites_address(operator, httpserver):
         "</head><body>Home</body></html>",
         content_type="text/html",
     )
-    response = operator.post(
-        reverse("admin:articles_feed_add"),
-        {"url": httpserver.url_for("/"), "title": "", "is_active": "on", "poll_interval": "3600"},
-    )
+    with django_capture_on_commit_callbacks() as queued:
+        response = operator.post(
+            reverse("admin:articles_feed_add"),
+            {
+                "url": httpserver.url_for("/"),
+                "title": "",
+                "is_active": "on",
+                "poll_interval": "3600",
+            },
+        )
     assert response.status_code == 302, response.context["adminform"].form.errors
-    assert Feed.objects.get().url == httpserver.url_for("/feed.xml")
+    # The request itself made no request: the address is stored as typed, the work queued.
+    assert len(httpserver.log) == 0
+    assert Feed.objects.get().url == httpserver.url_for("/")
+    for callback in queued:
+        callback()  # what the worker does
+    feed = Feed.objects.get()
+    assert feed.url == httpserver.url_for("/feed.xml")
+    assert feed.last_status == Feed.Status.OK
+    assert feed.articles.count() == 1
 
 
 def test_importing_a_broken_opml_file_says_why(operator):

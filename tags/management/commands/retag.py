@@ -9,7 +9,11 @@ class Command(BaseCommand):
     help = "Re-run the topic rules over existing articles, respecting editors' decisions."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--tag", metavar="SLUG", help="record the job against one topic")
+        parser.add_argument(
+            "--tag",
+            metavar="SLUG",
+            help="only what this topic's rules can affect: its links and its aliases' matches",
+        )
 
     def handle(self, *args, **options) -> None:
         tag = None
@@ -17,8 +21,13 @@ class Command(BaseCommand):
             tag = Tag.objects.filter(slug=options["tag"]).first()
             if tag is None:
                 raise CommandError(f"No topic with slug {options['tag']!r}.")
-        job = RetagJob.objects.create(tag=tag)
-        job.total = retagging.candidates().count()
+        job = RetagJob.objects.create(
+            tag=tag,
+            tag_name=tag.name if tag else "",
+            whole_archive=tag is None,
+            phrases=retagging.phrases_of(tag) if tag else [],
+        )
+        job.total = retagging.scope(job).count()
         job.save(update_fields=["total"])
         with tqdm(total=job.total, unit="article", disable=options["verbosity"] == 0) as bar:
             retagging.run(job, progress=bar.update)
