@@ -440,7 +440,7 @@ class Matcher:
             found = hits.get(rule_idx, ())
             if rule.title_and_summary_only:
                 found = tuple(h for h in found if h.field not in ("lead", "body"))
-            strong = _is_strong(rule, found) if rule.prominence else True
+            strong = is_strong(found, rule.strong_body_mentions) if rule.prominence else True
             results.append(
                 TagMatch(
                     rule.tag_id, score, terms, in_title, vetoed_by, keywords_only, strong, found
@@ -593,7 +593,8 @@ def lead_end(text: str) -> int:
     return end
 
 
-def _is_strong(rule: Rule, hits: tuple[Hit, ...]) -> bool:
+def is_strong(hits: Iterable[Hit], strong_body_mentions: int) -> bool:
+    """The prominence rule: one hit outside the body and outside a name, or enough body hits."""
     body = 0
     for hit in hits:
         if hit.in_name:
@@ -601,7 +602,7 @@ def _is_strong(rule: Rule, hits: tuple[Hit, ...]) -> bool:
         if hit.field != "body":
             return True
         body += 1
-    return body >= max(rule.strong_body_mentions, 1)
+    return body >= max(strong_body_mentions, 1)
 
 
 def _inside_name(raw: str, start: int, end: int, term: str, rule: Rule) -> bool:
