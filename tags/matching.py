@@ -465,7 +465,7 @@ class Matcher:
                 rule = self._rules[rule_idx]
                 for start, end, term_idx in _outermost_terms(located):
                     term = labels[base[rule_idx] + term_idx]
-                    in_name = field != TITLE and _inside_name(raw, start, end, term, rule)
+                    in_name = _inside_name(raw, start, end, term, rule, title=field == TITLE)
                     out.setdefault(rule_idx, []).append(
                         Hit(name, start + offset, end + offset, term, in_name)
                     )
@@ -528,6 +528,14 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n[ \t]+(?=\S)")
 # A neighbouring word of the same name: only spaces (one line break, "&") between them.
 _GAP = r"[ \t]*\n?[ \t]*(?:&[ \t]*\n?[ \t]*)?"
 _NAME_BEFORE = re.compile(rf"([^\W\d_][\w']*)(?=[ \t\n&]){_GAP}\Z")
+_NEXT_WORD = re.compile(rf",?{_GAP}([^\W\d_][\w'.]*)")
+COMPANY_SUFFIXES = frozenset(
+    {
+        *("ltd", "ltd.", "limited", "inc", "inc.", "corp", "corp.", "corporation", "co", "co."),
+        *("cos", "plc", "llc", "ag", "sa", "nv", "n.v.", "bv", "gmbh", "spa", "pty", "bhd"),
+        *("fund", "group", "holdings", "mines", "resources", "industries", "petroleums"),
+    }
+)
 _NAME_AFTER = re.compile(rf"(?=[ \t\n&]){_GAP}([^\W\d_]\w*)")
 
 
@@ -605,8 +613,27 @@ def is_strong(hits: Iterable[Hit], strong_body_mentions: int) -> bool:
     return body >= max(strong_body_mentions, 1)
 
 
-def _inside_name(raw: str, start: int, end: int, term: str, rule: Rule) -> bool:
+def _company_follows(raw: str, end: int) -> bool:
+    """Whether a company suffix follows within two capitalised words: "… Gold Mines Ltd"."""
+    at = end
+    for _ in range(3):
+        word = _NEXT_WORD.match(raw, at)
+        if word is None or not word.group(1)[0].isupper():
+            return False
+        if word.group(1).casefold() in COMPANY_SUFFIXES:
+            return True
+        at = word.end()
+    return False
+
+
+def _inside_name(
+    raw: str, start: int, end: int, term: str, rule: Rule, *, title: bool = False
+) -> bool:
     """Whether raw[start:end] is part of a longer capitalised name: "Kiena Gold Mines Ltd".
+
+    In any field a capitalised occurrence followed by a company suffix ("Glamis Gold Ltd",
+    "PAGE PETROLEUM LTD") is a name. Outside titles, which capitalise every word, so is one
+    next to another capitalised word ("Global Petroleum Corp", "Kiena Gold Mines").
 
     Not for aliases that are names themselves: case-sensitive ones and any an editor wrote with
     a capital past its first letter ("OPEC", "International Tin Council"). Shouting text
@@ -615,7 +642,11 @@ def _inside_name(raw: str, start: int, end: int, term: str, rule: Rule) -> bool:
     if term[1:] != term[1:].lower() or term in rule.case_sensitive_aliases:
         return False
     found = raw[start:end]
-    if found.isupper() or not all(word[:1].isupper() for word in found.split()):
+    if not all(word[:1].isupper() for word in found.split()):
+        return False
+    if _company_follows(raw, end):
+        return True
+    if title or found.isupper():
         return False
     before = _NAME_BEFORE.search(raw, max(0, start - 40), start)
     if before and before.group(1)[0].isupper():
