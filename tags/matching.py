@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,7 +32,14 @@ from operator import itemgetter
 
 import ahocorasick
 
-from tags.normalize import char_form, match_form, normalize, phrase_variants, split_hashtag
+from tags.normalize import (
+    char_form,
+    match_form,
+    match_form_offsets,
+    normalize,
+    phrase_variants,
+    split_hashtag,
+)
 
 TITLE, SUMMARY, TEXT, KEYWORDS, LEAD = range(5)
 # Field names as recorded in TagMatch.hits. TEXT is the body: the text after its lead.
@@ -242,6 +250,10 @@ class Matcher:
 
     def __len__(self) -> int:
         return len(self._patterns)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._rules
 
     def match(
         self,
@@ -497,7 +509,9 @@ class Matcher:
             seen[pid] += 1
             if seen[pid] <= MAX_HITS_PER_PATTERN:
                 selected.append((end_idx, pid))
-        spans = _spans_by_words(raw, padded, selected, patterns, folded)
+        spans = _spans_by_offsets(raw, padded, selected, patterns, folded)
+        if spans is None:
+            spans = _spans_by_words(raw, padded, selected, patterns, folded)
         if spans is not None:
             return spans
         form, starts, ends = _mapped_form(raw, fold_case=folded)
@@ -524,6 +538,10 @@ class Matcher:
 _Scan = tuple[int, str, int, str, list[tuple[int, int]], bool]
 # What the match form keeps as a word: letters, digits, "+" and combining marks.
 _WORD = re.compile(r"(?:[^\W_]|[+\u0300-\u036f])+")
+_SEP = r"[^\w+\u0300-\u036f]*(?:_[^\w+\u0300-\u036f]*)*"
+_WORD_RE = r"(?:[^\W_]|[+\u0300-\u036f])+"
+_ONE_WORD = re.compile(rf"{_SEP}({_WORD_RE})")
+_SKIP = [re.compile(rf"(?:{_SEP}{_WORD_RE}){{{1 << k}}}") for k in range(12)]
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n[ \t]+(?=\S)")
 # A neighbouring word of the same name: only spaces (one line break, "&") between them.
 _GAP = r"[ \t]*\n?[ \t]*(?:&[ \t]*\n?[ \t]*)?"
@@ -539,6 +557,68 @@ COMPANY_SUFFIXES = frozenset(
 _NAME_AFTER = re.compile(rf"(?=[ \t\n&]){_GAP}([^\W\d_]\w*)")
 
 
+class _WordIndex:
+    """Character spans of the n-th word of a text, found by skipping words in C.
+
+    Words are fetched in (mostly) increasing order: the index remembers where it stopped and
+    skips ahead with precompiled "skip 2**k words" patterns; an earlier word it has not seen
+    is found again from the start.
+    """
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.next_word = 0  # words before self.pos
+        self.pos = 0
+        self.seen: dict[int, tuple[int, int]] = {}
+
+    def span(self, word: int) -> tuple[int, int] | None:
+        found = self.seen.get(word)
+        if found is not None:
+            return found
+        if word < self.next_word:
+            self.next_word = self.pos = 0
+        gap = word - self.next_word
+        for power in range(len(_SKIP) - 1, -1, -1):
+            step = 1 << power
+            while gap >= step:
+                skipped = _SKIP[power].match(self.raw, self.pos)
+                if skipped is None:
+                    return None
+                self.pos, self.next_word, gap = skipped.end(), self.next_word + step, gap - step
+        token = _ONE_WORD.match(self.raw, self.pos)
+        if token is None:
+            return None
+        self.pos, self.next_word = token.end(), self.next_word + 1
+        self.seen[word] = found = token.span(1)
+        return found
+
+
+def _spans_by_offsets(
+    raw: str,
+    padded: str,
+    hits: list[tuple[int, int]],
+    patterns: list[str],
+    folded: bool,
+) -> list[tuple[int, int, int]] | None:
+    """Spans of ``hits`` in ``raw`` when its characters map one to one onto the form."""
+    mapped = match_form_offsets(raw, fold_case=folded)
+    if mapped is None:
+        return None
+    form, points, shifts = mapped
+    if len(form) + 2 != len(padded) or padded[1:-1] != form:
+        return None
+    spans = []
+    for end_idx, pid in hits:
+        pattern = patterns[pid]
+        # Positions in the form: the padded form has one extra space in front.
+        first = end_idx - len(pattern) + (pattern[0] == " ")
+        last = end_idx - 1 - (pattern[-1] == " ")
+        start = first + shifts[bisect_right(points, first)]
+        end = last + shifts[bisect_right(points, last)] + 1
+        spans.append((start, end, pid))
+    return spans
+
+
 def _spans_by_words(
     raw: str,
     padded: str,
@@ -547,9 +627,7 @@ def _spans_by_words(
     folded: bool,
 ) -> list[tuple[int, int, int]] | None:
     """Spans of ``hits`` in ``raw`` through word correspondence, or None where it fails."""
-    tokens = _WORD.finditer(raw)
-    window: dict[int, tuple[int, int]] = {}
-    next_word = 0
+    words = _WordIndex(raw)
     cursor = spaces = 0  # spaces in padded[:cursor]
     spans = []
     for end_idx, pid in hits:
@@ -558,26 +636,25 @@ def _spans_by_words(
             return None
         first = end_idx - len(pattern) + 2
         last = end_idx - (pattern[-1] == " ")
-        found = []
-        for at in (first, last):
-            if at >= cursor:
-                spaces += padded.count(" ", cursor, at)
-            else:
-                spaces -= padded.count(" ", at, cursor)
-            cursor = at
-            found.append(spaces - 1)
-        w0, w1 = found
-        while next_word <= w1:
-            token = next(tokens, None)
-            if token is None:
-                return None
-            window[next_word] = token.span()
-            window.pop(next_word - 64, None)
-            next_word += 1
-        if w0 not in window:
+        if first >= cursor:
+            spaces += padded.count(" ", cursor, first)
+        else:
+            spaces -= padded.count(" ", first, cursor)
+        w0 = spaces - 1
+        spaces += padded.count(" ", first, last)
+        cursor = last
+        head = words.span(w0)
+        tail = words.span(spaces - 1)
+        if head is None or tail is None:
             return None
-        start, end = window[w0][0], window[w1][1]
-        if match_form(raw[start:end], fold_case=folded) != padded[first : last + 1]:
+        start, end = head[0], tail[1]
+        found = raw[start:end]
+        form = padded[first : last + 1]
+        if found.isascii() and found.isalnum():
+            same = (found.lower() if folded else found) == form
+        else:
+            same = match_form(found, fold_case=folded) == form
+        if not same:
             return None
         spans.append((start, end, pid))
     return spans
