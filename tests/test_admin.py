@@ -64,6 +64,8 @@ def tag_form(name: str, aliases=(), exclusions=(), **extra) -> dict:
         "description": "",
         "is_active": "on",
         "min_score": "1",
+        "name_is_alias": "on",
+        "strong_body_mentions": "3",
         "aliases-TOTAL_FORMS": str(len(aliases)),
         "aliases-INITIAL_FORMS": "0",
         "exclusions-TOTAL_FORMS": str(len(exclusions)),
