@@ -34,8 +34,9 @@ import ahocorasick
 
 from tags.normalize import (
     char_form,
+    form_offsets,
     match_form,
-    match_form_offsets,
+    match_form_mapped,
     normalize,
     phrase_variants,
     split_hashtag,
@@ -312,20 +313,21 @@ class Matcher:
     def _field_hits(
         self, raw: str, field: int = -1, offset: int = 0, scans: list[_Scan] | None = None
     ) -> Counter[int]:
-        form = match_form(raw)
+        form, spaced, stripped = match_form_mapped(raw)
         if not form or self._main is None:
             return Counter()
         padded = f" {form} "
         found = list(self._main.iter(padded))
         hits = Counter(map(itemgetter(1), found))
         if scans is not None and found:
-            scans.append((field, raw, offset, padded, found, True))
+            scans.append((field, raw, offset, padded, found, True, spaced, stripped))
         if self._case is not None and not self._candidates.isdisjoint(hits):
-            exact = f" {match_form(raw, fold_case=False)} "
+            form, spaced, stripped = match_form_mapped(raw, fold_case=False)
+            exact = f" {form} "
             found = list(self._case.iter(exact))
             hits.update(map(itemgetter(1), found))
             if scans is not None and found:
-                scans.append((field, raw, offset, exact, found, False))
+                scans.append((field, raw, offset, exact, found, False, spaced, stripped))
         return hits
 
     def _keyword_hits(self, keyword: str) -> Counter[int]:
@@ -466,10 +468,11 @@ class Matcher:
         """Each wanted rule's occurrences, located in the original text of their field."""
         entries, labels, base = self._entries, self._labels, self._term_base
         out: dict[int, list[Hit]] = {}
-        for field, raw, offset, padded, found, folded in scans:
+        for field, raw, offset, padded, found, folded, spaced, stripped in scans:
             name = FIELD_NAMES[field]
             per_rule: dict[int, list[tuple[int, int, int]]] = {}
-            for start, end, hit_pid in self._locate(raw, padded, found, folded):
+            located = self._locate(raw, padded, found, folded, spaced, stripped)
+            for start, end, hit_pid in located:
                 for rule_idx, term_idx, kind in entries[hit_pid]:
                     if kind == _ALIAS and rule_idx in wanted:
                         per_rule.setdefault(rule_idx, []).append((start, end, term_idx))
@@ -477,7 +480,10 @@ class Matcher:
                 rule = self._rules[rule_idx]
                 for start, end, term_idx in _outermost_terms(located):
                     term = labels[base[rule_idx] + term_idx]
-                    in_name = _inside_name(raw, start, end, term, rule, title=field == TITLE)
+                    # Only a capitalised occurrence can be part of a name.
+                    in_name = raw[start].isupper() and _inside_name(
+                        raw, start, end, term, rule, title=field == TITLE
+                    )
                     out.setdefault(rule_idx, []).append(
                         Hit(name, start + offset, end + offset, term, in_name)
                     )
@@ -493,7 +499,13 @@ class Matcher:
         return {rule_idx: tuple(found) for rule_idx, found in out.items()}
 
     def _locate(
-        self, raw: str, padded: str, found: list[tuple[int, int]], folded: bool
+        self,
+        raw: str,
+        padded: str,
+        found: list[tuple[int, int]],
+        folded: bool,
+        spaced: bytes | None,
+        stripped: int,
     ) -> list[tuple[int, int, int]]:
         """(start, end, pid) in ``raw`` of the first MAX_HITS_PER_PATTERN hits of each pattern.
 
@@ -509,7 +521,9 @@ class Matcher:
             seen[pid] += 1
             if seen[pid] <= MAX_HITS_PER_PATTERN:
                 selected.append((end_idx, pid))
-        spans = _spans_by_offsets(raw, padded, selected, patterns, folded)
+        spans = None
+        if spaced is not None:
+            spans = _spans_by_offsets(form_offsets(spaced, stripped), selected, patterns)
         if spans is None:
             spans = _spans_by_words(raw, padded, selected, patterns, folded)
         if spans is not None:
@@ -535,7 +549,9 @@ class Matcher:
         return first, last
 
 
-_Scan = tuple[int, str, int, str, list[tuple[int, int]], bool]
+# (field, raw text, offset of raw in its field, padded form, automaton hits, case folded,
+#  uncollapsed form and its stripped lead for mapping positions back, see match_form_mapped)
+_Scan = tuple[int, str, int, str, list[tuple[int, int]], bool, bytes | None, int]
 # What the match form keeps as a word: letters, digits, "+" and combining marks.
 _WORD = re.compile(r"(?:[^\W_]|[+\u0300-\u036f])+")
 _SEP = r"[^\w+\u0300-\u036f]*(?:_[^\w+\u0300-\u036f]*)*"
@@ -594,19 +610,10 @@ class _WordIndex:
 
 
 def _spans_by_offsets(
-    raw: str,
-    padded: str,
-    hits: list[tuple[int, int]],
-    patterns: list[str],
-    folded: bool,
-) -> list[tuple[int, int, int]] | None:
-    """Spans of ``hits`` in ``raw`` when its characters map one to one onto the form."""
-    mapped = match_form_offsets(raw, fold_case=folded)
-    if mapped is None:
-        return None
-    form, points, shifts = mapped
-    if len(form) + 2 != len(padded) or padded[1:-1] != form:
-        return None
+    offsets: tuple[list[int], list[int]], hits: list[tuple[int, int]], patterns: list[str]
+) -> list[tuple[int, int, int]]:
+    """Spans of ``hits`` in a text whose characters map one to one onto its form."""
+    points, shifts = offsets
     spans = []
     for end_idx, pid in hits:
         pattern = patterns[pid]

@@ -259,36 +259,35 @@ codecs.register_error(_FOLD_ERRORS, _fold_run)
 codecs.register_error(_KEEP_ERRORS, _keep_run)
 
 
-def match_form_offsets(
-    text: str, *, fold_case: bool = True
-) -> tuple[str, list[int], list[int]] | None:
-    """``match_form(text)`` with what maps its positions back to ``text``, when that is cheap.
+def match_form_mapped(text: str, *, fold_case: bool = True) -> tuple[str, bytes | None, int]:
+    """``match_form(text)`` plus what maps its positions back to ``text``, when that is cheap.
 
-    Returns ``(form, points, shifts)``: the character at form position ``f`` came from
-    ``text[f + shifts[bisect_right(points, f)]]``. Only when every character of ``text`` maps
-    to exactly one of the form before spaces are collapsed (ASCII text with typographic
-    punctuation, the common case); otherwise None, and the caller maps another way.
+    Returns ``(form, spaced, stripped)``. When every character of ``text`` becomes exactly one
+    character before spaces are collapsed (ASCII text with typographic punctuation, the
+    common case), ``spaced`` is that uncollapsed form without its ``stripped`` leading spaces,
+    for ``form_offsets``; otherwise it is None and the caller maps another way.
     """
     nfkc = unicodedata.normalize("NFKC", text)
-    if len(nfkc) != len(text):
-        return None
     if not nfkc.isascii():
         for char in _COMMON_SEPARATORS:
             if char in nfkc:
                 nfkc = nfkc.replace(char, " ")
     handler = _FOLD_ERRORS if fold_case else _KEEP_ERRORS
-    raw = nfkc.encode("ascii", errors=handler)
-    if len(raw) != len(nfkc):
-        return None
-    raw = raw.translate(_ASCII_FOLD if fold_case else _ASCII_KEEP)
-    stripped = raw.lstrip(b" ")
-    removed = len(raw) - len(stripped)
-    runs = [run.span() for run in _SPACE_RUNS.finditer(stripped)]
+    raw = nfkc.encode("ascii", errors=handler).translate(_ASCII_FOLD if fold_case else _ASCII_KEEP)
+    one_to_one = len(raw) == len(nfkc) == len(text)
+    spaced = raw.lstrip(b" ")
+    stripped = len(raw) - len(spaced)
+    form = _SPACE_RUNS.sub(b" ", spaced) if b"  " in spaced else spaced
+    return form.rstrip(b" ").decode("utf-8"), spaced if one_to_one else None, stripped
+
+
+def form_offsets(spaced: bytes, stripped: int) -> tuple[list[int], list[int]]:
+    """``(points, shifts)``: form position ``f`` came from text position
+    ``f + shifts[bisect_right(points, f)]`` (see ``match_form_mapped``)."""
+    runs = [run.span() for run in _SPACE_RUNS.finditer(spaced)]
     if not runs:
-        return stripped.rstrip(b" ").decode("ascii", errors="replace"), [], [removed]
+        return [], [stripped]
     # After run k, the form is shorter than the text by the spaces dropped in runs 0..k.
     dropped = list(accumulate(end - start - 1 for start, end in runs))
     points = [end - gone for (_, end), gone in zip(runs, dropped, strict=True)]
-    shifts = [removed, *(removed + gone for gone in dropped)]
-    form = _SPACE_RUNS.sub(b" ", stripped).rstrip(b" ").decode("ascii", errors="replace")
-    return form, points, shifts
+    return points, [stripped, *(stripped + gone for gone in dropped)]
