@@ -509,10 +509,11 @@ class Matcher:
     ) -> list[tuple[int, int, int]]:
         """(start, end, pid) in ``raw`` of the first MAX_HITS_PER_PATTERN hits of each pattern.
 
-        Words of the match form correspond one to one with runs of word characters in the
-        original text, so a hit's span is that of its first and last word; each is checked
-        against the form. Where they do not correspond (a soft hyphen joining two words, an
-        unspaced script) the text is mapped character by character instead: slower, but exact.
+        Three ways, cheapest first. When each character of the text became one character of
+        the form before spaces were collapsed (``match_form_mapped``), positions shift only
+        by the collapsed runs. Else words of the form correspond to runs of word characters in
+        the text (checked per hit). Where neither holds (a soft hyphen joining two words, an
+        unspaced script) the text is mapped character by character: slow, but exact.
         """
         patterns = self._patterns
         seen: Counter[int] = Counter()
@@ -552,8 +553,7 @@ class Matcher:
 # (field, raw text, offset of raw in its field, padded form, automaton hits, case folded,
 #  uncollapsed form and its stripped lead for mapping positions back, see match_form_mapped)
 _Scan = tuple[int, str, int, str, list[tuple[int, int]], bool, bytes | None, int]
-# What the match form keeps as a word: letters, digits, "+" and combining marks.
-_WORD = re.compile(r"(?:[^\W_]|[+\u0300-\u036f])+")
+# What the match form keeps as a word (letters, digits, "+", combining marks) and between.
 _SEP = r"[^\w+\u0300-\u036f]*(?:_[^\w+\u0300-\u036f]*)*"
 _WORD_RE = r"(?:[^\W_]|[+\u0300-\u036f])+"
 _ONE_WORD = re.compile(rf"{_SEP}({_WORD_RE})")
