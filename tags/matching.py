@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ import ahocorasick
 
 from tags.normalize import (
     char_form,
-    form_offsets,
     match_form,
     match_form_mapped,
     normalize,
@@ -524,7 +522,7 @@ class Matcher:
                 selected.append((end_idx, pid))
         spans = None
         if spaced is not None:
-            spans = _spans_by_offsets(form_offsets(spaced, stripped), selected, patterns)
+            spans = _spans_by_offsets(spaced, stripped, padded, selected, patterns)
         if spans is None:
             spans = _spans_by_words(raw, padded, selected, patterns, folded)
         if spans is not None:
@@ -558,6 +556,7 @@ _SEP = r"[^\w+\u0300-\u036f]*(?:_[^\w+\u0300-\u036f]*)*"
 _WORD_RE = r"(?:[^\W_]|[+\u0300-\u036f])+"
 _ONE_WORD = re.compile(rf"{_SEP}({_WORD_RE})")
 _SKIP = [re.compile(rf"(?:{_SEP}{_WORD_RE}){{{1 << k}}}") for k in range(12)]
+_SPACES = re.compile(b" *")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n[ \t]+(?=\S)")
 # A neighbouring word of the same name: only spaces (one line break, "&") between them.
 _GAP = r"[ \t]*\n?[ \t]*(?:&[ \t]*\n?[ \t]*)?"
@@ -609,20 +608,55 @@ class _WordIndex:
         return found
 
 
+class _Counted:
+    """Occurrences of one character in ``text[:at]``, moved to any ``at`` by counting only
+    the stretch in between (positions are asked for in roughly increasing order)."""
+
+    __slots__ = ("at", "char", "n", "text")
+
+    def __init__(self, text, char) -> None:
+        self.text, self.char, self.at, self.n = text, char, 0, 0
+
+    def __call__(self, at: int) -> int:
+        if at >= self.at:
+            self.n += self.text.count(self.char, self.at, at)
+        else:
+            self.n -= self.text.count(self.char, at, self.at)
+        self.at = at
+        return self.n
+
+
 def _spans_by_offsets(
-    offsets: tuple[list[int], list[int]], hits: list[tuple[int, int]], patterns: list[str]
+    spaced: bytes, stripped: int, padded: str, hits: list[tuple[int, int]], patterns: list[str]
 ) -> list[tuple[int, int, int]]:
-    """Spans of ``hits`` in a text whose characters map one to one onto its form."""
-    points, shifts = offsets
+    """Spans of ``hits`` in a text whose characters map one to one onto ``spaced``.
+
+    ``spaced`` is the form before runs of spaces were collapsed. The non-space characters
+    before a form position and before its text position are the same, so the text position
+    ``r`` of form position ``f`` solves ``r = f + spaces(spaced[:r]) - spaces(form[:f])``:
+    iterated from below, each step counting only the stretch it adds, it reaches the start of
+    the spaces in front of the character; skipping those gives the character itself.
+    """
+    in_text, in_form = _Counted(spaced, b" "), _Counted(padded, " ")
+
+    def locate(f: int) -> int:
+        # padded[f + 1] is form position f: one extra space in front.
+        words = in_form(f + 1) - 1
+        r = f
+        while True:
+            moved = f + in_text(r) - words
+            if moved == r:
+                break
+            r = moved
+        return _SPACES.match(spaced, r).end()
+
     spans = []
     for end_idx, pid in hits:
         pattern = patterns[pid]
         # Positions in the form: the padded form has one extra space in front.
         first = end_idx - len(pattern) + (pattern[0] == " ")
         last = end_idx - 1 - (pattern[-1] == " ")
-        start = first + shifts[bisect_right(points, first)]
-        end = last + shifts[bisect_right(points, last)] + 1
-        spans.append((start, end, pid))
+        spans.append((locate(first) + stripped, locate(last) + stripped + 1, pid))
     return spans
 
 
