@@ -638,17 +638,21 @@ def _spans_by_offsets(
     the spaces in front of the character; skipping those gives the character itself.
     """
     in_text, in_form = _Counted(spaced, b" "), _Counted(padded, " ")
+    known = [0, 0]  # a form position already located and its text position
 
     def locate(f: int) -> int:
         # padded[f + 1] is form position f: one extra space in front.
         words = in_form(f + 1) - 1
-        r = f
+        # Fewer characters are dropped before f than before any later position: start there.
+        r = known[1] + f - known[0] if f >= known[0] else f
         while True:
             moved = f + in_text(r) - words
             if moved == r:
                 break
             r = moved
-        return _SPACES.match(spaced, r).end()
+        r = _SPACES.match(spaced, r).end()
+        known[:] = f, r
+        return r
 
     spans = []
     for end_idx, pid in hits:
@@ -656,7 +660,10 @@ def _spans_by_offsets(
         # Positions in the form: the padded form has one extra space in front.
         first = end_idx - len(pattern) + (pattern[0] == " ")
         last = end_idx - 1 - (pattern[-1] == " ")
-        spans.append((locate(first) + stripped, locate(last) + stripped + 1, pid))
+        start = locate(first)
+        # Within one word nothing was collapsed: the hit is as long as its form.
+        end = start + last - first if " " not in pattern.strip(" ") else locate(last)
+        spans.append((start + stripped, end + stripped + 1, pid))
     return spans
 
 
@@ -775,6 +782,8 @@ def _inside_name(
 
 def _outermost_terms(located: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Drop occurrences inside a longer occurrence (of the same rule), keep text order."""
+    if len(located) == 1:
+        return located
     ordered = sorted(set(located), key=lambda s: (s[0], -s[1]))
     kept: list[tuple[int, int, int]] = []
     reach = -1
