@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from itertools import accumulate
 
 DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b\u058a\u1806"
 APOSTROPHES = "\u2018\u2019\u201b\u02bc\u2032\u2035`"
@@ -264,8 +263,9 @@ def match_form_mapped(text: str, *, fold_case: bool = True) -> tuple[str, bytes 
 
     Returns ``(form, spaced, stripped)``. When every character of ``text`` becomes exactly one
     character before spaces are collapsed (ASCII text with typographic punctuation, the
-    common case), ``spaced`` is that uncollapsed form without its ``stripped`` leading spaces,
-    for ``form_offsets``; otherwise it is None and the caller maps another way.
+    common case), ``spaced`` is that uncollapsed form without its ``stripped`` leading spaces:
+    a form position maps back by counting the spaces dropped before it. Otherwise ``spaced``
+    is None and the caller maps another way.
     """
     nfkc = unicodedata.normalize("NFKC", text)
     if not nfkc.isascii():
@@ -279,15 +279,3 @@ def match_form_mapped(text: str, *, fold_case: bool = True) -> tuple[str, bytes 
     stripped = len(raw) - len(spaced)
     form = _SPACE_RUNS.sub(b" ", spaced) if b"  " in spaced else spaced
     return form.rstrip(b" ").decode("utf-8"), spaced if one_to_one else None, stripped
-
-
-def form_offsets(spaced: bytes, stripped: int) -> tuple[list[int], list[int]]:
-    """``(points, shifts)``: form position ``f`` came from text position
-    ``f + shifts[bisect_right(points, f)]`` (see ``match_form_mapped``)."""
-    runs = [run.span() for run in _SPACE_RUNS.finditer(spaced)]
-    if not runs:
-        return [], [stripped]
-    # After run k, the form is shorter than the text by the spaces dropped in runs 0..k.
-    dropped = list(accumulate(end - start - 1 for start, end in runs))
-    points = [end - gone for (_, end), gone in zip(runs, dropped, strict=True)]
-    return points, [stripped, *(stripped + gone for gone in dropped)]
