@@ -18,6 +18,7 @@ from articles import tasks
 from articles.feedlist import export_opml, import_opml
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
+from tags.explaining import explain
 from tags.models import ArticleTag, Tag
 
 STATUS_COLOURS = {
@@ -351,14 +352,20 @@ class ArticleTagInline(admin.TabularInline):
     """Tags with why each one is there; adding or deleting one here is an editor's decision."""
 
     model = ArticleTag
-    fields = ["tag", "origin", "score", "matched_terms"]
-    readonly_fields = ["origin", "score", "matched_terms"]
+    fields = ["tag", "origin", "score", "matched_terms", "why"]
+    readonly_fields = ["origin", "score", "matched_terms", "why"]
     raw_id_fields = ["tag"]
     extra = 0
 
     @admin.display(description="matched terms")
     def matched_terms(self, obj: ArticleTag) -> str:
         return ", ".join(f"{term} ({n})" for term, n in sorted(obj.terms.items())) or "—"
+
+    @admin.display(description="why")
+    def why(self, obj: ArticleTag) -> str:
+        if obj.pk is None:
+            return "—"
+        return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
 
 
 class ArticleFeedInline(admin.TabularInline):

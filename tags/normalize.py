@@ -256,3 +256,26 @@ _FOLD_ERRORS = "newsdesk.match_form.fold"
 _KEEP_ERRORS = "newsdesk.match_form.keep"
 codecs.register_error(_FOLD_ERRORS, _fold_run)
 codecs.register_error(_KEEP_ERRORS, _keep_run)
+
+
+def match_form_mapped(text: str, *, fold_case: bool = True) -> tuple[str, bytes | None, int]:
+    """``match_form(text)`` plus what maps its positions back to ``text``, when that is cheap.
+
+    Returns ``(form, spaced, stripped)``. When every character of ``text`` becomes exactly one
+    character before spaces are collapsed (ASCII text with typographic punctuation, the
+    common case), ``spaced`` is that uncollapsed form without its ``stripped`` leading spaces:
+    a form position maps back by counting the spaces dropped before it. Otherwise ``spaced``
+    is None and the caller maps another way.
+    """
+    nfkc = unicodedata.normalize("NFKC", text)
+    if not nfkc.isascii():
+        for char in _COMMON_SEPARATORS:
+            if char in nfkc:
+                nfkc = nfkc.replace(char, " ")
+    handler = _FOLD_ERRORS if fold_case else _KEEP_ERRORS
+    raw = nfkc.encode("ascii", errors=handler).translate(_ASCII_FOLD if fold_case else _ASCII_KEEP)
+    one_to_one = len(raw) == len(nfkc) == len(text)
+    spaced = raw.lstrip(b" ")
+    stripped = len(raw) - len(spaced)
+    form = _SPACE_RUNS.sub(b" ", spaced) if b"  " in spaced else spaced
+    return form.rstrip(b" ").decode("utf-8"), spaced if one_to_one else None, stripped

@@ -226,6 +226,9 @@ def _finish(job: RetagJob) -> str:
     if job.kind == RetagJob.Kind.DELETE and job.tag_id:
         Tag.objects.filter(pk=job.tag_id).delete()
     if job.kind == RetagJob.Kind.MERGE:
+        # Weak links moved over follow the target's choice to publish weak matches or not.
+        if job.target is not None:
+            linking.relist_weak(job.target)
         linking.recount([job.tag_id, job.target_id])
     _set_state(job, RetagJob.State.DONE)
     log.info("%s done: %s articles, %s changed", job, job.done, job.changed)

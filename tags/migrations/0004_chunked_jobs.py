@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tags", "0002_groups_and_starter_tags"),
+        ("tags", "0003_prominence"),
     ]
 
     operations = [
