@@ -170,7 +170,7 @@ def describe_rejected(rejected: Iterable[RejectedEntry], shown: int = 3) -> str:
     """One line for an operator: how many entries were not taken, and the first few reasons."""
     items = list(rejected)
     reasons = "; ".join(
-        f"{item.title or item.guid or '(untitled)'}: {item.reason}" for item in items[:shown]
+        f"{(item.title or item.guid or '(untitled)')[:80]}: {item.reason}" for item in items[:shown]
     )
     more = f"; and {len(items) - shown} more" if len(items) > shown else ""
     return f"{len(items)} entries not taken ({reasons}{more})"
