@@ -182,9 +182,7 @@ def describe_rejected(rejected: Iterable[RejectedEntry], shown: int = 3) -> str:
 # ones it deems safe in full: one 50 KB entity referenced 50,000 times is 2.5 GB of text. The
 # internal subset is removed before any parser sees the document, so an entity reference stays
 # the literal text it was ("&name;") and a parse costs memory in proportion to the bytes read.
-_PROLOG_TOKEN = re.compile(
-    rb"\s+|<\?.*?\?>|<!--.*?-->|<!doctype", re.IGNORECASE | re.DOTALL
-)
+_PROLOG_TOKEN = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->|<!doctype", re.IGNORECASE | re.DOTALL)
 _DOCTYPE_TOKEN = re.compile(rb'"[^"]*"|\'[^\']*\'|<!--.*?-->|<\?.*?\?>|[\[\]>]', re.DOTALL)
 _UTF16_HEAD = re.compile(rb"^(?:\xff\xfe|\xfe\xff|\x00<|<\x00)")
 

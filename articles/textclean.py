@@ -21,7 +21,7 @@ import re
 from typing import Any, TypeVar
 
 # C0 controls but tab, newline and carriage return; DEL and the C1 block; lone surrogates;
-# noncharacters (U+FDD0–U+FDEF and the last two code points of every plane); bidi embeddings,
+# noncharacters (U+FDD0 to U+FDEF and the last two code points of every plane); bidi embeddings,
 # overrides and isolates, which a title could use to disguise what surrounds it.
 _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
     f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
@@ -132,4 +132,3 @@ def _valid_multibyte(text: str) -> int:
 def clip(value: str, limit: int) -> str:
     """`value` cut to `limit` characters, on a character boundary (never a half surrogate)."""
     return value if len(value) <= limit else value[:limit].rstrip()
-

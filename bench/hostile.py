@@ -65,7 +65,13 @@ def control_character_feed(base: str) -> bytes:
 def invalid_utf8_feed(base: str) -> bytes:
     """UTF-8 with a few invalid bytes among real non-ASCII text."""
     good = _rss(
-        [_item("Zürich rare‑earth talks", f"{base}/utf/1", description="Zürich BROKEN rare‑earth")]
+        [
+            _item(
+                "Zürich rare\u2011earth talks",
+                f"{base}/utf/1",
+                description="Zürich BROKEN rare\u2011earth",
+            )
+        ]
     )
     return good.replace(b"BROKEN", b"\xff\xfe\xc3(")
 

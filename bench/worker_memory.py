@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             CELERY_BROKER_URL=args.broker,
             CELERY_RESULT_BACKEND=args.broker,
             CELERY_TASK_ALWAYS_EAGER="false",
-            NEWSDESK_ALLOW_LOOPBACK="true",
+            NEWSDESK_ALLOW_HOSTS=server.base_url.removeprefix("http://"),
             NEWSDESK_HOST_DELAY="0",
             NEWSDESK_OBEY_ROBOTS="false",
             LOG_LEVEL="WARNING",

@@ -171,7 +171,9 @@ def test_it_caps_huge_titles_and_summaries() -> None:
 
 
 def test_it_hashes_overlong_guids() -> None:
-    entry = parse_feed(rss(f"<item><title>x</title><link>/x</link><guid>{'g' * 3000}</guid></item>"), url=FEED_URL)
+    entry = parse_feed(
+        rss(f"<item><title>x</title><link>/x</link><guid>{'g' * 3000}</guid></item>"), url=FEED_URL
+    )
     assert entry.entries[0].guid.startswith("sha256:")
 
 
