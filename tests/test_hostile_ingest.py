@@ -64,7 +64,7 @@ def test_a_nul_feed_then_a_good_feed_in_one_ingest_run(httpserver, capsys):
 
 def test_invalid_utf8_in_a_page_keeps_the_rest_of_the_text(httpserver):
     page = article_html("Zürich rare\u2011earth talks", [LEAD]).encode()
-    page = page.replace("Officials in".encode(), b"Officials \xff\xfe in")
+    page = page.replace(b"Officials in", b"Officials \xff\xfe in")
     link = serve_page(httpserver, "/utf", page)
     httpserver.expect_request("/feed.xml").respond_with_data(
         rss([{"title": "Zürich talks", "link": link}]), content_type="application/rss+xml"
