@@ -82,7 +82,7 @@ def test_the_command_prints_each_outline(hostile_opml, tmp_path, capsys) -> None
 
 
 def test_the_admin_page_lists_each_outline(hostile_opml, admin_client) -> None:
-    body, good = hostile_opml
+    body, _ = hostile_opml
     upload = SimpleUploadedFile("feeds.opml", body, "text/xml")
     response = admin_client.post(reverse("admin:articles_feed_import_opml"), {"file": upload})
     assert response.status_code == 200
