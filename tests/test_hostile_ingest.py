@@ -201,3 +201,18 @@ def test_a_feed_redirected_to_a_refused_address_says_so(httpserver):
     feed.refresh_from_db()
     assert feed.url == httpserver.url_for("/feed.xml")
     assert "redirected to http://localhost:1/feed.xml, which failed: refused" in feed.last_error
+
+
+def test_a_right_to_left_override_never_reaches_the_page(httpserver, client):
+    lead = f"Override story: {LEAD}"
+    link = serve_page(httpserver, "/rtl", article_html("Page \u202eeulav\u202c title", [lead]))
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss([{"title": "Cobalt \u202eslips\u202c again", "link": link}]),
+        content_type="application/rss+xml",
+    )
+    ingest.ingest_feeds([make_feed(httpserver.url_for("/feed.xml"))])
+    article = Article.objects.get()
+    assert "\u202e" not in article.title and "\u202c" not in article.title
+    page = client.get(article.get_absolute_url()).content.decode()
+    assert "\u202e" not in page
+    assert f'<h1 dir="auto">{article.title}</h1>' in page
