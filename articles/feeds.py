@@ -188,16 +188,26 @@ _UTF16_HEAD = re.compile(rb"^(?:\xff\xfe|\xfe\xff|\x00<|<\x00)")
 
 
 def strip_internal_dtd(body: bytes) -> tuple[bytes, str]:
-    """(body without its DOCTYPE's internal subset, warning) or FeedParseError if it cannot be.
+    """(body without any DOCTYPE internal subset, warning) or FeedParseError if it cannot be.
 
     The DOCTYPE's name and external identifier stay (feedparser reads "netscape" from them);
     external DTDs are never loaded.
     """
-    start = _doctype_start(body)
-    if start is None:
+    entities, subsets, position = 0, 0, 0
+    while (start := _doctype_start(body, position)) is not None:
+        body, position, declared = _strip_one_doctype(body, start)
+        if declared is not None:
+            entities, subsets = entities + declared, subsets + 1
+    if not subsets:
         if _UTF16_HEAD.match(body) and b"<!ENTITY" in body.replace(b"\x00", b"").upper():
             raise FeedParseError("refused: the document declares XML entities (a DTD)")
         return body, ""
+    what = f"{entities} entity declarations" if entities else "a DTD internal subset"
+    return body, f"{what} ignored (entities left unexpanded)"
+
+
+def _strip_one_doctype(body: bytes, start: int) -> tuple[bytes, int, int | None]:
+    """(body, where the DOCTYPE now ends, entities declared or None without a subset)."""
     subset_start = None
     depth = 0
     for token in _DOCTYPE_TOKEN.finditer(body, start + len(b"<!doctype")):
@@ -209,17 +219,16 @@ def strip_internal_dtd(body: bytes) -> tuple[bytes, str]:
             depth -= 1
         elif text == b">" and depth <= 0:
             if subset_start is None:
-                return body, ""
+                return body, token.end(), None
             subset = body[subset_start : token.start()]
             head = body[:subset_start].rstrip() + b">"
-            entities = subset.upper().count(b"<!ENTITY")
-            what = f"{entities} entity declarations" if entities else "a DTD internal subset"
-            return head + body[token.end() :], f"{what} ignored (entities left unexpanded)"
+            return head + body[token.end() :], len(head), subset.upper().count(b"<!ENTITY")
     raise FeedParseError("not well-formed XML: the DOCTYPE declaration never ends")
 
 
-def _doctype_start(body: bytes) -> int | None:
-    position = 3 if body.startswith(b"\xef\xbb\xbf") else 0
+def _doctype_start(body: bytes, position: int = 0) -> int | None:
+    if position == 0 and body.startswith(b"\xef\xbb\xbf"):
+        position = 3
     while match := _PROLOG_TOKEN.match(body, position):
         if match.group().lower() == b"<!doctype":
             return match.start()

@@ -124,3 +124,15 @@ def test_overlong_links_are_recorded_with_their_reason() -> None:
     long_one = feed.entries[-1]
     assert len(long_one.title) == 500
     assert long_one.guid.startswith("sha256:")
+
+
+def test_a_second_doctype_loses_its_entities_too() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss><!DOCTYPE rss [<!ENTITY a "AAAA">]>'
+        b"<rss version='2.0'><channel><item><title>&a;</title><link>http://h.test/1</link>"
+        b"</item></channel></rss>"
+    )
+    stripped, warning = strip_internal_dtd(body)
+    assert b"ENTITY" not in stripped
+    assert warning == "1 entity declarations ignored (entities left unexpanded)"
+    assert "AAAA" not in parse_feed(body, url=BASE).entries[0].title
