@@ -216,3 +216,31 @@ def test_a_right_to_left_override_never_reaches_the_page(httpserver, client):
     page = client.get(article.get_absolute_url()).content.decode()
     assert "\u202e" not in page
     assert f'<h1 dir="auto">{article.title}</h1>' in page
+
+
+def test_a_host_asking_to_wait_an_hour_does_not_delay_another_host(
+    httpserver, settings, allow_host
+):
+    settings.NEWSDESK_HOST_DELAY = 1
+    other = f"http://127.0.0.1:{httpserver.port}"  # a second host name for the same server
+    allow_host(other)
+    httpserver.expect_request("/slow.xml").respond_with_response(
+        WerkzeugResponse("later", status=429, headers={"Retry-After": "3600"})
+    )
+    link = serve_page(httpserver, "/fast/1", article_html("Fast story", [f"Fast: {LEAD}"]))
+    httpserver.expect_request("/fast.xml").respond_with_data(
+        rss([{"title": "Fast story", "link": link.replace("localhost", "127.0.0.1")}]),
+        content_type="application/rss+xml",
+    )
+    slow = make_feed(httpserver.url_for("/slow.xml"))
+    fast = make_feed(f"{other}/fast.xml")
+
+    started = timezone.now()
+    report = ingest.ingest_feeds([slow, fast])
+    took = (timezone.now() - started).total_seconds()
+
+    assert report.failed == 1 and report.ok == 1
+    assert Article.objects.get().status == Article.Status.OK
+    assert took < 10  # the second host waited at most its own politeness delay
+    slow.refresh_from_db()
+    assert slow.next_poll_at >= started + timedelta(seconds=3600)
