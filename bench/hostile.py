@@ -86,3 +86,14 @@ def overlong_fields_feed(base: str, *, good: int = 3) -> bytes:
     items.append(_item("Long title and GUID", f"{base}/good/long", guid="g" * 2500))
     items[-1] = items[-1].replace("Long title and GUID", "Long title " + "t" * 900)
     return _rss(items, title="Long fields")
+
+
+def huge_text_feed(base: str, *, megabytes: int = 9) -> bytes:
+    """One description of `megabytes` MB of escaped HTML, then a NUL so the lenient parser runs."""
+    run = "&lt;b&gt;x&lt;/b&gt; " * (megabytes * 1024 * 1024 // 21)
+    return _rss([_item("Huge", f"{base}/huge/1", description=run)]) + b"\x00"
+
+
+def tag_flood_feed(base: str, *, tags: int = 1_000_000) -> bytes:
+    """A description holding a million tiny real tags (minutes of pure-Python parsing)."""
+    return _rss([_item("Flood", f"{base}/flood/1", description="<b>x</b>" * (tags // 2))])

@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from articles.feeds import MAX_URL_CHARS, FeedParseError, parse_feed, strip_internal_dtd
+from articles.feeds import (
+    MAX_URL_CHARS,
+    FeedParseError,
+    clip_long_texts,
+    parse_feed,
+    strip_internal_dtd,
+)
 from articles.textclean import clean_text, repair_utf8
 from bench.hostile import (
     control_character_feed,
     invalid_utf8_feed,
     overlong_fields_feed,
+    tag_flood_feed,
     wide_entity_feed,
 )
 
@@ -40,8 +47,8 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("maker", ["wide_entity_feed", "nested_entity_feed"])
-def test_entity_expansion_feeds_parse_in_bounded_memory(maker: str) -> None:
+@pytest.mark.parametrize("maker", ["wide_entity_feed", "nested_entity_feed", "huge_text_feed"])
+def test_hostile_feeds_parse_in_bounded_memory(maker: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(ROOT), maker],
         capture_output=True,
@@ -51,7 +58,10 @@ def test_entity_expansion_feeds_parse_in_bounded_memory(maker: str) -> None:
     )
     result = json.loads(done.stdout)
     assert result["peak_mb"] < PARSE_LIMIT_MB, result["peak_mb"]
-    assert "entity declarations ignored (entities left unexpanded)" in result["warning"]
+    if "entity" in maker:
+        assert "entity declarations ignored (entities left unexpanded)" in result["warning"]
+    else:
+        assert "1 over-long text runs clipped to 256 KB" in result["warning"]
     assert result["titles"]  # a sane result: the entries are there, their entities literal
     assert result["longest_summary"] <= 20_000
 
@@ -136,3 +146,19 @@ def test_a_second_doctype_loses_its_entities_too() -> None:
     assert b"ENTITY" not in stripped
     assert warning == "1 entity declarations ignored (entities left unexpanded)"
     assert "AAAA" not in parse_feed(body, url=BASE).entries[0].title
+
+
+def test_a_flood_of_tags_is_refused_before_parsing() -> None:
+    with pytest.raises(FeedParseError, match="tags, over the 400000 limit"):
+        parse_feed(tag_flood_feed(BASE), url=BASE)
+
+
+def test_long_text_runs_are_clipped_on_character_and_entity_boundaries() -> None:
+    run = "é" * 200_000 + "&amp;" * 30_000
+    body = f"<rss><x>{run}</x><y><![CDATA[{'<p>' * 100_000}]]></y></rss>".encode()
+    clipped, count = clip_long_texts(body)
+    assert count == 2
+    clipped.decode("utf-8")  # no half character
+    assert b"&amp</x>" not in clipped and b"&am</x>" not in clipped
+    assert clipped.endswith(b"]]></y></rss>")
+    assert len(clipped) < 2 * 256 * 1024 + 100
