@@ -14,8 +14,8 @@ DEBUG=false, as in production, unless --django-debug.
 Hostile feeds (bench/hostile.py, unless --no-hostile) are polled among the others: one DTD entity
 of 50 KB referenced 50,000 times (2.5 GB if expanded), the nested "billion laughs", and a feed
 whose fields carry NUL, ESC, U+FFFE and a right-to-left override, with article pages that carry
-the same. Each must end recorded (polled, its articles extracted or failed) with the worker's peak
-RSS under the target (aim: under 250 MB).
+the same, and one 9 MB description of escaped HTML. Each must end recorded (polled, its
+articles extracted or failed) with the worker's peak RSS under the target (aim: under 250 MB).
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ HOSTILE_FEEDS = {
     "entity-wide": ("/hostile/wide.xml", hostile.wide_entity_feed),
     "entity-nested": ("/hostile/laughs.xml", hostile.nested_entity_feed),
     "control-chars": ("/hostile/controls.xml", hostile.control_character_feed),
+    "huge-field": ("/hostile/huge.xml", hostile.huge_text_feed),
 }
-HOSTILE_LINKS = ("/wide/1", "/wide/2", "/laughs/1", "/ctl/1", "/ctl/2")
+HOSTILE_LINKS = ("/wide/1", "/wide/2", "/laughs/1", "/ctl/1", "/ctl/2", "/huge/1")
 BIG_PATHS = {"declared": "/big/declared.html", "chunked": "/big/chunked.html"}
 
 
