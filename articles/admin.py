@@ -260,13 +260,15 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         if not self.has_add_permission(request):
             return redirect("admin:index")
         form = OpmlImportForm(request.POST or None, request.FILES or None)
+        report = None
         if request.method == "POST" and form.is_valid():
-            created, known = form.cleaned_data["feeds"]
-            messages.success(request, f"Added {len(created)} feeds; {known} were already here.")
-            return redirect("admin:articles_feed_changelist")
+            # The page lists every outline with what became of it (added, known, refused).
+            report = form.cleaned_data["feeds"]
+            messages.success(request, report.summary())
         context = {
             **self.admin_site.each_context(request),
             "form": form,
+            "report": report,
             "title": "Import feeds from OPML",
             "opts": self.model._meta,
         }

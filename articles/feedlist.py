@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from articles.canonical import canonical_url
 from articles.feeds import FeedParseError, discover_feeds, looks_like_feed, parse_feed
-from articles.fetching import polite_fetch
-from articles.http import FetchError
+from articles.fetching import policy, polite_fetch
+from articles.http import BlockedAddressError, FetchError, InvalidURLError, check_url
 from articles.ingest import FEED_ACCEPT, source_for
 from articles.models import Feed
-from articles.opml import OpmlFeed, build_opml, parse_opml
+from articles.opml import OpmlFeed, OpmlOutline, build_opml, read_outlines
 
 
 class AddFeedError(Exception):
@@ -53,28 +55,81 @@ def add_feed(url: str, *, title: str = "", tags=()) -> tuple[Feed, bool]:
     return feed, created
 
 
-def import_opml(body: bytes) -> tuple[list[Feed], int]:
-    """Create a feed for each outline not already known. Returns (created, already known).
+@dataclass(frozen=True)
+class OutlineResult:
+    url: str  # canonical when usable, else as the file wrote it
+    title: str
+    outcome: str  # "added", "known" or "refused"
+    detail: str = ""
 
-    Nothing is fetched: the first poll fills in what the OPML file left out.
-    """
-    created, known = [], 0
-    for item in parse_opml(body):
-        if not item.url.startswith(("http://", "https://")):
-            continue
-        feed, new = Feed.objects.get_or_create(
-            url=item.url[:2000],
-            defaults={
-                "title": item.title[:500],
-                "site_url": item.site_url[:2000],
-                "source": source_for(item.site_url or item.url, item.title),
-            },
+
+@dataclass
+class OpmlImport:
+    results: list[OutlineResult] = field(default_factory=list)
+    created: list[Feed] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
+
+    @property
+    def known(self) -> int:
+        return self.count("known")
+
+    def summary(self) -> str:
+        return (
+            f"Added {self.count('added')} feeds; {self.known} were known; "
+            f"{self.count('refused')} refused."
         )
-        if new:
-            created.append(feed)
-        else:
-            known += 1
-    return created, known
+
+
+def import_opml(body: bytes) -> OpmlImport:
+    """Check every outline as the HTTP client would and add the new ones, one result each.
+
+    An outline is refused for its scheme, its address class after resolution (loopback,
+    private, metadata…; NEWSDESK_ALLOW_HOSTS applies) or a malformed URL; it is skipped as known
+    when its canonical URL (tracking parameters removed) is a feed already. Nothing is fetched:
+    the first poll fills in what the OPML file left out.
+    """
+    report = OpmlImport()
+    known = {canonical_url(url): url for url in Feed.objects.values_list("url", flat=True)}
+    for outline in read_outlines(body):
+        result, feed = _import_outline(outline, known)
+        report.results.append(result)
+        if feed is not None:
+            report.created.append(feed)
+    return report
+
+
+def _import_outline(
+    outline: OpmlOutline, known: dict[str, str]
+) -> tuple[OutlineResult, Feed | None]:
+    item = outline.feed
+    if item is None:
+        return OutlineResult(outline.raw_url[:300], outline.label, "refused", outline.problem), None
+    url = canonical_url(item.url)
+    if url in known:
+        detail = "already subscribed" + (f" as {known[url]}" if known[url] != url else "")
+        return OutlineResult(url, item.title, "known", detail), None
+    detail = ""
+    try:
+        check_url(url, policy())
+    except (InvalidURLError, BlockedAddressError) as exc:
+        return OutlineResult(url, item.title, "refused", exc.reason), None
+    except FetchError as exc:
+        # Not resolvable now is not a refusal: the poll will retry and record what happens.
+        detail = f"note: {exc.reason}"
+    feed, created = Feed.objects.get_or_create(
+        url=url,
+        defaults={
+            "title": item.title[:500],
+            "site_url": item.site_url[:2000],
+            "source": source_for(item.site_url or url, item.title),
+        },
+    )
+    known[url] = url
+    if not created:
+        return OutlineResult(url, item.title, "known", "already subscribed"), None
+    return OutlineResult(url, item.title, "added", detail), feed
 
 
 def export_opml(feeds: Iterable[Feed]) -> bytes:

@@ -38,6 +38,7 @@ from feedparser.exceptions import (
 from lxml import etree
 
 from articles.sanitize import collapse_whitespace, html_to_text, sanitize_html
+from articles.textclean import clean_text, repair_utf8
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 MAX_TITLE_CHARS = 500
@@ -46,7 +47,11 @@ MAX_AUTHOR_CHARS = 200
 MAX_CATEGORY_CHARS = 100
 MAX_CATEGORIES = 50
 MAX_GUID_CHARS = 500
-MAX_URL_CHARS = 2048
+# Article.url and Feed.url hold 2,000 characters; a longer link is refused here, with a reason.
+MAX_URL_CHARS = 2000
+# The most entries read from one document: a feed of 100,000 items costs memory and time for
+# entries nobody will fetch (ingestion takes at most NEWSDESK_MAX_NEW_ENTRIES_PER_POLL anyway).
+MAX_ENTRIES = 10_000
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=2)
 
@@ -76,12 +81,23 @@ class FeedEntry:
 
 
 @dataclass(frozen=True)
+class RejectedEntry:
+    """An entry that cannot be stored, and why (recorded with the poll, never silently lost)."""
+
+    guid: str
+    title: str
+    link: str  # as the feed gave it, clipped for display
+    reason: str
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     title: str
     site_url: str
     version: str
     entries: tuple[FeedEntry, ...]
     warning: str
+    rejected: tuple[RejectedEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,22 +135,158 @@ def parse_feed(
         warnings.append("compressed data served without Content-Encoding (decompressed)")
     if not body.strip():
         raise FeedParseError("empty document")
+    body, repaired = repair_utf8(body, charset)
+    if repaired:
+        warnings.append(f"{repaired} invalid UTF-8 sequences replaced with U+FFFD")
     now = now or datetime.now(UTC)
     if _looks_like_json(body):
         title, site, version, raw_entries = _read_json_feed(body)
     else:
+        body, doctype_warning = strip_internal_dtd(body)
+        warnings.append(doctype_warning)
+        _refuse_too_many_tags(body)
+        body, clipped = clip_long_texts(body)
+        if clipped:
+            warnings.append(f"{clipped} over-long text runs clipped to {MAX_TEXT_RUN // 1024} KB")
         title, site, version, raw_entries, warning = _read_xml_feed(body, content_type, charset)
         warnings.append(warning)
-    site_url = safe_http_url(site, url)
+    if len(raw_entries) > MAX_ENTRIES:
+        warnings.append(f"read the first {MAX_ENTRIES} of {len(raw_entries)} entries")
+        raw_entries = raw_entries[:MAX_ENTRIES]
+    site_url = safe_http_url(clean_text(site), url)
     base = site_url or url
-    entries = _unique_by_guid(_finish_entry(raw, base, now) for raw in raw_entries)
+    finished = [_finish_entry(raw, base, now) for raw in raw_entries]
+    rejected = tuple(item for item in finished if isinstance(item, RejectedEntry))
+    entries = _unique_by_guid(item for item in finished if isinstance(item, FeedEntry))
+    if rejected:
+        warnings.append(describe_rejected(rejected))
     return ParsedFeed(
         title=_clean_title(title, is_html=False),
         site_url=site_url,
         version=version,
         entries=tuple(entries),
         warning="; ".join(w for w in warnings if w),
+        rejected=rejected,
     )
+
+
+def describe_rejected(rejected: Iterable[RejectedEntry], shown: int = 3) -> str:
+    """One line for an operator: how many entries were not taken, and the first few reasons."""
+    items = list(rejected)
+    reasons = "; ".join(
+        f"{(item.title or item.guid or '(untitled)')[:80]}: {item.reason}" for item in items[:shown]
+    )
+    more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+    return f"{len(items)} entries not taken ({reasons}{more})"
+
+
+# --- the document type declaration --------------------------------------------------------------
+
+# A DTD's internal subset may declare entities, and feedparser's fallback parser expands the
+# ones it deems safe in full: one 50 KB entity referenced 50,000 times is 2.5 GB of text. The
+# internal subset is removed before any parser sees the document, so an entity reference stays
+# the literal text it was ("&name;") and a parse costs memory in proportion to the bytes read.
+_PROLOG_TOKEN = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->|<!doctype", re.IGNORECASE | re.DOTALL)
+_DOCTYPE_TOKEN = re.compile(rb'"[^"]*"|\'[^\']*\'|<!--.*?-->|<\?.*?\?>|[\[\]>]', re.DOTALL)
+_UTF16_HEAD = re.compile(rb"^(?:\xff\xfe|\xfe\xff|\x00<|<\x00)")
+
+
+def strip_internal_dtd(body: bytes) -> tuple[bytes, str]:
+    """(body without any DOCTYPE internal subset, warning) or FeedParseError if it cannot be.
+
+    The DOCTYPE's name and external identifier stay (feedparser reads "netscape" from them);
+    external DTDs are never loaded.
+    """
+    entities, subsets, position = 0, 0, 0
+    while (start := _doctype_start(body, position)) is not None:
+        body, position, declared = _strip_one_doctype(body, start)
+        if declared is not None:
+            entities, subsets = entities + declared, subsets + 1
+    if not subsets:
+        if _UTF16_HEAD.match(body) and b"<!ENTITY" in body.replace(b"\x00", b"").upper():
+            raise FeedParseError("refused: the document declares XML entities (a DTD)")
+        return body, ""
+    what = f"{entities} entity declarations" if entities else "a DTD internal subset"
+    return body, f"{what} ignored (entities left unexpanded)"
+
+
+# feedparser parses each embedded HTML value again in pure Python (to resolve relative links), at
+# about 35 bytes of memory per byte: one 10 MB description costs 350 MB. Nothing past the first
+# MAX_SUMMARY_HTML_CHARS of a value is kept, so any text run or CDATA section longer than this
+# is cut before parsing; that bounds a parse whatever one field holds.
+MAX_TEXT_RUN = 256 * 1024
+_LONG_CDATA = re.compile(rb"<!\[CDATA\[(.{%d,}?)\]\]>" % MAX_TEXT_RUN, re.DOTALL)
+_LONG_TEXT = re.compile(rb"[^<]{%d,}" % MAX_TEXT_RUN)
+
+
+# The same pure-Python parsing costs about 200 bytes and 90 µs per tag: a document of a
+# million tiny tags would take 200 MB and minutes. Real feeds, even 10 MB podcast feeds, stay
+# far below this.
+MAX_TAGS = 400_000
+
+
+def _refuse_too_many_tags(body: bytes) -> None:
+    tags = body.count(b"<")
+    if tags > MAX_TAGS:
+        raise FeedParseError(f"refused: the document has {tags} tags, over the {MAX_TAGS} limit")
+
+
+def clip_long_texts(body: bytes) -> tuple[bytes, int]:
+    """(body with each text run and CDATA section cut to MAX_TEXT_RUN bytes, how many were)."""
+    if len(body) <= MAX_TEXT_RUN:
+        return body, 0
+    count = 0
+
+    def cut_cdata(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        count += 1
+        return b"<![CDATA[" + _cut(match.group(1)) + b"]]>"
+
+    def cut_text(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        count += 1
+        return _cut(match.group()).rsplit(b"&", 1)[0]  # never leave half an entity
+
+    body = _LONG_CDATA.sub(cut_cdata, body)
+    return _LONG_TEXT.sub(cut_text, body), count
+
+
+def _cut(text: bytes) -> bytes:
+    # Back up to a UTF-8 character boundary (a continuation byte is 0b10xxxxxx).
+    end = MAX_TEXT_RUN
+    while end and text[end] & 0xC0 == 0x80:
+        end -= 1
+    return text[:end]
+
+
+def _strip_one_doctype(body: bytes, start: int) -> tuple[bytes, int, int | None]:
+    """(body, where the DOCTYPE now ends, entities declared or None without a subset)."""
+    subset_start = None
+    depth = 0
+    for token in _DOCTYPE_TOKEN.finditer(body, start + len(b"<!doctype")):
+        text = token.group()
+        if text == b"[":
+            subset_start = token.start() if depth == 0 else subset_start
+            depth += 1
+        elif text == b"]":
+            depth -= 1
+        elif text == b">" and depth <= 0:
+            if subset_start is None:
+                return body, token.end(), None
+            subset = body[subset_start : token.start()]
+            head = body[:subset_start].rstrip() + b">"
+            return head + body[token.end() :], len(head), subset.upper().count(b"<!ENTITY")
+    raise FeedParseError("not well-formed XML: the DOCTYPE declaration never ends")
+
+
+def _doctype_start(body: bytes, position: int = 0) -> int | None:
+    if position == 0 and body.startswith(b"\xef\xbb\xbf"):
+        position = 3
+    while match := _PROLOG_TOKEN.match(body, position):
+        if match.group().lower() == b"<!doctype":
+            return match.start()
+        position = match.end()
+    return None
 
 
 def _gunzip(body: bytes, *, limit: int) -> bytes:
@@ -381,29 +533,47 @@ def _iso_to_datetime(value: object) -> datetime | None:
 # --- cleaning -----------------------------------------------------------------------------------
 
 
-def _finish_entry(raw: _RawEntry, base: str, now: datetime) -> FeedEntry:
-    link = safe_http_url(raw.link, base)
+def _finish_entry(raw: _RawEntry, base: str, now: datetime) -> FeedEntry | RejectedEntry:
+    raw_link = clean_text(raw.link)
+    link, link_problem = _checked_link(raw_link, base)
     title = _clean_title(raw.title, is_html=raw.title_is_html)
     published = _sane_date(raw.published, now)
-    body = raw.body[:MAX_SUMMARY_HTML_CHARS]
+    guid = _guid(clean_text(raw.guid), link, title, published)
+    if link_problem:
+        return RejectedEntry(guid=guid, title=title, link=raw_link[:200], reason=link_problem)
+    body = clean_text(raw.body[:MAX_SUMMARY_HTML_CHARS])
     if raw.body_is_html:
         summary_html = sanitize_html(body, base_url=link or base)
     else:
         summary_html = html.escape(collapse_whitespace(body), quote=False)
     return FeedEntry(
-        guid=_guid(raw.guid, link, title, published),
+        guid=guid,
         link=link,
         title=title,
         summary=html_to_text(summary_html),
         summary_html=summary_html,
-        author=collapse_whitespace(raw.author)[:MAX_AUTHOR_CHARS],
+        author=collapse_whitespace(clean_text(raw.author))[:MAX_AUTHOR_CHARS],
         published=published,
-        categories=_clean_categories(raw.categories),
+        categories=_clean_categories(clean_text(term) for term in raw.categories),
     )
 
 
+def _checked_link(raw_link: str, base: str) -> tuple[str, str]:
+    """(absolute link, "") or ("", why the entry's link cannot be used)."""
+    stripped = raw_link.strip()
+    if not stripped:
+        return "", "the entry has no link"
+    link = safe_http_url(stripped, base)
+    if link:
+        return link, ""
+    absolute = urljoin(base, stripped) if base else stripped
+    if len(absolute) > MAX_URL_CHARS:
+        return "", f"link is {len(absolute)} characters long, over the {MAX_URL_CHARS} limit"
+    return "", "link is not a usable http(s) URL"
+
+
 def _clean_title(title: str, *, is_html: bool) -> str:
-    text = html_to_text(title) if is_html else title
+    text = html_to_text(clean_text(title)) if is_html else clean_text(title)
     return collapse_whitespace(text)[:MAX_TITLE_CHARS]
 
 

@@ -6,7 +6,7 @@ across every worker process and machine.
 
 from __future__ import annotations
 
-import math
+import functools
 import time
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from articles.http import (
     RateLimitedError,
     Response,
     fetch,
+    parse_allowed_hosts,
 )
 
 ROBOTS_TTL = 24 * 3600
@@ -27,11 +28,14 @@ ROBOTS_UNREACHABLE_TTL = 300
 
 
 class HostBusyError(FetchError):
-    """The host must not be asked again yet; try after `retry_after` seconds."""
+    """The host must not be asked again yet; try after `retry_after` seconds (the real wait)."""
 
-    def __init__(self, url: str, retry_after: float) -> None:
+    def __init__(self, url: str, retry_after: float, why: str = "") -> None:
+        because = f" ({why})" if why else ""
         super().__init__(
-            url, f"waiting {retry_after:.0f}s before asking this host again", retryable=True
+            url,
+            f"waiting {retry_after:.0f} s before asking this host again{because}",
+            retryable=True,
         )
         self.retry_after = retry_after
 
@@ -48,9 +52,15 @@ def policy() -> FetchPolicy:
         total_timeout=settings.NEWSDESK_HTTP_TOTAL_TIMEOUT,
         max_bytes=settings.NEWSDESK_HTTP_MAX_BYTES,
         max_redirects=settings.NEWSDESK_HTTP_MAX_REDIRECTS,
-        allow_loopback=settings.NEWSDESK_ALLOW_LOOPBACK,
+        allow_hosts=allowed_hosts(tuple(settings.NEWSDESK_ALLOW_HOSTS)),
         user_agent=settings.NEWSDESK_USER_AGENT,
+        max_retry_after=settings.NEWSDESK_MAX_RETRY_AFTER,
     )
+
+
+@functools.lru_cache(maxsize=8)
+def allowed_hosts(entries: tuple[str, ...]) -> frozenset[tuple[str, int]]:
+    return parse_allowed_hosts(entries)
 
 
 def _host_key(url: str) -> str:
@@ -64,23 +74,38 @@ def take_turn(url: str, max_wait: float) -> None:
     key's expiry is the delay. Raises HostBusyError rather than wait longer than `max_wait`.
     """
     delay = settings.NEWSDESK_HOST_DELAY
-    if delay <= 0:
-        return
     key, deadline = _host_key(url), time.monotonic() + max_wait
-    # The value is when the slot frees (wall clock, shared by every worker): a caller that
-    # cannot wait is told the real wait, and waits in the queue for exactly that long.
-    while not cache.add(key, time.time() + delay, timeout=max(1, math.ceil(delay))):
-        free_at = cache.get(key)
-        wait = free_at - time.time() if isinstance(free_at, float) else delay
-        wait = max(wait, 0.05)
-        if time.monotonic() + wait > deadline:
-            raise HostBusyError(url, retry_after=wait)
-        time.sleep(min(0.25, wait))
+    if delay <= 0:
+        # No politeness delay, but a host that asked us to wait (Retry-After) is still obeyed.
+        _raise_if_held(url, key, deadline)
+        return
+    # The value is when the slot frees (wall clock), so a blocked caller learns the real wait.
+    while not cache.add(key, (time.time() + delay, ""), timeout=max(1, round(delay))):
+        wait, why = _remaining(key)
+        if wait > deadline - time.monotonic():
+            raise HostBusyError(url, retry_after=max(wait, delay, 1.0), why=why)
+        time.sleep(min(0.25, max(delay, 0.05)))
 
 
-def hold_host(url: str, seconds: float) -> None:
+def _remaining(key: str) -> tuple[float, str]:
+    value = cache.get(key)
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return max(0.0, float(value[0]) - time.time()), str(value[1])
+    return 0.0, ""
+
+
+def _raise_if_held(url: str, key: str, deadline: float) -> None:
+    wait, why = _remaining(key)
+    if wait > 0 and why and wait > deadline - time.monotonic():
+        raise HostBusyError(url, retry_after=wait, why=why)
+    if wait > 0 and why:
+        time.sleep(wait)
+
+
+def hold_host(url: str, seconds: float, why: str = "the host asked us to wait") -> None:
     """A host said 429 / Retry-After: nobody asks it again before then."""
-    cache.set(_host_key(url), time.time() + seconds, timeout=max(1, math.ceil(seconds)))
+    seconds = min(seconds, settings.NEWSDESK_MAX_RETRY_AFTER)
+    cache.set(_host_key(url), (time.time() + seconds, why), timeout=max(1, round(seconds)))
 
 
 def robots_allowed(url: str) -> bool:
@@ -110,5 +135,5 @@ def polite_fetch(
     try:
         return fetch(url, policy(), etag=etag, last_modified=last_modified, accept=accept)
     except RateLimitedError as exc:
-        hold_host(url, exc.retry_after or 60)
+        hold_host(url, exc.retry_after or 60, f"it answered {exc.status} with Retry-After")
         raise

@@ -68,9 +68,13 @@ class FetchPolicy:
     total_timeout: float = 30.0
     max_bytes: int = 10 * 1024 * 1024  # of the decoded body: also the decompression-bomb limit
     max_redirects: int = 5
-    # Tests and the demo serve from 127.0.0.0/8 and ::1; nothing else private is ever allowed.
-    allow_loopback: bool = False
+    # Exact (host, port) pairs reachable whatever their address class: the one test server or
+    # demo site on this machine. Built by `parse_allowed_hosts`; a URL must spell the host the
+    # same way (no "localhost" for 127.0.0.1, no "127.1" or "0x7f000001") and use that port.
+    allow_hosts: frozenset[tuple[str, int]] = frozenset()
     user_agent: str = "Newsdesk/0.1 (news aggregator)"
+    # A server's Retry-After is obeyed up to this: "come back in a year" must not park a host.
+    max_retry_after: float = 6 * 3600.0
     ca_certs: str | None = None  # a CA bundle path; None means certifi's bundle
 
 
@@ -112,6 +116,7 @@ class FetchError(Exception):
     """A fetch failed; `reason` is a sentence for an operator, `retryable` says if waiting helps."""
 
     default_retryable: ClassVar[bool] = True
+    redirected_to: str | None = None  # set when a redirect led to the hop that failed
 
     def __init__(
         self,
@@ -172,15 +177,50 @@ class RateLimitedError(HTTPStatusError):
         self.retry_after = retry_after
 
 
-def address_refusal(address: str | IPAddress, *, allow_loopback: bool = False) -> str | None:
+def parse_allowed_hosts(entries: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """("127.0.0.1", 8765) pairs from "host:port" strings; ValueError names a malformed one."""
+    allowed = set()
+    for entry in entries:
+        text = entry.strip()
+        if not text:
+            continue
+        try:
+            parts = urlsplit("//" + text)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not host:port ({exc})") from exc
+        if not parts.hostname or port is None or parts.path or parts.query or "@" in text:
+            raise ValueError(f"{text!r} is not host:port (e.g. 127.0.0.1:8765)")
+        allowed.add((normal_host(parts.hostname), port))
+    return frozenset(allowed)
+
+
+def normal_host(host: str) -> str:
+    """An IP literal in its one canonical form, else the lower-case IDNA name without a final dot.
+
+    Only what `ipaddress` accepts counts as an address: "127.1", "0x7f000001", "2130706433" and
+    "0177.0.0.1" stay names, which no allowance for 127.0.0.1 matches.
+    """
+    bare = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    try:
+        return bare.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        return bare.lower().rstrip(".")
+
+
+def address_refusal(address: str | IPAddress) -> str | None:
     """Why an address must not be contacted ("a private address"), or None if it is public."""
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return address_refusal(ip.ipv4_mapped, allow_loopback=allow_loopback)
+        return address_refusal(ip.ipv4_mapped)
     if ip in _METADATA_ADDRESSES:
         return "a cloud metadata address"
     if ip.is_loopback:
-        return None if allow_loopback else "a loopback address"
+        return "a loopback address"
     reason = _special_purpose(ip)
     if reason is None and isinstance(ip, ipaddress.IPv6Address):
         reason = _embedded_ipv4_refusal(ip)
@@ -275,24 +315,15 @@ def _follow(
     current, permanent = url, True
     hops: list[str] = []
     for _ in range(policy.max_redirects + 1):
-        target = _Target.parse(current)
-        with _translate_errors(current, watchdog), _open(target, policy, headers, watchdog) as raw:
-            location = raw.headers.get("location") if raw.status in _REDIRECT_STATUSES else None
-            if not location:
-                body = _read_final(current, raw, policy)
-                watchdog.raise_if_expired(current)
-                content_type, charset = _parse_content_type(raw.headers.get("content-type"))
-                return Response(
-                    url=current,
-                    status=raw.status,
-                    headers=Headers(raw.headers.itermerged()),
-                    body=body,
-                    charset=charset,
-                    content_type=content_type,
-                    redirects=tuple(hops),
-                    permanent_redirect=current if hops and permanent else None,
-                    elapsed=time.monotonic() - started,
-                )
+        with _after_redirects(url, hops, current):
+            target = _Target.parse(current)
+            with (
+                _translate_errors(current, watchdog),
+                _open(target, policy, headers, watchdog) as raw,
+            ):
+                location = raw.headers.get("location") if raw.status in _REDIRECT_STATUSES else None
+                if not location:
+                    return _final_response(current, raw, policy, watchdog, hops, permanent, started)
         hops.append(current)
         permanent = permanent and raw.status in _PERMANENT_STATUSES
         current = urljoin(current, location.strip())
@@ -301,6 +332,46 @@ def _follow(
     raise TooManyRedirectsError(
         url, f"gave up: {url} redirected more than {policy.max_redirects} times"
     )
+
+
+def _final_response(
+    current: str,
+    raw: urllib3.BaseHTTPResponse,
+    policy: FetchPolicy,
+    watchdog: _Watchdog,
+    hops: list[str],
+    permanent: bool,
+    started: float,
+) -> Response:
+    body = _read_final(current, raw, policy)
+    watchdog.raise_if_expired(current)
+    content_type, charset = _parse_content_type(raw.headers.get("content-type"))
+    return Response(
+        url=current,
+        status=raw.status,
+        headers=Headers(raw.headers.itermerged()),
+        body=body,
+        charset=charset,
+        content_type=content_type,
+        redirects=tuple(hops),
+        permanent_redirect=current if hops and permanent else None,
+        elapsed=time.monotonic() - started,
+    )
+
+
+@contextlib.contextmanager
+def _after_redirects(url: str, hops: list[str], current: str) -> Iterator[None]:
+    """A failure after redirects names the redirect that led there and keeps the first URL."""
+    try:
+        yield
+    except FetchError as exc:
+        if not hops:
+            raise
+        exc.reason = f"{url} redirected to {current}, which failed: {exc.reason}"
+        exc.args = (exc.reason,)
+        exc.url = url
+        exc.redirected_to = current
+        raise
 
 
 @dataclass(frozen=True)
@@ -361,9 +432,12 @@ def _resolve_checked(target: _Target, policy: FetchPolicy) -> list[AddrInfo]:
         ) from exc
     if not infos:
         raise FetchError(target.url, f"could not resolve {target.host}: no addresses")
+    allowed = _allowed(target, policy)
     for info in infos:
         address = info[4][0]
-        reason = address_refusal(address, allow_loopback=policy.allow_loopback)
+        reason = address_refusal(address)
+        if reason is not None and allowed and _allowance_covers(target.host, address):
+            continue
         if reason is not None:
             said = (
                 f"{address} is"
@@ -372,6 +446,27 @@ def _resolve_checked(target: _Target, policy: FetchPolicy) -> list[AddrInfo]:
             )
             raise BlockedAddressError(target.url, f"refused: {said} {reason}")
     return infos
+
+
+def check_url(url: str, policy: FetchPolicy) -> None:
+    """Raise what `fetch` would before sending anything: InvalidURLError for the URL itself,
+    BlockedAddressError for its address class (after resolution, allowances applied), FetchError
+    when the host does not resolve now. Used to vet URLs that are stored to be fetched later."""
+    _resolve_checked(_Target.parse(url), policy)
+
+
+def _allowed(target: _Target, policy: FetchPolicy) -> bool:
+    return (normal_host(target.host), target.port) in policy.allow_hosts
+
+
+def _allowance_covers(host: str, address: str) -> bool:
+    """An allowed literal covers itself only; an allowed name only loopback addresses (it is
+    there for a server on this machine), so it never opens the private network."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    try:
+        return ipaddress.ip_address(normal_host(host)) == ip
+    except ValueError:
+        return ip.is_loopback and ip not in _METADATA_ADDRESSES
 
 
 class _Watchdog:
@@ -560,7 +655,7 @@ def _read_final(url: str, raw: urllib3.BaseHTTPResponse, policy: FetchPolicy) ->
     if raw.status == 304:
         return b""
     if not 200 <= raw.status < 300:
-        raise _status_error(url, raw)
+        raise _status_error(url, raw, policy.max_retry_after)
     declared = raw.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > policy.max_bytes:
         raise TooLargeError(
@@ -584,14 +679,17 @@ def _read_limited(url: str, raw: urllib3.BaseHTTPResponse, max_bytes: int) -> by
     return b"".join(chunks)
 
 
-def _status_error(url: str, raw: urllib3.BaseHTTPResponse) -> HTTPStatusError:
+def _status_error(url: str, raw: urllib3.BaseHTTPResponse, cap: float) -> HTTPStatusError:
     status = raw.status
     reason = f"{urlsplit(url).hostname} answered {status} {raw.reason or ''}".rstrip()
     retry_after = raw.headers.get("retry-after")
     if status == 429 or (status == 503 and retry_after):
-        return RateLimitedError(
-            url, reason, status=status, retry_after=parse_retry_after(retry_after)
-        )
+        asked = parse_retry_after(retry_after)
+        wait = None if asked is None else min(asked, cap)
+        if wait is not None:
+            capped = f", capped from {asked:.0f} s" if asked > cap else ""
+            reason = f"{reason}; waiting {wait:.0f} s as Retry-After asks{capped}"
+        return RateLimitedError(url, reason, status=status, retry_after=wait)
     return HTTPStatusError(url, reason, status=status, retryable=status >= 500 or status == 408)
 
 

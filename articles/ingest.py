@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from articles.bounds import URL_COLUMN, source_name, within_bounds
 from articles.canonical import canonical_url
 from articles.extraction import Extracted, extract
 from articles.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_feed
@@ -26,6 +27,7 @@ from articles.http import FetchError, HTTPStatusError, Response
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from articles.schedule import failure_backoff, publishing_interval
 from articles.signals import article_extracted, article_failed
+from articles.textclean import clean_fields, repair_utf8
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,8 @@ def source_for(url: str, name: str = "") -> Source:
     host = (urlsplit(url).hostname or "").lower()
     domain = host.removeprefix("www.")
     source, _ = Source.objects.get_or_create(
-        domain=domain, defaults={"name": name or domain, "url": f"{urlsplit(url).scheme}://{host}/"}
+        domain=domain,
+        defaults={"name": source_name(name, domain), "url": f"{urlsplit(url).scheme}://{host}/"},
     )
     return source
 
@@ -103,7 +106,13 @@ def _poll(feed: Feed) -> PollResult:
             accept=FEED_ACCEPT,
         )
     except FetchError as exc:
-        return _record_failure(feed, exc.reason, exc.status, permanent=_is_gone(exc))
+        return _record_failure(
+            feed,
+            exc.reason,
+            exc.status,
+            permanent=_is_gone(exc),
+            retry_after=getattr(exc, "retry_after", None),
+        )
     if response.status == 304:
         _record_success(feed, response, None)
         return PollResult(feed.pk, Feed.Status.NOT_MODIFIED, 304)
@@ -116,8 +125,11 @@ def _poll(feed: Feed) -> PollResult:
         )
     except FeedParseError as exc:
         return _record_failure(feed, exc.reason, response.status)
-    new_ids = store_entries(feed, parsed)
-    _record_success(feed, response, parsed, len(new_ids))
+    parsed = within_bounds(parsed)
+    new_ids, deferred = store_entries_capped(feed, parsed)
+    if deferred:
+        parsed = _with_deferral(parsed, len(new_ids), deferred)
+    _record_success(feed, response, parsed, len(new_ids), deferred=deferred)
     return PollResult(
         feed.pk, Feed.Status.OK, response.status, len(parsed.entries), new_ids, parsed.warning
     )
@@ -127,8 +139,21 @@ def _is_gone(exc: FetchError) -> bool:
     return isinstance(exc, HTTPStatusError) and exc.status == 410
 
 
+def _with_deferral(parsed: ParsedFeed, taken: int, deferred: int) -> ParsedFeed:
+    note = (
+        f"took the newest {taken} of {taken + deferred} new entries "
+        f"(NEWSDESK_MAX_NEW_ENTRIES_PER_POLL); the rest on the next poll"
+    )
+    return replace(parsed, warning="; ".join(w for w in (parsed.warning, note) if w))
+
+
 def _record_success(
-    feed: Feed, response: Response, parsed: ParsedFeed | None, new_count: int = 0
+    feed: Feed,
+    response: Response,
+    parsed: ParsedFeed | None,
+    new_count: int = 0,
+    *,
+    deferred: int = 0,
 ) -> None:
     """A 200 (with its parsed feed) or a 304 (parsed is None): schedule the next poll."""
     now = timezone.now()
@@ -151,6 +176,9 @@ def _record_success(
         "etag": response.headers.get("etag", "")[:500] or feed.etag,
         "last_modified": response.headers.get("last-modified", "")[:100] or feed.last_modified,
     }
+    if deferred:
+        # Entries are waiting: poll again soon, and unconditionally (a 304 would hide them).
+        changes.update(next_poll_at=now + timedelta(seconds=low), etag="", last_modified="")
     if parsed is not None:
         changes["title"] = feed.title or parsed.title[:500]
         changes["site_url"] = feed.site_url or parsed.site_url[:2000]
@@ -166,7 +194,12 @@ def _record_success(
 
 
 def _record_failure(
-    feed: Feed, reason: str, http_status: int | None, *, permanent: bool = False
+    feed: Feed,
+    reason: str,
+    http_status: int | None,
+    *,
+    permanent: bool = False,
+    retry_after: float | None = None,
 ) -> PollResult:
     now = timezone.now()
     # From the row, not the object: the object may have been read before an earlier poll.
@@ -186,6 +219,10 @@ def _record_failure(
             )
         ),
     }
+    if retry_after:
+        # The server said when to come back (capped by NEWSDESK_MAX_RETRY_AFTER): not before.
+        wait = min(retry_after, settings.NEWSDESK_MAX_RETRY_AFTER)
+        changes["next_poll_at"] = max(changes["next_poll_at"], now + timedelta(seconds=wait))
     if permanent or failures >= settings.NEWSDESK_MAX_FEED_FAILURES:
         why = (
             "the server says the feed is gone for good (HTTP 410)"
@@ -201,7 +238,16 @@ def _record_failure(
 
 
 def store_entries(feed: Feed, parsed: ParsedFeed) -> list[int]:
-    """Create an article for each entry not seen before; returns the new articles' ids.
+    """Create an article for each entry not seen before; returns the new articles' ids."""
+    return store_entries_capped(feed, parsed)[0]
+
+
+def store_entries_capped(feed: Feed, parsed: ParsedFeed) -> tuple[list[int], int]:
+    """(new article ids, new entries left for the next poll).
+
+    At most NEWSDESK_MAX_NEW_ENTRIES_PER_POLL new entries are taken, newest first (undated ones
+    after the dated, in feed order), so one huge feed cannot flood the fetch queue; the rest
+    are still unknown GUIDs and are taken by the next polls.
 
     A handful of statements per poll, not per entry. Unique keys settle every race: an article
     another worker stored meanwhile is linked, not created twice; an entry whose GUID this feed
@@ -217,8 +263,9 @@ def store_entries(feed: Feed, parsed: ParsedFeed) -> list[int]:
     for entry in with_links:
         if entry.guid not in known:
             by_url.setdefault(canonical_url(entry.link), entry)
+    by_url, deferred = _newest(by_url, settings.NEWSDESK_MAX_NEW_ENTRIES_PER_POLL)
     if not by_url:
-        return []
+        return [], deferred
     sources: dict[str, Source] = {}
     with transaction.atomic():
         existing = set(Article.objects.filter(url__in=by_url).values_list("url", flat=True))
@@ -235,7 +282,15 @@ def store_entries(feed: Feed, parsed: ParsedFeed) -> list[int]:
             [_feed_entry(feed, ids[url], entry) for url, entry in by_url.items()],
             ignore_conflicts=True,
         )
-    return [pk for url, pk in ids.items() if url not in existing]
+    return [pk for url, pk in ids.items() if url not in existing], deferred
+
+
+def _newest(by_url: dict[str, FeedEntry], limit: int) -> tuple[dict[str, FeedEntry], int]:
+    if limit <= 0 or len(by_url) <= limit:
+        return by_url, 0
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(by_url.items(), key=lambda item: item[1].published or oldest, reverse=True)
+    return dict(ranked[:limit]), len(by_url) - limit
 
 
 def _new_article(feed: Feed, url: str, entry: FeedEntry, sources: dict[str, Source]) -> Article:
@@ -350,6 +405,10 @@ def fetch_article(
         if retryable and not final_attempt:
             raise ArticleFetchError(exc.reason, getattr(exc, "retry_after", None) or 60) from exc
         return _mark_failed(article, f"fetch failed: {exc.reason}")
+    if len(response.url) > URL_COLUMN:
+        return _mark_failed(
+            article, f"fetch failed: redirected to a URL over {URL_COLUMN} characters long"
+        )
     store_page(article, response)
     return extract_article(article, response.body, response.url, response.charset)
 
@@ -395,6 +454,7 @@ def extract_article(
 ) -> Article:
     """Run the extraction step over a page's bytes, store what it found, then announce it."""
     entry = article.feed_entries.order_by("first_seen_at").first()
+    body, _ = repair_utf8(body, charset)
     result = extract(
         body,
         page_url,
@@ -403,9 +463,15 @@ def extract_article(
         feed_title=entry.entry_title if entry else article.title,
         feed_published=entry.entry_published if entry else None,
     )
-    _apply_extraction(article, result)
+    # The page is hostile input too: no NUL, controls or bidi overrides reach the database.
+    _apply_extraction(article, _bounded(clean_fields(result)))
     announce(article)
     return article
+
+
+def _bounded(result: Extracted) -> Extracted:
+    # A declared canonical URL too long for Article.url is ignored, not stored cut.
+    return replace(result, url="") if len(result.url) > URL_COLUMN else result
 
 
 def announce(article: Article) -> None:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from articles.feeds import safe_http_url
+from articles.feeds import MAX_URL_CHARS, safe_http_url
 from articles.sanitize import collapse_whitespace
+from articles.textclean import clean_text
 
 CATEGORY_SEPARATOR = " / "
 MAX_OPML_BYTES = 10 * 1024 * 1024
@@ -22,6 +23,16 @@ class OpmlFeed:
     title: str
     site_url: str
     category: str  # folder path, outermost first, joined with " / "; "" at top level
+
+
+@dataclass(frozen=True)
+class OpmlOutline:
+    """One outline that names a feed: the feed if its URL is usable, else `problem` says why."""
+
+    raw_url: str  # the xmlUrl as written
+    label: str
+    feed: OpmlFeed | None
+    problem: str = ""
 
 
 def _safe_parser() -> etree.XMLParser:
@@ -39,6 +50,15 @@ def _safe_parser() -> etree.XMLParser:
 
 def parse_opml(body: bytes) -> list[OpmlFeed]:
     """Feeds listed in an OPML document; ValueError with a readable message if it is not one."""
+    feeds: dict[str, OpmlFeed] = {}
+    for outline in read_outlines(body):
+        if outline.feed and outline.feed.url not in feeds:
+            feeds[outline.feed.url] = outline.feed
+    return list(feeds.values())
+
+
+def read_outlines(body: bytes) -> list[OpmlOutline]:
+    """Every outline with an xmlUrl, in document order, usable or not (with the reason)."""
     if not body.strip():
         raise ValueError("not an OPML document: the file is empty")
     if len(body) > MAX_OPML_BYTES:
@@ -49,12 +69,27 @@ def parse_opml(body: bytes) -> list[OpmlFeed]:
         raise ValueError(f"not well-formed OPML: {exc}") from exc
     if not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":
         raise ValueError(f"not an OPML document: the root element is <{root.tag}>")
-    feeds: dict[str, OpmlFeed] = {}
-    for outline, folders in _walk(root.find("body"), ()):
-        feed = _feed_from(outline, folders)
-        if feed and feed.url not in feeds:
-            feeds[feed.url] = feed
-    return list(feeds.values())
+    return [
+        _outline_from(outline, folders)
+        for outline, folders in _walk(root.find("body"), ())
+        if _attr(outline, "xmlUrl")
+    ]
+
+
+def _outline_from(outline: etree._Element, folders: tuple[str, ...]) -> OpmlOutline:
+    raw_url = _attr(outline, "xmlUrl")
+    feed = _feed_from(outline, folders)
+    problem = "" if feed else _url_problem(raw_url)
+    return OpmlOutline(raw_url=raw_url, label=_label(outline), feed=feed, problem=problem)
+
+
+def _url_problem(raw_url: str) -> str:
+    scheme, colon, _ = raw_url.partition(":")
+    if len(raw_url) > MAX_URL_CHARS:
+        return f"the URL is {len(raw_url)} characters long, over the {MAX_URL_CHARS} limit"
+    if colon and scheme.isalpha() and scheme.lower() not in ("http", "https"):
+        return f"the {scheme.lower()}: scheme is refused; only http and https"
+    return "not a usable http(s) URL"
 
 
 def _walk(
@@ -97,7 +132,7 @@ def _attr(outline: etree._Element, name: str) -> str:
 
 
 def _label(outline: etree._Element) -> str:
-    return collapse_whitespace(_attr(outline, "title") or _attr(outline, "text"))[:500]
+    return collapse_whitespace(clean_text(_attr(outline, "title") or _attr(outline, "text")))[:500]
 
 
 def _category_attribute(outline: etree._Element) -> str:

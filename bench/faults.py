@@ -34,8 +34,6 @@ def setup_django(url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
     os.environ.setdefault("SECRET_KEY", "bench-faults")
     os.environ["DEBUG"] = "false"
-    # This process polls the loopback publisher itself in one scenario, as a poll task would.
-    os.environ["NEWSDESK_ALLOW_LOOPBACK"] = "true"
     os.environ["NEWSDESK_HOST_DELAY"] = "0"
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.pop("REDIS_URL", None)
@@ -100,6 +98,8 @@ def sweep_until_settled(broker_url: str, timeout: float) -> float | None:
 
 
 def scenarios(url: str, pages: int) -> list[dict[str, object]]:
+    from django.conf import settings
+
     from articles import ingest
     from articles.models import Article, Feed
     from tests.factories import make_tag
@@ -128,7 +128,8 @@ def scenarios(url: str, pages: int) -> list[dict[str, object]]:
 
         # 2. Redis restarted with fetch messages in flight.
         feed = Feed.objects.create(url=site.add_feed("/lost.xml", pages, "lost"))
-        os.environ["NEWSDESK_ALLOW_HOSTS"] = site.host
+        # This process polls the publisher itself, as a poll task would: allow exactly it.
+        settings.NEWSDESK_ALLOW_HOSTS = [site.host]
         ingest.poll_feed(feed)
         assert Article.objects.count() == pages, feed.last_error
         for article_id in Article.objects.values_list("pk", flat=True):

@@ -155,13 +155,15 @@ def baseline(copies: CorpusCopies, count: int) -> dict[str, float]:
 # --- The pipeline --------------------------------------------------------------------------------
 
 
-def worker_env(db_url: str, broker: str, trace_path: Path | None) -> dict[str, str]:
+def worker_env(
+    db_url: str, broker: str, trace_path: Path | None, allow_host: str
+) -> dict[str, str]:
     extra = {
         "REDIS_URL": broker,
         "CELERY_BROKER_URL": broker,
         "CELERY_RESULT_BACKEND": broker,
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "NEWSDESK_ALLOW_LOOPBACK": "true",
+        "NEWSDESK_ALLOW_HOSTS": allow_host,  # exactly the page server's host:port
         "NEWSDESK_HOST_DELAY": "0",
         "NEWSDESK_OBEY_ROBOTS": "false",
         "LOG_LEVEL": "WARNING",
@@ -212,11 +214,11 @@ def wait_done(
 
 
 def run_pipeline(
-    args: argparse.Namespace, db_url: str, feed_ids: Sequence[int], tmp: Path
+    args: argparse.Namespace, db_url: str, feed_ids: Sequence[int], tmp: Path, allow_host: str
 ) -> dict[str, Any]:
     expected = len(feed_ids) * args.per_feed
     trace_path = tmp / "tasks.jsonl" if args.trace else None
-    env = worker_env(db_url, args.broker, trace_path)
+    env = worker_env(db_url, args.broker, trace_path, allow_host)
     log_path = tmp / "worker.log"
     broker = redis.Redis.from_url(args.broker)
     broker.flushdb()
@@ -572,14 +574,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         links = serve_corpus_articles(server, copies, range(count))
         feed_urls = serve_feeds(server, links, args.per_feed)
-        env = worker_env(db_url, args.broker, None)
+        allow_host = server.base_url.removeprefix("http://")
+        env = worker_env(db_url, args.broker, None, allow_host)
         migrate(env)
         feed_ids = create_feeds(env, feed_urls)
         print(
             f"pipeline: {len(feed_ids)} feeds, worker concurrency {args.concurrency}",
             file=sys.stderr,
         )
-        pipe = run_pipeline(args, db_url, feed_ids, Path(tmp))
+        pipe = run_pipeline(args, db_url, feed_ids, Path(tmp), allow_host)
         ratio = pipe["articles_per_s"] / args.concurrency / base["pages_per_s"]
         cpu_ratio = base["cpu_ms_per_page"] / pipe["worker_cpu_ms_per_article"]
         wanted = args.profile == "always" or (args.profile == "auto" and ratio < args.target)
@@ -597,7 +600,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "feeds": args.feeds,
         "per_feed": args.per_feed,
         "settings": "DEBUG=false NEWSDESK_HOST_DELAY=0 NEWSDESK_OBEY_ROBOTS=false "
-        "NEWSDESK_ALLOW_LOOPBACK=true",
+        "NEWSDESK_ALLOW_HOSTS=<page server>",
         "baseline": base,
         "baseline_after": again,
         "ratio_vs_baseline_after": round(

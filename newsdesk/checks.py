@@ -1,17 +1,29 @@
 """System checks for settings that contradict each other."""
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 
-@register(Tags.security, deploy=True)
-def check_loopback_fetching(app_configs, **kwargs) -> list[CheckMessage]:
-    if settings.NEWSDESK_ALLOW_LOOPBACK:
+@register(Tags.security)
+def check_allowed_hosts(app_configs, **kwargs) -> list[CheckMessage]:
+    from articles.http import parse_allowed_hosts
+
+    try:
+        allowed = parse_allowed_hosts(settings.NEWSDESK_ALLOW_HOSTS)
+    except ValueError as exc:
+        return [
+            Error(
+                f"NEWSDESK_ALLOW_HOSTS: {exc}.",
+                hint="List exact host:port pairs separated by commas.",
+                id="newsdesk.E001",
+            )
+        ]
+    if allowed and not settings.DEBUG:
+        shown = ", ".join(f"{host}:{port}" for host, port in sorted(allowed))
         return [
             Warning(
-                "NEWSDESK_ALLOW_LOOPBACK is on: feeds could make the server fetch its own "
-                "loopback services.",
-                hint="Leave it off outside tests and the demo.",
+                f"NEWSDESK_ALLOW_HOSTS lets feeds reach {shown} whatever its address.",
+                hint="Leave it empty outside tests and the demo.",
                 id="newsdesk.W001",
             )
         ]

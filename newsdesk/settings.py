@@ -225,9 +225,13 @@ LOGGING = {
 }
 
 # --- Newsdesk's own knobs ---------------------------------------------------------------------
-# Outbound HTTP (articles/http.py). Loopback and private addresses are refused unless allowed:
-# tests and the bundled demo allow loopback; production never should.
-NEWSDESK_ALLOW_LOOPBACK = env_bool("NEWSDESK_ALLOW_LOOPBACK", default=False)
+# Outbound HTTP (articles/http.py). Loopback and private addresses are refused; the only way
+# through is an exact "host:port" listed here (tests allow their own server, `run` its demo).
+NEWSDESK_ALLOW_HOSTS = env.list("NEWSDESK_ALLOW_HOSTS", default=[])
+# The longest Retry-After obeyed (seconds); a longer one is cut to this.
+NEWSDESK_MAX_RETRY_AFTER = env.float("NEWSDESK_MAX_RETRY_AFTER", default=6 * 3600.0)
+# New entries taken from one feed per poll, newest first; the rest are taken on the next polls.
+NEWSDESK_MAX_NEW_ENTRIES_PER_POLL = env.int("NEWSDESK_MAX_NEW_ENTRIES_PER_POLL", default=200)
 NEWSDESK_USER_AGENT = env.str(
     "NEWSDESK_USER_AGENT", default=f"Newsdesk/0.1 (+{SITE_URL}/about/; news aggregator)"
 )

@@ -35,15 +35,42 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(skip_redis)
 
 
+def host_port(server_or_url) -> str:
+    """ "host:port" of a pytest-httpserver, a demo site or a URL, spelled as its URLs spell it."""
+    url = server_or_url if isinstance(server_or_url, str) else server_or_url.url_for("/")
+    if not isinstance(server_or_url, str) and hasattr(server_or_url, "base_url"):
+        url = server_or_url.base_url
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{host}:{parts.port}"
+
+
+@pytest.fixture
+def allow_host(settings):
+    """allow_host(server_or_url): let fetches reach exactly that server's host:port."""
+
+    def allow(server_or_url) -> str:
+        entry = host_port(server_or_url)
+        settings.NEWSDESK_ALLOW_HOSTS = [*settings.NEWSDESK_ALLOW_HOSTS, entry]
+        return entry
+
+    return allow
+
+
 @pytest.fixture(autouse=True)
-def _newsdesk_test_settings(settings):
-    """Tests fetch from loopback servers they start, and never wait on politeness delays.
+def _newsdesk_test_settings(request, settings):
+    """Tests fetch from the loopback server they start (that exact host:port, nothing else on
+    this machine), and never wait on politeness delays.
 
     Tasks run in-process unless a test starts a real worker itself (tests/test_worker.py).
     """
     from newsdesk.celery import app
 
-    settings.NEWSDESK_ALLOW_LOOPBACK = True
+    settings.NEWSDESK_ALLOW_HOSTS = [
+        host_port(request.getfixturevalue(name))
+        for name in ("httpserver", "httpserver_ipv4")
+        if name in request.fixturenames
+    ]
     settings.NEWSDESK_HOST_DELAY = 0
     # Whole-page caching would hide every change a test makes for some seconds.
     settings.NEWSDESK_HOT_PAGE_SECONDS = 0

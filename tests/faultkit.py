@@ -30,8 +30,7 @@ LEAD = (
 )
 
 
-# host:port of every Publisher running, for the workers' exact allowance (NEWSDESK_ALLOW_HOSTS
-# where the client takes one; NEWSDESK_ALLOW_LOOPBACK where it takes the boolean).
+# host:port of every Publisher running, for the workers' exact allowance (NEWSDESK_ALLOW_HOSTS).
 PUBLISHED: set[str] = set()
 
 
@@ -103,7 +102,6 @@ class Worker:
             "REDIS_URL": broker_url,
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_ALWAYS_EAGER": "false",
-            "NEWSDESK_ALLOW_LOOPBACK": "true",
             "NEWSDESK_ALLOW_HOSTS": ",".join(sorted(PUBLISHED)),
             "NEWSDESK_HOST_DELAY": "0",
             "DEBUG": "false",

@@ -45,7 +45,7 @@ def test_it_reads_an_rss_feed() -> None:
     assert feed.version == "rss20"
     assert feed.title == "Harbour Gazette & Friends"
     assert feed.site_url == "https://gazette.example/"
-    assert feed.warning == ""
+    assert feed.warning.startswith("2 entries not taken")
     first = feed.entries[0]
     assert first.guid == "gazette-1001"
     assert first.author == "Ines Marlow"
@@ -78,12 +78,15 @@ def test_it_keeps_only_the_first_entry_of_a_duplicated_guid() -> None:
     assert same[0].title == "Ferry timetable changes"
 
 
-def test_it_gives_entries_without_id_or_link_a_stable_guid() -> None:
+def rejected_by_title(feed):
+    return {entry.title: entry for entry in feed.rejected}
+
+
+def test_it_records_entries_without_a_link_with_a_stable_guid_and_a_reason() -> None:
     title = "Notice without a link or a date"
-    entry = by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))[title]
-    again = by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))[title]
-    assert entry.link == ""
-    assert entry.published is None
+    entry = rejected_by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))[title]
+    again = rejected_by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))[title]
+    assert entry.reason == "the entry has no link"
     assert entry.guid.startswith("sha256:")
     assert entry.guid == again.guid
 
@@ -96,7 +99,6 @@ def test_it_uses_the_link_as_guid_when_there_is_no_id() -> None:
 def test_it_drops_dates_in_the_future_or_before_1990() -> None:
     entries = by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))
     assert entries["Dredging scheduled"].published is None
-    assert entries["Old archive scan"].published is None
 
 
 def test_it_tolerates_dates_up_to_two_days_ahead() -> None:
@@ -112,11 +114,14 @@ def test_it_tolerates_dates_up_to_two_days_ahead() -> None:
     assert entries["late"].published is None
 
 
-def test_it_refuses_links_that_are_not_http() -> None:
-    entries = by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))
-    assert entries["Old archive scan"].link == ""
+def test_it_refuses_links_that_are_not_http_and_says_so() -> None:
+    rejected = rejected_by_title(parse_feed(fixture("rss20.xml"), url=FEED_URL))
+    assert rejected["Old archive scan"].reason == "link is not a usable http(s) URL"
     body = rss("<item><title>x</title><link>javascript:alert(1)</link></item>")
-    assert parse_feed(body, url=FEED_URL).entries[0].link == ""
+    feed = parse_feed(body, url=FEED_URL)
+    assert feed.entries == ()
+    assert feed.rejected[0].link == "javascript:alert(1)"
+    assert "1 entries not taken (x: link is not a usable http(s) URL)" in feed.warning
 
 
 def test_it_deduplicates_categories_ignoring_case() -> None:
@@ -166,7 +171,9 @@ def test_it_caps_huge_titles_and_summaries() -> None:
 
 
 def test_it_hashes_overlong_guids() -> None:
-    entry = parse_feed(rss(f"<item><title>x</title><guid>{'g' * 3000}</guid></item>"), url=FEED_URL)
+    entry = parse_feed(
+        rss(f"<item><title>x</title><link>/x</link><guid>{'g' * 3000}</guid></item>"), url=FEED_URL
+    )
     assert entry.entries[0].guid.startswith("sha256:")
 
 
@@ -227,7 +234,10 @@ def test_it_reads_an_rss_1_feed() -> None:
 
 def test_it_decodes_with_the_charset_it_is_given() -> None:
     title = "\u041f\u0440\u0438\u0432\u0435\u0442"
-    body = f'<rss version="2.0"><channel><item><title>{title}</title></item></channel></rss>'
+    body = (
+        f'<rss version="2.0"><channel><item><title>{title}</title><link>/p</link>'
+        "</item></channel></rss>"
+    )
     raw = body.encode("koi8-r")
     feed = parse_feed(raw, url=FEED_URL, content_type="application/rss+xml", charset="koi8-r")
     assert feed.entries[0].title == title

@@ -33,10 +33,22 @@ from articles.http import (
     TooManyRedirectsError,
     address_refusal,
     fetch,
+    parse_allowed_hosts,
     parse_retry_after,
 )
 
-LOOPBACK = FetchPolicy(allow_loopback=True, connect_timeout=2, read_timeout=2, total_timeout=10)
+# The names tests fake DNS for, allowed on the test server's port only (never the others).
+TEST_HOSTS = ("127.0.0.1", "news.example", "mixed.example", "rebind.example", "secure.example")
+
+
+def allowing(server: HTTPServer | int, **options: Any) -> FetchPolicy:
+    """A policy that lets fetches reach exactly the test server's port on the test host names."""
+    port = server if isinstance(server, int) else server.port
+    defaults: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 2, "total_timeout": 10}
+    return FetchPolicy(
+        allow_hosts=parse_allowed_hosts(f"{host}:{port}" for host in TEST_HOSTS),
+        **{**defaults, **options},
+    )
 
 
 class FakeDNS:
@@ -83,7 +95,7 @@ def test_it_returns_the_body_headers_and_content_type(server: HTTPServer) -> Non
         content_type="text/html; charset=ISO-8859-1",
         headers={"ETag": '"v1"'},
     )
-    response = fetch(server.url_for("/page"), LOOPBACK)
+    response = fetch(server.url_for("/page"), allowing(server))
     assert response.status == 200
     assert response.body == "<p>café</p>".encode("latin-1")
     assert response.content_type == "text/html"
@@ -97,12 +109,12 @@ def test_it_returns_the_body_headers_and_content_type(server: HTTPServer) -> Non
 
 def test_it_drops_a_charset_python_does_not_know(server: HTTPServer) -> None:
     server.expect_request("/odd").respond_with_data(b"x", content_type="text/plain; charset=nope")
-    response = fetch(server.url_for("/odd"), LOOPBACK)
+    response = fetch(server.url_for("/odd"), allowing(server))
     assert (response.content_type, response.charset) == ("text/plain", None)
 
 
 def test_it_sends_the_policy_user_agent_and_the_accept_header(server: HTTPServer) -> None:
-    policy = FetchPolicy(allow_loopback=True, user_agent="Newsdesk-test/9 (+ops@example.org)")
+    policy = allowing(server, user_agent="Newsdesk-test/9 (+ops@example.org)")
     server.expect_request(
         "/ua",
         headers={
@@ -119,7 +131,9 @@ def test_it_sends_validators_and_returns_an_empty_body_on_304(server: HTTPServer
     server.expect_request(
         "/feed", headers={"If-None-Match": '"abc"', "If-Modified-Since": modified}
     ).respond_with_data(b"", status=304, headers={"ETag": '"abc"'})
-    response = fetch(server.url_for("/feed"), LOOPBACK, etag='"abc"', last_modified=modified)
+    response = fetch(
+        server.url_for("/feed"), allowing(server), etag='"abc"', last_modified=modified
+    )
     assert response.status == 304
     assert response.body == b""
     assert response.headers["etag"] == '"abc"'
@@ -130,7 +144,9 @@ def test_it_leaves_out_a_stored_validator_that_would_break_the_header(server: HT
         return WerkzeugResponse(str("If-None-Match" in request.headers))
 
     server.expect_request("/feed").respond_with_handler(no_validator)
-    assert fetch(server.url_for("/feed"), LOOPBACK, etag='"a"\r\nX-Evil: 1').body == b"False"
+    assert (
+        fetch(server.url_for("/feed"), allowing(server), etag='"a"\r\nX-Evil: 1').body == b"False"
+    )
 
 
 def test_it_decodes_a_gzip_body(server: HTTPServer) -> None:
@@ -139,7 +155,7 @@ def test_it_decodes_a_gzip_body(server: HTTPServer) -> None:
         headers={"Content-Encoding": "gzip"},
         content_type="application/rss+xml",
     )
-    response = fetch(server.url_for("/gz"), LOOPBACK)
+    response = fetch(server.url_for("/gz"), allowing(server))
     assert response.body.startswith(b"<rss>item item")
     assert len(response.body) == 5 * 1000 + 11
 
@@ -154,7 +170,7 @@ def test_it_follows_a_redirect_chain_and_records_each_hop(server: HTTPServer) ->
     _redirect(server, "/a", server.url_for("/b"), 302)
     _redirect(server, "/b", "/c?x=1", 301)  # relative, resolved against /b
     server.expect_request("/c", query_string="x=1").respond_with_data(b"final")
-    response = fetch(server.url_for("/a"), LOOPBACK)
+    response = fetch(server.url_for("/a"), allowing(server))
     assert response.body == b"final"
     assert response.url == server.url_for("/c?x=1")
     assert response.redirects == (server.url_for("/a"), server.url_for("/b"))
@@ -172,7 +188,7 @@ def test_it_reports_a_permanent_redirect_only_when_every_hop_is_permanent(
         _redirect(server, f"/hop{hop}", server.url_for(f"/hop{hop + 1}"), status)
     final = server.url_for(f"/hop{len(statuses)}")
     server.expect_request(f"/hop{len(statuses)}").respond_with_data(b"here")
-    response = fetch(server.url_for("/hop0"), LOOPBACK)
+    response = fetch(server.url_for("/hop0"), allowing(server))
     assert response.url == final
     assert response.permanent_redirect == (final if permanent else None)
 
@@ -181,7 +197,7 @@ def test_it_gives_up_on_a_redirect_loop(server: HTTPServer) -> None:
     _redirect(server, "/ping", server.url_for("/pong"))
     _redirect(server, "/pong", server.url_for("/ping"))
     with pytest.raises(TooManyRedirectsError, match="loop") as caught:
-        fetch(server.url_for("/ping"), LOOPBACK)
+        fetch(server.url_for("/ping"), allowing(server))
     assert caught.value.retryable is False
 
 
@@ -189,7 +205,7 @@ def test_it_gives_up_after_max_redirects(server: HTTPServer) -> None:
     for hop in range(4):
         _redirect(server, f"/r{hop}", f"/r{hop + 1}")
     server.expect_request("/r4").respond_with_data(b"too far")
-    policy = FetchPolicy(allow_loopback=True, max_redirects=3)
+    policy = allowing(server, max_redirects=3)
     with pytest.raises(TooManyRedirectsError, match="more than 3 times"):
         fetch(server.url_for("/r0"), policy)
     assert fetch(server.url_for("/r1"), policy).body == b"too far"
@@ -205,21 +221,21 @@ def test_it_refuses_a_host_resolving_to_loopback_unless_loopback_is_allowed(
         fetch(url, FetchPolicy())
     assert "news.example resolves to 127.0.0.1, a loopback address" in caught.value.reason
     assert caught.value.retryable is False
-    assert fetch(url, LOOPBACK).body == b"story"
+    assert fetch(url, allowing(server)).body == b"story"
 
 
 def test_it_refuses_when_any_resolved_address_is_private(server: HTTPServer, dns: FakeDNS) -> None:
     dns.set("mixed.example", ["127.0.0.1", "10.0.0.7"])
     server.expect_request("/").respond_with_data(b"never")
     with pytest.raises(BlockedAddressError, match=r"10\.0\.0\.7, a private address"):
-        fetch(f"http://mixed.example:{server.port}/", LOOPBACK)
+        fetch(f"http://mixed.example:{server.port}/", allowing(server))
     assert server.log == []
 
 
 def test_it_refuses_a_redirect_to_the_metadata_address(server: HTTPServer) -> None:
     _redirect(server, "/go", "http://169.254.169.254/latest/meta-data/")
     with pytest.raises(BlockedAddressError, match="cloud metadata"):
-        fetch(server.url_for("/go"), LOOPBACK)
+        fetch(server.url_for("/go"), allowing(server))
 
 
 def test_it_rechecks_a_redirect_to_a_host_resolving_to_a_private_address(
@@ -228,9 +244,15 @@ def test_it_rechecks_a_redirect_to_a_host_resolving_to_a_private_address(
     dns.set("intranet.example", ["192.168.1.20"])
     _redirect(server, "/go", f"http://intranet.example:{server.port}/admin")
     with pytest.raises(BlockedAddressError) as caught:
-        fetch(server.url_for("/go"), LOOPBACK)
+        fetch(server.url_for("/go"), allowing(server))
     assert "intranet.example resolves to 192.168.1.20, a private address" in str(caught.value)
-    assert caught.value.url == f"http://intranet.example:{server.port}/admin"
+    # The error keeps the URL that was asked for and names the redirect that led astray.
+    assert caught.value.url == server.url_for("/go")
+    assert caught.value.redirected_to == f"http://intranet.example:{server.port}/admin"
+    assert caught.value.reason.startswith(
+        f"{server.url_for('/go')} redirected to http://intranet.example:{server.port}/admin, "
+        "which failed: refused:"
+    )
 
 
 def test_it_connects_to_the_address_it_checked(server: HTTPServer, dns: FakeDNS) -> None:
@@ -239,7 +261,7 @@ def test_it_connects_to_the_address_it_checked(server: HTTPServer, dns: FakeDNS)
     server.expect_request("/", headers={"Host": f"rebind.example:{server.port}"}).respond_with_data(
         b"pinned"
     )
-    response = fetch(f"http://rebind.example:{server.port}/", LOOPBACK)
+    response = fetch(f"http://rebind.example:{server.port}/", allowing(server))
     assert response.body == b"pinned"
     assert dns.calls == ["rebind.example"]
 
@@ -252,7 +274,7 @@ def test_it_refuses_a_private_address_without_opening_a_socket(
 
     monkeypatch.setattr(fetching.socket, "socket", no_sockets)
     with pytest.raises(BlockedAddressError) as caught:
-        fetch("http://10.0.0.1/", LOOPBACK)
+        fetch("http://10.0.0.1/", allowing(80))
     assert caught.value.reason == "refused: 10.0.0.1 is a private address"
 
 
@@ -281,18 +303,15 @@ def test_it_refuses_a_private_address_without_opening_a_socket(
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "private"),  # Teredo
     ],
 )
-def test_it_never_allows_non_public_addresses_even_with_loopback_allowed(
-    address: str, reason: str
-) -> None:
-    refusal = address_refusal(address, allow_loopback=True)
+def test_it_never_allows_non_public_addresses(address: str, reason: str) -> None:
+    refusal = address_refusal(address)
     assert refusal is not None
     assert reason in refusal
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
-def test_it_allows_loopback_only_when_the_policy_says_so(address: str) -> None:
+def test_it_refuses_loopback_addresses(address: str) -> None:
     assert address_refusal(address) == "a loopback address"
-    assert address_refusal(address, allow_loopback=True) is None
 
 
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700:4700::1111", "2002:5db8:d70e::"])
@@ -313,26 +332,26 @@ def test_it_allows_public_addresses(address: str) -> None:
 )
 def test_it_refuses_urls_that_are_not_http(url: str) -> None:
     with pytest.raises(InvalidURLError, match="only http and https") as caught:
-        fetch(url, LOOPBACK)
+        fetch(url, allowing(80))
     assert caught.value.retryable is False
 
 
 def test_it_refuses_a_redirect_to_a_file_url(server: HTTPServer) -> None:
     _redirect(server, "/sneaky", "file:///etc/passwd")
     with pytest.raises(InvalidURLError, match="file: scheme"):
-        fetch(server.url_for("/sneaky"), LOOPBACK)
+        fetch(server.url_for("/sneaky"), allowing(server))
 
 
 def test_it_refuses_urls_with_credentials(server: HTTPServer) -> None:
     url = server.url_for("/private").replace("http://", "http://editor:secret@")
     with pytest.raises(InvalidURLError, match="user name or password"):
-        fetch(url, LOOPBACK)
+        fetch(url, allowing(server))
 
 
 def test_it_refuses_an_oversized_body_announced_by_content_length(server: HTTPServer) -> None:
     server.expect_request("/big").respond_with_data(b"x" * 5000)
     with pytest.raises(TooLargeError, match="declares 5000 bytes") as caught:
-        fetch(server.url_for("/big"), FetchPolicy(allow_loopback=True, max_bytes=4096))
+        fetch(server.url_for("/big"), allowing(server, max_bytes=4096))
     assert caught.value.retryable is False
 
 
@@ -343,7 +362,7 @@ def test_it_stops_an_oversized_streamed_body(server: HTTPServer) -> None:
 
     server.expect_request("/stream").respond_with_response(WerkzeugResponse(endless()))
     with pytest.raises(TooLargeError, match="more than 100000 bytes"):
-        fetch(server.url_for("/stream"), FetchPolicy(allow_loopback=True, max_bytes=100_000))
+        fetch(server.url_for("/stream"), allowing(server, max_bytes=100_000))
 
 
 def test_it_stops_a_gzip_bomb_by_its_decoded_size(server: HTTPServer) -> None:
@@ -351,7 +370,7 @@ def test_it_stops_a_gzip_bomb_by_its_decoded_size(server: HTTPServer) -> None:
     assert len(bomb) < 100_000
     server.expect_request("/bomb").respond_with_data(bomb, headers={"Content-Encoding": "gzip"})
     with pytest.raises(TooLargeError, match="after decompression"):
-        fetch(server.url_for("/bomb"), FetchPolicy(allow_loopback=True, max_bytes=1024 * 1024))
+        fetch(server.url_for("/bomb"), allowing(server, max_bytes=1024 * 1024))
 
 
 def test_it_times_out_a_server_that_does_not_answer(server: HTTPServer) -> None:
@@ -360,7 +379,7 @@ def test_it_times_out_a_server_that_does_not_answer(server: HTTPServer) -> None:
         return WerkzeugResponse("late")
 
     server.expect_request("/slow").respond_with_handler(slow)
-    policy = FetchPolicy(allow_loopback=True, read_timeout=0.5)
+    policy = allowing(server, read_timeout=0.5)
     with pytest.raises(FetchTimeoutError) as caught:
         fetch(server.url_for("/slow"), policy)
     assert caught.value.retryable is True
@@ -375,7 +394,7 @@ def test_it_bounds_a_slow_drip_body_by_the_total_timeout(server: HTTPServer) -> 
             yield b"."
 
     server.expect_request("/drip").respond_with_response(WerkzeugResponse(drip()))
-    policy = FetchPolicy(allow_loopback=True, read_timeout=2, total_timeout=0.5)
+    policy = allowing(server, read_timeout=2, total_timeout=0.5)
     with pytest.raises(FetchTimeoutError, match=r"took longer than 0\.5 s"):
         fetch(server.url_for("/drip"), policy)
 
@@ -385,7 +404,7 @@ def test_it_reports_a_refused_connection_as_retryable() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(FetchError) as caught:
-        fetch(f"http://127.0.0.1:{port}/", LOOPBACK)
+        fetch(f"http://127.0.0.1:{port}/", allowing(port))
     assert type(caught.value) is FetchError
     assert caught.value.retryable is True
     assert caught.value.reason.startswith("could not connect to 127.0.0.1")
@@ -400,7 +419,7 @@ def test_it_says_whether_an_error_status_is_worth_retrying(
 ) -> None:
     server.expect_request("/status").respond_with_data(b"no", status=status)
     with pytest.raises(HTTPStatusError) as caught:
-        fetch(server.url_for("/status"), LOOPBACK)
+        fetch(server.url_for("/status"), allowing(server))
     assert not isinstance(caught.value, RateLimitedError)
     assert (caught.value.status, caught.value.retryable) == (status, retryable)
     assert f"answered {status}" in caught.value.reason
@@ -411,7 +430,7 @@ def test_it_reads_retry_after_seconds_on_429(server: HTTPServer) -> None:
         b"", status=429, headers={"Retry-After": "120"}
     )
     with pytest.raises(RateLimitedError) as caught:
-        fetch(server.url_for("/busy"), LOOPBACK)
+        fetch(server.url_for("/busy"), allowing(server))
     assert (caught.value.status, caught.value.retry_after) == (429, 120.0)
     assert caught.value.retryable is True
 
@@ -422,7 +441,7 @@ def test_it_reads_retry_after_as_a_date_on_503(server: HTTPServer) -> None:
         b"", status=503, headers={"Retry-After": later}
     )
     with pytest.raises(RateLimitedError) as caught:
-        fetch(server.url_for("/down"), LOOPBACK)
+        fetch(server.url_for("/down"), allowing(server))
     assert caught.value.status == 503
     assert caught.value.retry_after is not None
     assert 3000 < caught.value.retry_after <= 3600
@@ -482,13 +501,13 @@ def test_it_verifies_tls_against_the_host_name_while_connecting_to_the_pinned_ad
 ) -> None:
     server, cert = tls_server
     dns.set("secure.example", ["127.0.0.1"])
-    policy = FetchPolicy(allow_loopback=True, ca_certs=str(cert))
+    policy = allowing(server, ca_certs=str(cert))
     assert fetch(f"https://secure.example:{server.port}/", policy).body == b"over tls"
 
 
 def test_it_refuses_a_certificate_for_another_name(tls_server: tuple[HTTPServer, Path]) -> None:
     server, cert = tls_server
-    policy = FetchPolicy(allow_loopback=True, ca_certs=str(cert))
+    policy = allowing(server, ca_certs=str(cert))
     with pytest.raises(FetchError, match=r"TLS with 127\.0\.0\.1 failed") as caught:
         fetch(f"https://127.0.0.1:{server.port}/", policy)
     assert caught.value.retryable is False
@@ -500,4 +519,4 @@ def test_it_refuses_an_untrusted_certificate(
     server, _ = tls_server
     dns.set("secure.example", ["127.0.0.1"])
     with pytest.raises(FetchError, match="certificate verify failed"):
-        fetch(f"https://secure.example:{server.port}/", LOOPBACK)
+        fetch(f"https://secure.example:{server.port}/", allowing(server))

@@ -162,8 +162,7 @@ def test_a_permanent_redirect_updates_the_stored_feed_url(httpserver):
     assert feed.url == new_url
 
 
-def test_a_feed_at_a_private_address_is_refused_and_recorded(settings):
-    settings.NEWSDESK_ALLOW_LOOPBACK = False
+def test_a_feed_at_a_private_address_is_refused_and_recorded():
     feed = make_feed("http://10.1.2.3/feed.xml")
     result = ingest.poll_feed(feed)
     assert result.outcome == Feed.Status.ERROR

@@ -242,7 +242,7 @@ def test_it_links_canonical_feeds_and_opengraph_on_the_tag_page(client, settings
 
 # --- Deep pages: cursors and anchors ---------------------------------------------------------
 
-_ENTRY_TITLE = re.compile(r'class="entry-title"><a href="[^"]+">([^<]+)</a>')
+_ENTRY_TITLE = re.compile(r'class="entry-title" dir="auto"><a href="[^"]+">([^<]+)</a>')
 _OLDER = re.compile(r'<a class="older" rel="next" href="([^"]+)"')
 _NEWER = re.compile(r'<a class="newer" rel="prev" href="([^"]+)"')
 
@@ -388,7 +388,7 @@ def test_it_shows_the_article_with_source_link_paragraphs_and_tags(client):
         text="One paragraph.\n\nAnother paragraph.\n\n\n\nA third.",
     )
     html = _text(client.get(reverse("article", args=[article.pk])))
-    assert "<h1>Controls tighten</h1>" in html
+    assert '<h1 dir="auto">Controls tighten</h1>' in html
     assert (
         '<a href="https://metaltimes.example/controls" rel="noopener nofollow">'
         "Read more at Metal Times</a>" in html

@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 from pytest_httpserver import HTTPServer
 
-from articles.http import FetchPolicy, FetchTimeoutError, Response, fetch
+from articles.http import FetchPolicy, FetchTimeoutError, Response, fetch, parse_allowed_hosts
 from articles.robots import (
     ROBOTS_MAX_BYTES,
     RobotsRules,
@@ -115,12 +115,12 @@ def test_unreachable_rules_disallow_everything() -> None:
 
 # Loading through the real client from a loopback server.
 
-LOOPBACK = FetchPolicy(allow_loopback=True, connect_timeout=2, read_timeout=2, total_timeout=10)
-
 
 @pytest.fixture
-def fetcher() -> partial[Response]:
-    return partial(fetch, policy=LOOPBACK)
+def fetcher(httpserver_ipv4: HTTPServer) -> partial[Response]:
+    allowed = parse_allowed_hosts([f"127.0.0.1:{httpserver_ipv4.port}"])
+    policy = FetchPolicy(allow_hosts=allowed, connect_timeout=2, read_timeout=2, total_timeout=10)
+    return partial(fetch, policy=policy)
 
 
 def test_it_loads_and_applies_a_robots_file(

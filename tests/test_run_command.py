@@ -26,8 +26,11 @@ def free_port() -> int:
 
 
 @pytest.mark.django_db
-def test_run_ingests_the_demo_corpus_through_the_real_pipeline(capsys):
-    call_command("run", "--no-serve", "--demo-port", str(free_port()))
+def test_run_ingests_the_demo_corpus_through_the_real_pipeline(capsys, settings):
+    port = free_port()
+    call_command("run", "--no-serve", "--demo-port", str(port))
+    # Exactly the demo's host:port was allowed: not localhost, not another local port.
+    assert [f"127.0.0.1:{port}"] == settings.NEWSDESK_ALLOW_HOSTS
     out = capsys.readouterr().out
     assert "discovered feed" in out
     assert Feed.objects.count() == 3

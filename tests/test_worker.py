@@ -45,7 +45,7 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup):
+def worker(django_db_setup, make_httpserver):
     redis.Redis.from_url(BROKER_URL).flushdb()
     env = {
         **os.environ,
@@ -53,7 +53,8 @@ def worker(django_db_setup):
         "REDIS_URL": BROKER_URL,
         "CELERY_BROKER_URL": BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "NEWSDESK_ALLOW_LOOPBACK": "true",
+        # Exactly the test server (pytest-httpserver keeps one port for the session).
+        "NEWSDESK_ALLOW_HOSTS": f"{make_httpserver.host}:{make_httpserver.port}",
         "NEWSDESK_HOST_DELAY": "0",
     }
     proc = subprocess.Popen(

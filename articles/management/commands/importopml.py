@@ -13,9 +13,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            created, known = import_opml(options["path"].read_bytes())
+            report = import_opml(options["path"].read_bytes())
         except OSError as exc:
             raise CommandError(f"Cannot read {options['path']}: {exc.strerror}") from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Added {len(created)} feeds; {known} were known."))
+        for result in report.results:
+            line = f"{result.outcome:<8} {result.url}"
+            line += f"  ({result.detail})" if result.detail else ""
+            style = self.style.WARNING if result.outcome == "refused" else str
+            self.stdout.write(style(line))
+        self.stdout.write(self.style.SUCCESS(report.summary()))

@@ -71,8 +71,6 @@ class Command(BaseCommand):
 
     def start_demo(self, port: int) -> DemoSite:
         self.step("Starting the demo publishers' site (bundled pages, no internet needed)")
-        # The demo lives on this machine, so fetching from loopback is allowed for this process.
-        settings.NEWSDESK_ALLOW_LOOPBACK = True
         settings.NEWSDESK_HOST_DELAY = 0
         try:
             demo = DemoSite(port=port).start()
@@ -80,6 +78,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Cannot serve the demo on port {port} ({exc.strerror}); try --demo-port."
             ) from exc
+        # The demo lives on this machine: exactly its host:port is allowed, nothing else local
+        # (not localhost, not another port, not Redis or this site's own admin).
+        allowance = demo.base_url.removeprefix("http://")
+        settings.NEWSDESK_ALLOW_HOSTS = [*settings.NEWSDESK_ALLOW_HOSTS, allowance]
         for url in demo.home_urls():
             try:
                 feed, created = add_feed(url)
