@@ -251,6 +251,8 @@ NEWSDESK_RAW_HTML_RETENTION_DAYS = env.int("NEWSDESK_RAW_HTML_RETENTION_DAYS", d
 NEWSDESK_POLL_LOG_RETENTION_DAYS = env.int("NEWSDESK_POLL_LOG_RETENTION_DAYS", default=14)
 
 NEWSDESK_PAGE_SIZE = env.int("NEWSDESK_PAGE_SIZE", default=20)
+# Hand decisions since the current topic model that queue a new training run (0: never).
+NEWSDESK_TRAIN_AFTER_DECISIONS = env.int("NEWSDESK_TRAIN_AFTER_DECISIONS", default=50)
 # Seconds a whole topic page is served from the shared cache (0 turns it off): the price is that
 # a hidden article or new story can take this long to show.
 NEWSDESK_HOT_PAGE_SECONDS = env.int("NEWSDESK_HOT_PAGE_SECONDS", default=10)

@@ -49,6 +49,9 @@ class LabelledText:
     text: str = ""
     topics: frozenset[str] = frozenset()
     date: datetime | None = None
+    # The topics this example is labelled for (an editor's decision speaks for one topic);
+    # None: for every topic, so it is a negative for each topic it does not carry.
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -360,7 +363,7 @@ def fit(
         if t not in learnable
     }
     for t in learnable:
-        if counts[t] >= len(examples):
+        if counts[t] >= sum(1 for e in examples if e.only is None or t in e.only):
             skipped[t] = "every labelled article carries it: nothing to tell it from"
     learnable = [t for t in learnable if t not in skipped]
     vec = _vectorizer(options)
@@ -380,15 +383,14 @@ def fit(
     for topic in learnable:
         if progress:
             progress(topic)
-        y = np.fromiter((topic in e.topics for e in examples), dtype=bool, count=len(examples))
+        rows = [i for i, e in enumerate(examples) if e.only is None or topic in e.only]
+        y = np.fromiter((topic in examples[i].topics for i in rows), dtype=bool, count=len(rows))
         clf = LogisticRegression(solver="liblinear", C=options.c, class_weight="balanced")
-        clf.fit(x, y)
+        clf.fit(x[rows] if len(rows) < len(examples) else x, y)
         w = clf.coef_[0].astype(np.float32)
         if np.count_nonzero(w) > options.max_terms_per_topic:
-            cut = np.partition(np.abs(w), -options.max_terms_per_topic)[
-                -options.max_terms_per_topic
-            ]
-            w[np.abs(w) < cut] = 0
+            keep = np.argpartition(np.abs(w), -options.max_terms_per_topic)
+            w[keep[: -options.max_terms_per_topic]] = 0
         columns.append(sparse.csc_matrix(w.reshape(-1, 1)))
         intercepts.append(float(clf.intercept_[0]))
     if columns:

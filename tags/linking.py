@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from articles.models import Article
+from tags import modelling
 from tags.matching import Matcher, Rule, TagMatch
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
@@ -69,7 +70,12 @@ def rules_changed() -> None:
     cache.set(RULES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
-_rules_cache: dict[str, object] = {"version": None, "matcher": None, "parents": None}
+_rules_cache: dict[str, object] = {
+    "version": None,
+    "matcher": None,
+    "parents": None,
+    "model_topics": None,
+}
 
 
 def _current_rules() -> dict[str, object]:
@@ -81,13 +87,21 @@ def _current_rules() -> dict[str, object]:
         version = cache.get(RULES_VERSION_KEY)
     if _rules_cache["matcher"] is None or _rules_cache["version"] != version:
         _rules_cache.update(
-            matcher=Matcher(load_rules()), parents=active_parents(), version=version
+            matcher=Matcher(load_rules()),
+            parents=active_parents(),
+            model_topics=modelling.topic_settings(),
+            version=version,
         )
     return _rules_cache
 
 
 def current_matcher() -> Matcher:
     return _current_rules()["matcher"]  # type: ignore[return-value]
+
+
+def current_model_topics() -> dict[int, modelling.TopicSettings]:
+    """Topics that use their model (mode and confidence levels), rebuilt with the matcher."""
+    return _current_rules()["model_topics"]  # type: ignore[return-value]
 
 
 def current_parents() -> dict[int, int | None]:
@@ -120,12 +134,16 @@ def desired_links(
     matches: Iterable[TagMatch],
     feed_tags: Iterable[int],
     parents: dict[int, int | None],
+    model_links: dict[int, tuple[float, dict[str, float]]] | None = None,
 ) -> dict[int, Link]:
-    """Rule matches, feed defaults and editor decisions, plus every ancestor of what remains."""
+    """Rule matches, model links, feed defaults and editor decisions, plus every ancestor of
+    what remains."""
     links: dict[int, Link] = {}
     for match in matches:
         origin = ArticleTag.Origin.CATEGORY if match.keywords_only else ArticleTag.Origin.RULE
         links[match.tag_id] = Link(origin, match.score, dict(match.terms))
+    for tag_id, (probability, terms) in (model_links or {}).items():
+        links.setdefault(tag_id, Link(ArticleTag.Origin.MODEL, probability, terms))
     for tag_id in feed_tags:
         links.setdefault(tag_id, Link(ArticleTag.Origin.FEED))
     decisions = dict(article.tag_decisions.values_list("tag_id", "decision"))
@@ -162,7 +180,21 @@ def tag_article(
         title=article.title, summary=article.summary, text=article.text, keywords=keywords
     )
     parents = parents if parents is not None else current_parents()
-    return apply_links(article, desired_links(article, matches, feed_tags, parents))
+    planned = modelling.plan(
+        matches,
+        modelling.current_model(),
+        current_model_topics(),
+        title=article.title,
+        summary=article.summary,
+        text=article.text,
+    )
+    changed = apply_links(
+        article,
+        desired_links(article, planned.matches, feed_tags, parents, planned.model_links),
+    )
+    if planned.reviews or current_model_topics():
+        modelling.sync_reviews(article, planned.reviews)
+    return changed
 
 
 def apply_links(article: Article, wanted: dict[int, Link]) -> bool:

@@ -1,11 +1,12 @@
 """Keep tag counts exact when links disappear by any route, and matchers fresh after edits."""
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from tags.linking import rules_changed
-from tags.models import Alias, ArticleTag, Exclusion, Tag
+from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
 
 @receiver(post_delete, sender=ArticleTag)
@@ -26,3 +27,12 @@ def rules_edited(sender, **kwargs) -> None:
     """Any edit to a rule makes every process rebuild its matcher before the next match."""
     if not kwargs.get("raw"):
         rules_changed()
+
+
+@receiver(post_save, sender=TagDecision)
+def decision_recorded(sender, **kwargs) -> None:
+    """Enough new hand decisions queue a training run (once the decision is committed)."""
+    if not kwargs.get("raw"):
+        from tags import modelling
+
+        transaction.on_commit(modelling.maybe_start_training)

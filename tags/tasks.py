@@ -16,3 +16,14 @@ def run_retag_job(job_id: int) -> str:
         return "gone"
     retagging.run(job)
     return job.state
+
+
+@shared_task
+def run_training(run_id: int) -> str:
+    from tags import modelling
+    from tags.models import TrainingRun
+
+    run = TrainingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    return modelling.run_training_run(run).state
