@@ -18,6 +18,7 @@ from articles import tasks
 from articles.feedlist import AddFeedError, add_feed, export_opml, import_opml
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
+from tags.combining import explain_model_link
 from tags.models import ArticleTag, Tag
 
 STATUS_COLOURS = {
@@ -359,8 +360,10 @@ class ArticleTagInline(admin.TabularInline):
     raw_id_fields = ["tag"]
     extra = 0
 
-    @admin.display(description="matched terms")
+    @admin.display(description="why")
     def matched_terms(self, obj: ArticleTag) -> str:
+        if obj.origin == ArticleTag.Origin.MODEL:
+            return explain_model_link(obj.score, obj.terms)
         return ", ".join(f"{term} ({n})" for term, n in sorted(obj.terms.items())) or "—"
 
 

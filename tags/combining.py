@@ -93,3 +93,9 @@ def _rules_alone(rule: str | None, *, no_model: bool) -> Decision:
 def published(mode: str, rule: str | None, probability: float | None, **levels: float) -> bool:
     """Whether the decision puts the article on the topic page (for scoring modes)."""
     return decide(mode, rule, probability, **levels).action == Action.PUBLISH
+
+
+def explain_model_link(probability: float, terms: dict[str, float]) -> str:
+    """How an editor reads a model-made link: its probability and the terms that weighed most."""
+    top = ", ".join(term for term, _ in sorted(terms.items(), key=lambda tw: -tw[1]))
+    return f"model, probability {probability:.2f}" + (f"; top terms: {top}" if top else "")

@@ -3,7 +3,37 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+# Editors work the review queue and see the models; operators see training runs.
+GRANTS = {
+    "Editors": {
+        "reviewitem": ["view", "delete"],
+        "topicmodelversion": ["view"],
+        "trainingrun": ["view"],
+        "labelledexample": ["view"],
+    },
+    "Operators": {"topicmodelversion": ["view"], "trainingrun": ["view"]},
+}
+
+
+def grant_permissions(apps, schema_editor):
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, spec in GRANTS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for model, actions in spec.items():
+            group.permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label="tags",
+                    codename__in=[f"{action}_{model}" for action in actions],
+                )
+            )
 
 
 class Migration(migrations.Migration):
@@ -102,4 +132,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('article', 'tag'), name='reviewitem_unique')],
             },
         ),
+        migrations.RunPython(grant_permissions, migrations.RunPython.noop),
     ]
