@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,18 +30,35 @@ log = logging.getLogger(__name__)
 RULES_VERSION_KEY = "tags:rules-version"
 
 
+# Occurrences stored per link: enough to explain and highlight, bounded for long texts.
+MAX_STORED_HITS = 30
+
+
 @dataclass(frozen=True)
 class Link:
     origin: str
     score: float = 0.0
     terms: dict[str, int] = field(default_factory=dict)
+    # A weak rule match (strong=False) is stored but listed and counted only when its topic
+    # publishes weak matches (listed=True).
+    strong: bool = True
+    listed: bool = True
+    hits: list[list] = field(default_factory=list)
 
 
 # --- The matcher, built from the rules in the database ------------------------------------------
 
 
 def load_rules() -> list[Rule]:
-    tags = Tag.objects.active().only("id", "name", "title_and_summary_only", "min_score")
+    tags = Tag.objects.active().only(
+        "id",
+        "name",
+        "title_and_summary_only",
+        "min_score",
+        "name_is_alias",
+        "strong_body_mentions",
+        "publish_weak",
+    )
     aliases: dict[int, list[str]] = {}
     exact: dict[int, list[str]] = {}
     for tag_id, phrase, case_sensitive in Alias.objects.values_list(
@@ -60,6 +77,9 @@ def load_rules() -> list[Rule]:
             case_sensitive_aliases=tuple(exact.get(tag.pk, ())),
             title_and_summary_only=tag.title_and_summary_only,
             min_score=tag.min_score,
+            name_is_alias=tag.name_is_alias,
+            strong_body_mentions=tag.strong_body_mentions,
+            publish_weak=tag.publish_weak,
         )
         for tag in tags
     ]
@@ -74,6 +94,7 @@ _rules_cache: dict[str, object] = {
     "version": None,
     "matcher": None,
     "parents": None,
+    "publish_weak": None,
     "model_topics": None,
 }
 
@@ -86,9 +107,11 @@ def _current_rules() -> dict[str, object]:
         cache.add(RULES_VERSION_KEY, uuid.uuid4().hex, timeout=None)
         version = cache.get(RULES_VERSION_KEY)
     if _rules_cache["matcher"] is None or _rules_cache["version"] != version:
+        rules = load_rules()
         _rules_cache.update(
-            matcher=Matcher(load_rules()),
+            matcher=Matcher(rules),
             parents=active_parents(),
+            publish_weak=frozenset(r.tag_id for r in rules if r.publish_weak),
             model_topics=modelling.topic_settings(),
             version=version,
         )
@@ -107,6 +130,24 @@ def current_model_topics() -> dict[int, modelling.TopicSettings]:
 def current_parents() -> dict[int, int | None]:
     """Each active topic's parent, rebuilt with the matcher when any rule changes."""
     return _current_rules()["parents"]  # type: ignore[return-value]
+
+
+def current_publish_weak() -> frozenset[int]:
+    """The topics that publish their weak matches, rebuilt with the matcher."""
+    return _current_rules()["publish_weak"]  # type: ignore[return-value]
+
+
+def link_for(match: TagMatch, publish_weak: Collection[int] = ()) -> Link:
+    """The link a rule match makes: strong or weak, and why."""
+    origin = ArticleTag.Origin.CATEGORY if match.keywords_only else ArticleTag.Origin.RULE
+    return Link(
+        origin,
+        match.score,
+        dict(match.terms),
+        strong=match.strong,
+        listed=match.strong or match.tag_id in publish_weak,
+        hits=[hit.as_list() for hit in match.hits[:MAX_STORED_HITS]],
+    )
 
 
 # --- Deciding an article's tags ------------------------------------------------------------------
@@ -134,30 +175,38 @@ def desired_links(
     matches: Iterable[TagMatch],
     feed_tags: Iterable[int],
     parents: dict[int, int | None],
+    publish_weak: Collection[int] = (),
     model_links: dict[int, tuple[float, dict[str, float]]] | None = None,
 ) -> dict[int, Link]:
     """Rule matches, model links, feed defaults and editor decisions, plus every ancestor of
-    what remains."""
+    what remains.
+
+    Weak rule matches are kept (not listed unless their topic publishes them) and give their
+    ancestors nothing; a feed default outranks a weak match. A model link (the model confirmed
+    a weak match or found what the rules missed) replaces the rule match.
+    """
     links: dict[int, Link] = {}
     for match in matches:
-        origin = ArticleTag.Origin.CATEGORY if match.keywords_only else ArticleTag.Origin.RULE
-        links[match.tag_id] = Link(origin, match.score, dict(match.terms))
+        links[match.tag_id] = link_for(match, publish_weak)
     for tag_id, (probability, terms) in (model_links or {}).items():
-        links.setdefault(tag_id, Link(ArticleTag.Origin.MODEL, probability, terms))
+        links[tag_id] = Link(ArticleTag.Origin.MODEL, probability, terms)
     for tag_id in feed_tags:
-        links.setdefault(tag_id, Link(ArticleTag.Origin.FEED))
+        if tag_id not in links or not links[tag_id].listed:
+            links[tag_id] = Link(ArticleTag.Origin.FEED)
     decisions = dict(article.tag_decisions.values_list("tag_id", "decision"))
     for tag_id, decision in decisions.items():
         if decision == TagDecision.Decision.ADD:
             links[tag_id] = Link(ArticleTag.Origin.EDITOR)
         else:
             links.pop(tag_id, None)
-    for tag_id in list(links):
+    for tag_id in [tag_id for tag_id, link in links.items() if link.listed]:
         parent, seen = parents.get(tag_id), {tag_id}
         while parent is not None and parent not in seen:
             seen.add(parent)
-            if decisions.get(parent) != TagDecision.Decision.REMOVE:
-                links.setdefault(parent, Link(ArticleTag.Origin.PARENT))
+            if decisions.get(parent) != TagDecision.Decision.REMOVE and (
+                parent not in links or not links[parent].listed
+            ):
+                links[parent] = Link(ArticleTag.Origin.PARENT)
             parent = parents.get(parent)
     return links
 
@@ -180,69 +229,100 @@ def tag_article(
         title=article.title, summary=article.summary, text=article.text, keywords=keywords
     )
     parents = parents if parents is not None else current_parents()
+    publish_weak = current_publish_weak() if matcher is None else _publishing_weak(matcher)
+    model_topics = current_model_topics()
     planned = modelling.plan(
         matches,
         modelling.current_model(),
-        current_model_topics(),
+        model_topics,
         title=article.title,
         summary=article.summary,
         text=article.text,
     )
+    # Where a topic uses its model, the model decides the weak matches (tags.combining).
+    publish_weak = frozenset(publish_weak) - model_topics.keys()
     changed = apply_links(
         article,
-        desired_links(article, planned.matches, feed_tags, parents, planned.model_links),
+        desired_links(
+            article, planned.matches, feed_tags, parents, publish_weak, planned.model_links
+        ),
     )
-    if planned.reviews or current_model_topics():
+    if planned.reviews or model_topics:
         modelling.sync_reviews(article, planned.reviews)
     return changed
 
 
+def _publishing_weak(matcher: Matcher) -> frozenset[int]:
+    return frozenset(rule.tag_id for rule in matcher.rules if rule.publish_weak)
+
+
 def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
+    """Make the article's links exactly ``wanted``; a link is visible (listed and counted)
+    when the article is visible and the link is listed."""
     current = {link.tag_id: link for link in ArticleTag.objects.filter(article=article)}
     lock_tags(set(current) | set(wanted))
-    if any(link.is_visible != article.is_visible for link in current.values()):
-        sync_visibility(article)
-        current = {link.tag_id: link for link in ArticleTag.objects.filter(article=article)}
     stale = [tag_id for tag_id in current if tag_id not in wanted]
     if stale:
         ArticleTag.objects.filter(article=article, tag_id__in=stale).delete()
     new = {tag_id: link for tag_id, link in wanted.items() if tag_id not in current}
     _create_links(article, new)
     changed = bool(stale or new)
+    shown: list[int] = []
+    unshown: list[int] = []
     for tag_id, link in wanted.items():
         existing = current.get(tag_id)
-        if existing and (existing.origin, existing.score, existing.terms) != (
-            link.origin,
-            link.score,
-            link.terms,
-        ):
+        if existing is None:
+            continue
+        visible = article.is_visible and link.listed
+        if (
+            existing.origin,
+            existing.score,
+            existing.terms,
+            existing.strong,
+            existing.hits,
+            existing.is_visible,
+        ) != (link.origin, link.score, link.terms, link.strong, link.hits, visible):
             ArticleTag.objects.filter(pk=existing.pk).update(
-                origin=link.origin, score=link.score, terms=link.terms
+                origin=link.origin,
+                score=link.score,
+                terms=link.terms,
+                strong=link.strong,
+                hits=link.hits,
+                is_visible=visible,
             )
             changed = True
+            if visible != existing.is_visible:
+                (shown if visible else unshown).append(tag_id)
+    if shown:
+        Tag.objects.filter(pk__in=shown).update(article_count=F("article_count") + 1)
+    if unshown:
+        Tag.objects.filter(pk__in=unshown, article_count__gt=0).update(
+            article_count=F("article_count") - 1
+        )
     return changed
 
 
 def _create_links(article: Article, links: dict[int, Link]) -> None:
     if not links:
         return
-    visible = article.is_visible
-    ArticleTag.objects.bulk_create(
-        [
-            ArticleTag(
-                article=article,
-                tag_id=tag_id,
-                origin=link.origin,
-                score=link.score,
-                terms=link.terms,
-                published_at=article.published_at,
-                is_visible=visible,
-            )
-            for tag_id, link in links.items()
-        ]
-    )
-    if visible:
-        Tag.objects.filter(pk__in=list(links)).update(article_count=F("article_count") + 1)
+    rows = [
+        ArticleTag(
+            article=article,
+            tag_id=tag_id,
+            origin=link.origin,
+            score=link.score,
+            terms=link.terms,
+            strong=link.strong,
+            hits=link.hits,
+            published_at=article.published_at,
+            is_visible=article.is_visible and link.listed,
+        )
+        for tag_id, link in links.items()
+    ]
+    ArticleTag.objects.bulk_create(rows)
+    counted = [row.tag_id for row in rows if row.is_visible]
+    if counted:
+        Tag.objects.filter(pk__in=counted).update(article_count=F("article_count") + 1)
 
 
 def lock_tags(tag_ids) -> None:
@@ -274,8 +354,15 @@ def add_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None 
     link = ArticleTag.objects.filter(article=article, tag=tag).first()
     if link is None:
         _create_links(article, {tag.pk: Link(ArticleTag.Origin.EDITOR)})
-    else:
-        ArticleTag.objects.filter(pk=link.pk).update(origin=ArticleTag.Origin.EDITOR)
+        return
+    # A weak link the editor confirms becomes listed; its terms and hits still explain it.
+    lock_tags([tag.pk])
+    visible = article.is_visible
+    ArticleTag.objects.filter(pk=link.pk).update(
+        origin=ArticleTag.Origin.EDITOR, strong=True, is_visible=visible
+    )
+    if visible and not link.is_visible:
+        Tag.objects.filter(pk=tag.pk).update(article_count=F("article_count") + 1)
 
 
 @transaction.atomic
@@ -291,12 +378,11 @@ def remove_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | No
 def sync_visibility(article: Article) -> None:
     """After hiding, unhiding, failing or de-duplicating an article, flip its links and counts."""
     visible = article.is_visible
-    flipped = list(
-        ArticleTag.objects.select_for_update()
-        .filter(article=article)
-        .exclude(is_visible=visible)
-        .values_list("tag_id", flat=True)
-    )
+    links = ArticleTag.objects.select_for_update().filter(article=article)
+    if visible:
+        # Weak links stay unlisted unless their topic publishes weak matches.
+        links = links.filter(Q(strong=True) | Q(tag__publish_weak=True))
+    flipped = list(links.exclude(is_visible=visible).values_list("tag_id", flat=True))
     if not flipped:
         return
     lock_tags(flipped)
@@ -314,6 +400,18 @@ def set_hidden(articles: Iterable[Article], hidden: bool) -> int:
             sync_visibility(article)
             changed += 1
     return changed
+
+
+@transaction.atomic
+def relist_weak(tag: Tag) -> None:
+    """After a topic starts or stops publishing weak matches: list or unlist its weak links."""
+    lock_tags([tag.pk])
+    weak = ArticleTag.objects.filter(tag=tag, strong=False)
+    if tag.publish_weak:
+        weak.filter(is_visible=False, article__in=Article.objects.visible()).update(is_visible=True)
+    else:
+        weak.filter(is_visible=True).update(is_visible=False)
+    recount([tag.pk])
 
 
 def recount(tag_ids: Iterable[int] | None = None) -> int:

@@ -20,7 +20,9 @@ field scanned again, unfolded, for the case-sensitive patterns.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,9 +32,23 @@ from operator import itemgetter
 
 import ahocorasick
 
-from tags.normalize import char_form, match_form, normalize, phrase_variants, split_hashtag
+from tags.normalize import (
+    char_form,
+    match_form,
+    match_form_offsets,
+    normalize,
+    phrase_variants,
+    split_hashtag,
+)
 
-TITLE, SUMMARY, TEXT, KEYWORDS = range(4)
+TITLE, SUMMARY, TEXT, KEYWORDS, LEAD = range(5)
+# Field names as recorded in TagMatch.hits. TEXT is the body: the text after its lead.
+FIELD_NAMES = ("title", "summary", "body", "keywords", "lead")
+# The lead is the text's first paragraph, or at most this many characters of it.
+LEAD_MAX_CHARS = 600
+DEFAULT_STRONG_BODY_MENTIONS = 3
+# Occurrences of one pattern located per field; the count in TagMatch.terms has them all.
+MAX_HITS_PER_PATTERN = 20
 FIELD_WEIGHTS: tuple[float, float, float, float] = (3.0, 2.0, 1.0, 3.0)
 OCCURRENCE_CAP = 3
 _W_TITLE, _W_SUMMARY, _W_TEXT, _W_KEYWORDS = FIELD_WEIGHTS
@@ -55,6 +71,35 @@ class Rule:
     title_and_summary_only: bool = False
     min_score: float = 1.0
     case_sensitive_aliases: tuple[str, ...] = ()
+    # Whether the topic's own name is matched like an alias.
+    name_is_alias: bool = True
+    # False: every match at or above min_score is strong (the matcher before prominence).
+    prominence: bool = True
+    # Mentions in the body (outside the lead, outside capitalised names) that make a match
+    # found nowhere more prominent strong.
+    strong_body_mentions: int = DEFAULT_STRONG_BODY_MENTIONS
+    # Weak matches are published too. The matcher only reports it; callers decide.
+    publish_weak: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One occurrence of a term: its field and its character span in that field's original text.
+
+    ``field`` is one of FIELD_NAMES; "lead" and "body" spans are offsets into the whole text.
+    For "keywords", ``start`` is the keyword's index in the list and ``end`` is ``start + 1``.
+    ``in_name`` marks an occurrence inside a capitalised multi-word name ("Kiena Gold Mines").
+    """
+
+    field: str
+    start: int
+    end: int
+    term: str
+    in_name: bool = False
+
+    def as_list(self) -> list:
+        """The compact JSON form stored with a link: [field, start, end, term, in_name]."""
+        return [self.field, self.start, self.end, self.term, int(self.in_name)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +113,18 @@ class TagMatch:
     vetoed_by: str | None = None
     # Found only among the article's own labels (categories, keywords, hashtags), not its words.
     keywords_only: bool = False
+    # True: the rules publish it. False: a weak match (one passing mention, a company name).
+    strong: bool = True
+    # Where each term was found, in text order per field (nested occurrences dropped).
+    hits: tuple[Hit, ...] = ()
+
+    def where(self) -> dict[str, int]:
+        """Occurrences per field, counting those inside names separately as "name"."""
+        counts: dict[str, int] = {}
+        for hit in self.hits:
+            key = "name" if hit.in_name else hit.field
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
 
 class _Patterns:
@@ -150,7 +207,7 @@ class Matcher:
         self._case = patterns.automaton("case")
 
     def _add_rule(self, patterns: _Patterns, rule_idx: int, rule: Rule) -> None:
-        terms = _dedupe_terms((rule.name, *rule.aliases))
+        terms = _dedupe_terms((rule.name, *rule.aliases) if rule.name_is_alias else rule.aliases)
         for term_idx, term in enumerate(terms):
             # Hyphenated variants share their spaced match form: reduce before match_form.
             forms = {
@@ -194,6 +251,10 @@ class Matcher:
     def __len__(self) -> int:
         return len(self._patterns)
 
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._rules
+
     def match(
         self,
         *,
@@ -211,12 +272,20 @@ class Matcher:
         """
         tally: dict[int, list[int]] = {}  # global term id -> hits per field
         vetoes: dict[int, str] = {}
-        for field, raw in ((TITLE, title), (SUMMARY, summary), (TEXT, text)):
+        scans: list[_Scan] = []
+        cut = lead_end(text) if text else 0
+        fields = ((TITLE, title, 0), (SUMMARY, summary, 0), (LEAD, text[:cut], 0))
+        for field, raw, offset in (*fields, (TEXT, text[cut:], cut)):
             if raw:
-                self._tally_field(self._field_hits(raw), field, tally, vetoes)
+                self._tally_field(self._field_hits(raw, field, offset, scans), field, tally, vetoes)
+        keyword_pids: list[Counter[int]] = []
         for keyword in keywords:
-            self._collect(self._keyword_hits(keyword), KEYWORDS, tally, vetoes)
-        return self._results(tally, vetoes, explain=explain)
+            pids = self._keyword_hits(keyword)
+            keyword_pids.append(pids)
+            self._collect(pids, KEYWORDS, tally, vetoes)
+        if not tally:
+            return []
+        return self._results(tally, vetoes, scans, keyword_pids, explain=explain)
 
     def highlight_terms(
         self, text: str, *, tag_ids: Iterable[int] | None = None
@@ -240,14 +309,23 @@ class Matcher:
                         spans.add((starts[first], ends[last], tag_id))
         return _outermost(spans)
 
-    def _field_hits(self, raw: str) -> Counter[int]:
+    def _field_hits(
+        self, raw: str, field: int = -1, offset: int = 0, scans: list[_Scan] | None = None
+    ) -> Counter[int]:
         form = match_form(raw)
         if not form or self._main is None:
             return Counter()
-        hits = Counter(map(itemgetter(1), self._main.iter(f" {form} ")))
+        padded = f" {form} "
+        found = list(self._main.iter(padded))
+        hits = Counter(map(itemgetter(1), found))
+        if scans is not None and found:
+            scans.append((field, raw, offset, padded, found, True))
         if self._case is not None and not self._candidates.isdisjoint(hits):
-            exact = match_form(raw, fold_case=False)
-            hits.update(map(itemgetter(1), self._case.iter(f" {exact} ")))
+            exact = f" {match_form(raw, fold_case=False)} "
+            found = list(self._case.iter(exact))
+            hits.update(map(itemgetter(1), found))
+            if scans is not None and found:
+                scans.append((field, raw, offset, exact, found, False))
         return hits
 
     def _keyword_hits(self, keyword: str) -> Counter[int]:
@@ -276,7 +354,7 @@ class Matcher:
             for term_id in term_ids:
                 row = tally.get(term_id)
                 if row is None:
-                    row = tally[term_id] = [0, 0, 0, 0]
+                    row = tally[term_id] = [0, 0, 0, 0, 0]
                 row[field] += n
         if rest:
             self._collect(rest, field, tally, vetoes)
@@ -307,7 +385,7 @@ class Matcher:
             for term_idx, n in per_term.items():
                 row = tally.get(base + term_idx)
                 if row is None:
-                    row = tally[base + term_idx] = [0, 0, 0, 0]
+                    row = tally[base + term_idx] = [0, 0, 0, 0, 0]
                 # A keyword is a label: it carries an alias or not, whatever its spellings.
                 row[field] += min(n, 1) if field == KEYWORDS else n
 
@@ -323,11 +401,17 @@ class Matcher:
             yield term_idx, own
 
     def _results(
-        self, tally: dict[int, list[int]], vetoes: dict[int, str], *, explain: bool
+        self,
+        tally: dict[int, list[int]],
+        vetoes: dict[int, str],
+        scans: list[_Scan],
+        keyword_pids: list[Counter[int]],
+        *,
+        explain: bool,
     ) -> list[TagMatch]:
         rules, labels = self._rules, self._labels
         cap = OCCURRENCE_CAP
-        kept: list[TagMatch] = []
+        kept: list[tuple[int, float, dict[str, int], bool, str | None, bool]] = []
         # Sorting term ids groups them by rule, in term order.
         for rule_idx, term_ids in groupby(sorted(tally), self._term_rule.__getitem__):
             rule = rules[rule_idx]
@@ -336,7 +420,8 @@ class Matcher:
             terms: dict[str, int] = {}
             in_title = in_words = False
             for term_id in term_ids:
-                title, summary, text, keywords = tally[term_id]
+                title, summary, text, keywords, lead = tally[term_id]
+                text += lead
                 if not body_counts:
                     text = 0
                 total = title + summary + text + keywords
@@ -357,8 +442,90 @@ class Matcher:
                 continue
             vetoed_by = vetoes.get(rule_idx)
             if explain or (vetoed_by is None and score >= rule.min_score):
-                kept.append(TagMatch(rule.tag_id, score, terms, in_title, vetoed_by, not in_words))
-        return sorted(kept, key=lambda m: (-m.score, m.tag_id))
+                kept.append((rule_idx, score, terms, in_title, vetoed_by, not in_words))
+        if not kept:
+            return []
+        hits = self._hits({k[0] for k in kept}, scans, keyword_pids)
+        results = []
+        for rule_idx, score, terms, in_title, vetoed_by, keywords_only in kept:
+            rule = rules[rule_idx]
+            found = hits.get(rule_idx, ())
+            if rule.title_and_summary_only:
+                found = tuple(h for h in found if h.field not in ("lead", "body"))
+            strong = is_strong(found, rule.strong_body_mentions) if rule.prominence else True
+            results.append(
+                TagMatch(
+                    rule.tag_id, score, terms, in_title, vetoed_by, keywords_only, strong, found
+                )
+            )
+        return sorted(results, key=lambda m: (-m.score, m.tag_id))
+
+    def _hits(
+        self, wanted: set[int], scans: list[_Scan], keyword_pids: list[Counter[int]]
+    ) -> dict[int, tuple[Hit, ...]]:
+        """Each wanted rule's occurrences, located in the original text of their field."""
+        entries, labels, base = self._entries, self._labels, self._term_base
+        out: dict[int, list[Hit]] = {}
+        for field, raw, offset, padded, found, folded in scans:
+            name = FIELD_NAMES[field]
+            per_rule: dict[int, list[tuple[int, int, int]]] = {}
+            for start, end, hit_pid in self._locate(raw, padded, found, folded):
+                for rule_idx, term_idx, kind in entries[hit_pid]:
+                    if kind == _ALIAS and rule_idx in wanted:
+                        per_rule.setdefault(rule_idx, []).append((start, end, term_idx))
+            for rule_idx, located in per_rule.items():
+                rule = self._rules[rule_idx]
+                for start, end, term_idx in _outermost_terms(located):
+                    term = labels[base[rule_idx] + term_idx]
+                    in_name = _inside_name(raw, start, end, term, rule, title=field == TITLE)
+                    out.setdefault(rule_idx, []).append(
+                        Hit(name, start + offset, end + offset, term, in_name)
+                    )
+        for index, pids in enumerate(keyword_pids):
+            seen: set[tuple[int, int]] = set()
+            for pid in pids:
+                for rule_idx, term_idx, kind in entries[pid]:
+                    key = (rule_idx, term_idx)
+                    if kind in (_ALIAS, _JOINED) and rule_idx in wanted and key not in seen:
+                        seen.add(key)
+                        term = labels[base[rule_idx] + term_idx]
+                        out.setdefault(rule_idx, []).append(Hit("keywords", index, index + 1, term))
+        return {rule_idx: tuple(found) for rule_idx, found in out.items()}
+
+    def _locate(
+        self, raw: str, padded: str, found: list[tuple[int, int]], folded: bool
+    ) -> list[tuple[int, int, int]]:
+        """(start, end, pid) in ``raw`` of the first MAX_HITS_PER_PATTERN hits of each pattern.
+
+        Words of the match form correspond one to one with runs of word characters in the
+        original text, so a hit's span is that of its first and last word; each is checked
+        against the form. Where they do not correspond (a soft hyphen joining two words, an
+        unspaced script) the text is mapped character by character instead: slower, but exact.
+        """
+        patterns = self._patterns
+        seen: Counter[int] = Counter()
+        selected = []
+        for end_idx, pid in found:
+            seen[pid] += 1
+            if seen[pid] <= MAX_HITS_PER_PATTERN:
+                selected.append((end_idx, pid))
+        spans = _spans_by_offsets(raw, padded, selected, patterns, folded)
+        if spans is None:
+            spans = _spans_by_words(raw, padded, selected, patterns, folded)
+        if spans is not None:
+            return spans
+        form, starts, ends = _mapped_form(raw, fold_case=folded)
+        automaton = self._main if folded else self._case
+        wanted = {pid for _, pid in selected}
+        seen.clear()
+        spans = []
+        for end_idx, pid in automaton.iter(form):
+            if pid in wanted:
+                seen[pid] += 1
+                if seen[pid] <= MAX_HITS_PER_PATTERN:
+                    first, last = self._core_span(pid, end_idx)
+                    spans.append((starts[first], ends[last], pid))
+        return spans
 
     def _core_span(self, pid: int, end_idx: int) -> tuple[int, int]:
         """Positions of the first and last non-padding character of a hit in the form."""
@@ -366,6 +533,216 @@ class Matcher:
         first = end_idx - len(pattern) + 1 + (pattern[0] == " ")
         last = end_idx - (pattern[-1] == " ")
         return first, last
+
+
+_Scan = tuple[int, str, int, str, list[tuple[int, int]], bool]
+# What the match form keeps as a word: letters, digits, "+" and combining marks.
+_WORD = re.compile(r"(?:[^\W_]|[+\u0300-\u036f])+")
+_SEP = r"[^\w+\u0300-\u036f]*(?:_[^\w+\u0300-\u036f]*)*"
+_WORD_RE = r"(?:[^\W_]|[+\u0300-\u036f])+"
+_ONE_WORD = re.compile(rf"{_SEP}({_WORD_RE})")
+_SKIP = [re.compile(rf"(?:{_SEP}{_WORD_RE}){{{1 << k}}}") for k in range(12)]
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n[ \t]+(?=\S)")
+# A neighbouring word of the same name: only spaces (one line break, "&") between them.
+_GAP = r"[ \t]*\n?[ \t]*(?:&[ \t]*\n?[ \t]*)?"
+_NAME_BEFORE = re.compile(rf"([^\W\d_][\w']*)(?=[ \t\n&]){_GAP}\Z")
+_NEXT_WORD = re.compile(rf",?{_GAP}([^\W\d_][\w'.]*)")
+COMPANY_SUFFIXES = frozenset(
+    {
+        *("ltd", "ltd.", "limited", "inc", "inc.", "corp", "corp.", "corporation", "co", "co."),
+        *("cos", "plc", "llc", "ag", "sa", "nv", "n.v.", "bv", "gmbh", "spa", "pty", "bhd"),
+        *("fund", "group", "holdings", "mines", "resources", "industries", "petroleums"),
+    }
+)
+_NAME_AFTER = re.compile(rf"(?=[ \t\n&]){_GAP}([^\W\d_]\w*)")
+
+
+class _WordIndex:
+    """Character spans of the n-th word of a text, found by skipping words in C.
+
+    Words are fetched in (mostly) increasing order: the index remembers where it stopped and
+    skips ahead with precompiled "skip 2**k words" patterns; an earlier word it has not seen
+    is found again from the start.
+    """
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.next_word = 0  # words before self.pos
+        self.pos = 0
+        self.seen: dict[int, tuple[int, int]] = {}
+
+    def span(self, word: int) -> tuple[int, int] | None:
+        found = self.seen.get(word)
+        if found is not None:
+            return found
+        if word < self.next_word:
+            self.next_word = self.pos = 0
+        gap = word - self.next_word
+        for power in range(len(_SKIP) - 1, -1, -1):
+            step = 1 << power
+            while gap >= step:
+                skipped = _SKIP[power].match(self.raw, self.pos)
+                if skipped is None:
+                    return None
+                self.pos, self.next_word, gap = skipped.end(), self.next_word + step, gap - step
+        token = _ONE_WORD.match(self.raw, self.pos)
+        if token is None:
+            return None
+        self.pos, self.next_word = token.end(), self.next_word + 1
+        self.seen[word] = found = token.span(1)
+        return found
+
+
+def _spans_by_offsets(
+    raw: str,
+    padded: str,
+    hits: list[tuple[int, int]],
+    patterns: list[str],
+    folded: bool,
+) -> list[tuple[int, int, int]] | None:
+    """Spans of ``hits`` in ``raw`` when its characters map one to one onto the form."""
+    mapped = match_form_offsets(raw, fold_case=folded)
+    if mapped is None:
+        return None
+    form, points, shifts = mapped
+    if len(form) + 2 != len(padded) or padded[1:-1] != form:
+        return None
+    spans = []
+    for end_idx, pid in hits:
+        pattern = patterns[pid]
+        # Positions in the form: the padded form has one extra space in front.
+        first = end_idx - len(pattern) + (pattern[0] == " ")
+        last = end_idx - 1 - (pattern[-1] == " ")
+        start = first + shifts[bisect_right(points, first)]
+        end = last + shifts[bisect_right(points, last)] + 1
+        spans.append((start, end, pid))
+    return spans
+
+
+def _spans_by_words(
+    raw: str,
+    padded: str,
+    hits: list[tuple[int, int]],
+    patterns: list[str],
+    folded: bool,
+) -> list[tuple[int, int, int]] | None:
+    """Spans of ``hits`` in ``raw`` through word correspondence, or None where it fails."""
+    words = _WordIndex(raw)
+    cursor = spaces = 0  # spaces in padded[:cursor]
+    spans = []
+    for end_idx, pid in hits:
+        pattern = patterns[pid]
+        if pattern[0] != " ":
+            return None
+        first = end_idx - len(pattern) + 2
+        last = end_idx - (pattern[-1] == " ")
+        if first >= cursor:
+            spaces += padded.count(" ", cursor, first)
+        else:
+            spaces -= padded.count(" ", first, cursor)
+        w0 = spaces - 1
+        spaces += padded.count(" ", first, last)
+        cursor = last
+        head = words.span(w0)
+        tail = words.span(spaces - 1)
+        if head is None or tail is None:
+            return None
+        start, end = head[0], tail[1]
+        found = raw[start:end]
+        form = padded[first : last + 1]
+        if found.isascii() and found.isalnum():
+            same = (found.lower() if folded else found) == form
+        else:
+            same = match_form(found, fold_case=folded) == form
+        if not same:
+            return None
+        spans.append((start, end, pid))
+    return spans
+
+
+def lead_end(text: str) -> int:
+    """Where the lead (the first paragraph) of ``text`` ends.
+
+    A paragraph ends at a blank line or an indented new line; text with neither has one
+    paragraph per line. The lead never runs past LEAD_MAX_CHARS (cut at a space).
+    """
+    start = len(text) - len(text.lstrip())
+    found = _PARAGRAPH_BREAK.search(text, start)
+    end = found.start() if found else text.find("\n", start)
+    if end == -1:
+        end = len(text)
+    limit = start + LEAD_MAX_CHARS
+    if end > limit:
+        space = text.rfind(" ", start, limit)
+        end = space if space > start else limit
+    return end
+
+
+def is_strong(hits: Iterable[Hit], strong_body_mentions: int) -> bool:
+    """The prominence rule: one hit outside the body and outside a name, or enough body hits."""
+    body = 0
+    for hit in hits:
+        if hit.in_name:
+            continue
+        if hit.field != "body":
+            return True
+        body += 1
+    return body >= max(strong_body_mentions, 1)
+
+
+def _company_follows(raw: str, end: int) -> bool:
+    """Whether a company suffix follows within two capitalised words: "… Gold Mines Ltd"."""
+    at = end
+    for _ in range(3):
+        word = _NEXT_WORD.match(raw, at)
+        if word is None or not word.group(1)[0].isupper():
+            return False
+        if word.group(1).casefold() in COMPANY_SUFFIXES:
+            return True
+        at = word.end()
+    return False
+
+
+def _inside_name(
+    raw: str, start: int, end: int, term: str, rule: Rule, *, title: bool = False
+) -> bool:
+    """Whether raw[start:end] is part of a longer capitalised name: "Kiena Gold Mines Ltd".
+
+    In any field a capitalised occurrence followed by a company suffix ("Glamis Gold Ltd",
+    "PAGE PETROLEUM LTD") is a name. Outside titles, which capitalise every word, so is one
+    next to another capitalised word ("Global Petroleum Corp", "Kiena Gold Mines").
+
+    Not for aliases that are names themselves: case-sensitive ones and any an editor wrote with
+    a capital past its first letter ("OPEC", "International Tin Council"). Shouting text
+    ("GOLD MINES") says nothing, so an all-capitals occurrence is never a name.
+    """
+    if term[1:] != term[1:].lower() or term in rule.case_sensitive_aliases:
+        return False
+    found = raw[start:end]
+    if not all(word[:1].isupper() for word in found.split()):
+        return False
+    if _company_follows(raw, end):
+        return True
+    if title or found.isupper():
+        return False
+    before = _NAME_BEFORE.search(raw, max(0, start - 40), start)
+    if before and before.group(1)[0].isupper():
+        return True
+    after = _NAME_AFTER.match(raw, end)
+    return bool(after and after.group(1)[0].isupper())
+
+
+def _outermost_terms(located: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Drop occurrences inside a longer occurrence (of the same rule), keep text order."""
+    ordered = sorted(set(located), key=lambda s: (s[0], -s[1]))
+    kept: list[tuple[int, int, int]] = []
+    reach = -1
+    for start, end, term_idx in ordered:
+        if end <= reach:
+            continue
+        reach = end
+        kept.append((start, end, term_idx))
+    return kept
 
 
 def _pad(form: str) -> str:

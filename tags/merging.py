@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from tags.linking import recount, rules_changed
+from tags.linking import recount, relist_weak, rules_changed
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
 
@@ -36,6 +36,8 @@ def merge_tags(source: Tag, target: Tag) -> Tag:
     Tag.objects.filter(merged_into=source).update(merged_into=target)
     source.merged_into, source.is_active, source.parent = target, False, None
     source.save(update_fields=["merged_into", "is_active", "parent"])
+    # Weak links moved over follow the target's choice to publish weak matches or not.
+    relist_weak(target)
     recount([source.pk, target.pk])
     rules_changed()
     target.refresh_from_db()

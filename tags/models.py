@@ -51,6 +51,28 @@ class Tag(models.Model):
         default=1.0,
         help_text="Title hits score 3, summary and keyword hits 2, text hits 1 each.",
     )
+    # Prominence: where the aliases occur decides whether a match is published (tags.matching).
+    name_is_alias = models.BooleanField(
+        "match the name",
+        default=True,
+        help_text="Also match the topic's name like an alias. Untick it when the name is a "
+        'common word ("Interest") and list the phrases that mean the topic instead.',
+    )
+    strong_body_mentions = models.PositiveSmallIntegerField(
+        "body mentions to publish",
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="A topic found in the title, summary, first paragraph or the article's own "
+        "labels is published. Found only further down the text, it needs this many mentions; "
+        "fewer make a weak match. Mentions inside company names "
+        '("Kiena Gold Mines Ltd") never count.',
+    )
+    publish_weak = models.BooleanField(
+        "publish weak matches",
+        default=False,
+        help_text="List and count weak matches (a single passing mention, a company name) on "
+        "the topic page too. Weak matches are always recorded on the article, with why.",
+    )
     merged_into = models.ForeignKey(
         "self",
         null=True,
@@ -179,6 +201,11 @@ class ArticleTag(models.Model):
     origin = models.CharField(max_length=10, choices=Origin.choices)
     score = models.FloatField(default=0)
     terms = models.JSONField(default=dict, blank=True, help_text="Matched phrase → count.")
+    # False for a weak rule match: kept to explain and to learn from, listed and counted
+    # (is_visible) only when its topic publishes weak matches.
+    strong = models.BooleanField(default=True)
+    # Where the terms were found: [[field, start, end, term, in_name], …] (tags.matching.Hit).
+    hits = models.JSONField(default=list, blank=True)
     # Copied from the article so a tag page is one index range scan, newest first.
     published_at = models.DateTimeField()
     is_visible = models.BooleanField(default=True)

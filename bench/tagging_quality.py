@@ -1,0 +1,360 @@
+"""How well topics are tagged, on labelled news nobody tuned the rules on.
+
+    uv run python bench/tagging_quality.py [--corpus FILE.jsonl] [--folds 5] [--seed 1]
+                                          [--only NAME ...] [--json]
+
+Data: the Reuters-21578 ModApte training split in ``../shared/corpus/labelled-news/`` (read its
+README: research use only, never copied into the repository). Topics: the 12 in
+``bench/tagging_quality_topics.json``, whose alias lists were written from general knowledge
+before any story was read, and are never tuned.
+
+Every tagger in ``TAGGERS`` is evaluated the same way by ``evaluate``: a tagger is a factory that
+takes the training stories and returns a function from a story to the set of topic codes it
+would publish. Rule taggers may use the training part to choose thresholds, never the test part.
+Two evaluations:
+
+- time split: train on the oldest 80% of stories by date, test on the newest 20%;
+- k-fold CV (5 folds, shuffled with a fixed seed): every story is predicted once, by a tagger
+  built on the other folds; figures are pooled over all predictions.
+
+Figures: micro-averaged precision, recall and F1 over all (story, topic) decisions, and
+macro-averaged ones (the mean over the 12 topics). Target: prominence-aware rules (b) at least
+0.05 micro-F1 above today's rules (a) on the time split; the script exits non-zero below it.
+
+To add a tagger (a learned model, say), write ``def my_tagger(train: Sequence[Story]) ->
+Predict`` and add it to ``TAGGERS``; everything else follows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Matcher, Rule, TagMatch, is_strong
+
+CORPUS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "corpus"
+    / "labelled-news"
+    / "reuters21578-modapte-train.jsonl"
+)
+TOPICS_FILE = Path(__file__).resolve().parent / "tagging_quality_topics.json"
+TARGET_GAIN = 0.05
+# Candidate body-mention thresholds tried per topic on the training part.
+BODY_MENTION_GRID = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Story:
+    id: str
+    title: str
+    body: str
+    topics: frozenset[str]  # codes among the benchmark's topics
+    date: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+    case_sensitive: tuple[str, ...]
+    exclusions: tuple[str, ...]
+
+
+Predict = Callable[[Story], set[str]]
+Tagger = Callable[[Sequence[Story]], Predict]
+
+
+@dataclass(frozen=True)
+class Scores:
+    micro_p: float
+    micro_r: float
+    micro_f1: float
+    macro_p: float
+    macro_r: float
+    macro_f1: float
+    per_topic_f1: dict[str, float]
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+def load_topics(path: Path = TOPICS_FILE) -> list[Topic]:
+    raw = json.loads(path.read_text())["topics"]
+    return [
+        Topic(
+            code=t["code"],
+            name=t["name"],
+            aliases=tuple(t.get("aliases", ())),
+            case_sensitive=tuple(t.get("case_sensitive", ())),
+            exclusions=tuple(t.get("exclusions", ())),
+        )
+        for t in raw
+    ]
+
+
+def load_stories(path: Path, codes: set[str]) -> list[Story]:
+    if not path.exists():
+        sys.exit(f"corpus not found: {path} (see ../shared/corpus/labelled-news/README.md)")
+    stories = []
+    with path.open() as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line)
+                stories.append(
+                    Story(
+                        id=str(row["id"]),
+                        title=row.get("title") or "",
+                        body=row.get("body") or "",
+                        topics=frozenset(row.get("topics") or ()) & codes,
+                        date=row["date"],
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                sys.exit(f"{path}:{number}: not a labelled story ({exc})")
+    return stories
+
+
+# --- splits and scoring --------------------------------------------------------------------------
+
+
+def time_split(stories: Sequence[Story], train_share: float = 0.8):
+    ordered = sorted(stories, key=lambda s: (s.date, s.id))
+    cut = int(len(ordered) * train_share)
+    return [(ordered[:cut], ordered[cut:])]
+
+
+def k_folds(stories: Sequence[Story], folds: int, seed: int):
+    shuffled = list(stories)
+    random.Random(seed).shuffle(shuffled)
+    parts = [shuffled[i::folds] for i in range(folds)]
+    return [
+        ([s for j, part in enumerate(parts) if j != i for s in part], parts[i])
+        for i in range(folds)
+    ]
+
+
+def score(pairs: Sequence[tuple[frozenset[str], set[str]]], codes: Sequence[str]) -> Scores:
+    """Precision, recall and F1 over (gold, predicted) topic sets, micro and macro."""
+    tp = dict.fromkeys(codes, 0)
+    fp = dict.fromkeys(codes, 0)
+    fn = dict.fromkeys(codes, 0)
+    for gold, predicted in pairs:
+        for code in codes:
+            g, p = code in gold, code in predicted
+            tp[code] += g and p
+            fp[code] += p and not g
+            fn[code] += g and not p
+
+    def prf(t: int, f_p: int, f_n: int) -> tuple[float, float, float]:
+        p = t / (t + f_p) if t + f_p else 0.0
+        r = t / (t + f_n) if t + f_n else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    micro = prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    per = {code: prf(tp[code], fp[code], fn[code]) for code in codes}
+    n = len(codes)
+    return Scores(
+        *micro,
+        sum(v[0] for v in per.values()) / n,
+        sum(v[1] for v in per.values()) / n,
+        sum(v[2] for v in per.values()) / n,
+        {code: v[2] for code, v in per.items()},
+    )
+
+
+def evaluate(tagger: Tagger, splits, codes: Sequence[str]) -> Scores:
+    """Build the tagger on each training part, predict its test part, score all predictions."""
+    pairs = []
+    for train, test in splits:
+        predict = tagger(train)
+        pairs.extend((story.topics, predict(story)) for story in test)
+    return score(pairs, codes)
+
+
+# --- rule taggers --------------------------------------------------------------------------------
+
+
+def rules_for(topics: Sequence[Topic], **options) -> list[Rule]:
+    return [
+        Rule(
+            tag_id=i,
+            name=t.name,
+            aliases=t.aliases,
+            case_sensitive_aliases=t.case_sensitive,
+            exclusions=t.exclusions,
+            **options,
+        )
+        for i, t in enumerate(topics)
+    ]
+
+
+class RuleTaggers:
+    """Rule taggers over one topic list; each story is matched once per matcher and cached."""
+
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        self.topics = list(topics)
+        self.codes = [t.code for t in topics]
+        self.today = Matcher(rules_for(topics, prominence=False))
+        self.prominent = Matcher(rules_for(topics, prominence=True))
+        self._cache: dict[tuple[int, str], list[TagMatch]] = {}
+
+    def matches(self, matcher: Matcher, story: Story) -> list[TagMatch]:
+        key = (id(matcher), story.id)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = matcher.match(title=story.title, text=story.body)
+        return found
+
+    def today_rules(self, train: Sequence[Story]) -> Predict:
+        """(a) The rules as they were: any alias anywhere, the name an alias."""
+        return lambda story: {self.codes[m.tag_id] for m in self.matches(self.today, story)}
+
+    def prominence_defaults(self, train: Sequence[Story]) -> Predict:
+        """(b0) Prominence-aware rules with the default thresholds, nothing learned."""
+        return lambda story: {
+            self.codes[m.tag_id] for m in self.matches(self.prominent, story) if m.strong
+        }
+
+    def prominence_tuned(self, train: Sequence[Story]) -> Predict:
+        """(b) Prominence-aware rules, each topic's body-mention threshold and whether it
+        publishes weak matches chosen for the best F1 on the training part."""
+        thresholds = self.tune(train)
+
+        def predict(story: Story) -> set[str]:
+            out = set()
+            for m in self.matches(self.prominent, story):
+                body_mentions, publish_weak = thresholds[m.tag_id]
+                if publish_weak or is_strong(m.hits, body_mentions):
+                    out.add(self.codes[m.tag_id])
+            return out
+
+        return predict
+
+    def tune(self, train: Sequence[Story]) -> dict[int, tuple[int, bool]]:
+        """Per topic: (strong_body_mentions, publish_weak) with the best training F1.
+
+        Ties go to the default, then to the stricter setting.
+        """
+        candidates = [(n, False) for n in BODY_MENTION_GRID] + [(1, True)]
+        counts = {
+            (i, c): [0, 0, 0] for i in range(len(self.topics)) for c in candidates
+        }  # tp, fp, fn
+        for story in train:
+            found = {m.tag_id: m for m in self.matches(self.prominent, story)}
+            for i, code in enumerate(self.codes):
+                gold = code in story.topics
+                match = found.get(i)
+                for body_mentions, publish_weak in candidates:
+                    predicted = match is not None and (
+                        publish_weak or is_strong(match.hits, body_mentions)
+                    )
+                    row = counts[i, (body_mentions, publish_weak)]
+                    if gold and predicted:
+                        row[0] += 1
+                    elif predicted:
+                        row[1] += 1
+                    elif gold:
+                        row[2] += 1
+        default = (DEFAULT_STRONG_BODY_MENTIONS, False)
+        chosen = {}
+        for i in range(len(self.topics)):
+
+            def f1(c, i=i) -> float:
+                tp, fp, fn = counts[i, c]
+                return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+            chosen[i] = max(candidates, key=lambda c: (round(f1(c), 6), c == default, c[0]))
+        return chosen
+
+
+def build_taggers(topics: Sequence[Topic]) -> dict[str, Tagger]:
+    """The table of taggers, by name; the order is the order of the report."""
+    rules = RuleTaggers(topics)
+    return {
+        "(a) today's rules": rules.today_rules,
+        "(b0) prominence, default thresholds": rules.prominence_defaults,
+        "(b) prominence, thresholds tuned on train": rules.prominence_tuned,
+    }
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--topics", type=Path, default=TOPICS_FILE)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", nargs="*", help="run only taggers whose name contains these")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    topics = load_topics(args.topics)
+    codes = [t.code for t in topics]
+    stories = load_stories(args.corpus, set(codes))
+    splits = {
+        "time split 80/20": time_split(stories),
+        f"{args.folds}-fold CV": k_folds(stories, args.folds, args.seed),
+    }
+    taggers = build_taggers(topics)
+    if args.only:
+        taggers = {k: v for k, v in taggers.items() if any(o in k for o in args.only)}
+    if not args.json:
+        test = splits["time split 80/20"][0][1]
+        print(
+            f"{len(stories)} stories, {sum(bool(s.topics) for s in stories)} with one of the "
+            f"{len(codes)} topics; time split tests on {len(test)} stories from {test[0].date}"
+        )
+    results: dict[str, dict[str, Scores]] = {}
+    seconds: dict[str, float] = {}
+    for name, tagger in taggers.items():
+        started = time.perf_counter()
+        results[name] = {split: evaluate(tagger, parts, codes) for split, parts in splits.items()}
+        seconds[name] = time.perf_counter() - started
+
+    if args.json:
+        print(json.dumps({n: {s: vars(sc) for s, sc in r.items()} for n, r in results.items()}))
+    else:
+        header = f"{'tagger':<44} {'split':<17} {'micro P':>7} {'R':>6} {'F1':>6}"
+        print(f"\n{header} {'macro P':>8} {'R':>6} {'F1':>6} {'s':>6}")
+        for name, by_split in results.items():
+            for split, sc in by_split.items():
+                print(
+                    f"{name:<44} {split:<17} {sc.micro_p:7.3f} {sc.micro_r:6.3f} "
+                    f"{sc.micro_f1:6.3f} {sc.macro_p:8.3f} {sc.macro_r:6.3f} {sc.macro_f1:6.3f} "
+                    f"{seconds[name]:6.1f}"
+                )
+        print("\nper-topic F1, time split:")
+        print(f"{'topic':<17}" + "".join(f"{n[:4]:>7}" for n in results))
+        for code in codes:
+            row = "".join(
+                f"{r['time split 80/20'].per_topic_f1[code]:7.3f}" for r in results.values()
+            )
+            print(f"{code:<17}{row}")
+    a, b = "(a) today's rules", "(b) prominence, thresholds tuned on train"
+    if a in results and b in results:
+        gain = results[b]["time split 80/20"].micro_f1 - results[a]["time split 80/20"].micro_f1
+        ok = gain >= TARGET_GAIN
+        if not args.json:
+            print(
+                f"\n(b) - (a) micro-F1 on the time split: {gain:+.3f} (target +{TARGET_GAIN}): "
+                f"{'PASS' if ok else 'FAIL'}"
+            )
+        return 0 if ok else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
