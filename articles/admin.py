@@ -19,6 +19,7 @@ from articles.feedlist import AddFeedError, add_feed, export_opml, import_opml
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
 from tags.combining import explain_model_link
+from tags.explaining import explain
 from tags.models import ArticleTag, Tag
 
 STATUS_COLOURS = {
@@ -355,16 +356,22 @@ class ArticleTagInline(admin.TabularInline):
     """Tags with why each one is there; adding or deleting one here is an editor's decision."""
 
     model = ArticleTag
-    fields = ["tag", "origin", "score", "matched_terms"]
-    readonly_fields = ["origin", "score", "matched_terms"]
+    fields = ["tag", "origin", "score", "matched_terms", "why"]
+    readonly_fields = ["origin", "score", "matched_terms", "why"]
     raw_id_fields = ["tag"]
     extra = 0
 
-    @admin.display(description="why")
+    @admin.display(description="matched terms")
     def matched_terms(self, obj: ArticleTag) -> str:
+        return ", ".join(f"{term} ({n})" for term, n in sorted(obj.terms.items())) or "—"
+
+    @admin.display(description="why")
+    def why(self, obj: ArticleTag) -> str:
+        if obj.pk is None:
+            return "—"
         if obj.origin == ArticleTag.Origin.MODEL:
             return explain_model_link(obj.score, obj.terms)
-        return ", ".join(f"{term} ({n})" for term, n in sorted(obj.terms.items())) or "—"
+        return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
 
 
 class ArticleFeedInline(admin.TabularInline):

@@ -17,8 +17,9 @@ from django.utils.html import format_html
 from articles.models import Article
 from tags import linking, modelling, retagging
 from tags.combining import MODES, explain_model_link
+from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
-from tags.matching import Rule
+from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Rule
 from tags.merging import MergeError, merge_tags
 from tags.models import (
     Alias,
@@ -56,6 +57,9 @@ def rule_signature(tag: Tag) -> tuple:
         tag.parent_id,
         tag.title_and_summary_only,
         tag.min_score,
+        tag.name_is_alias,
+        tag.strong_body_mentions,
+        tag.publish_weak,
         tag.tagging_mode,
         tag.model_publish_at,
         tag.model_review_at,
@@ -82,20 +86,40 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "aliases__phrase"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["article_count", "merged_into", "model_figures"]
-    fields = [
-        "name",
-        "slug",
-        "description",
-        "parent",
-        "is_active",
-        "title_and_summary_only",
-        "min_score",
-        "article_count",
-        "merged_into",
-        "tagging_mode",
-        "model_publish_at",
-        "model_review_at",
-        "model_figures",
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "parent", "is_active"]}),
+        (
+            "Matching",
+            {
+                "fields": [
+                    "name_is_alias",
+                    "strong_body_mentions",
+                    "publish_weak",
+                    "title_and_summary_only",
+                    "min_score",
+                ],
+                "description": "Where an alias occurs matters. Found in the title, summary, "
+                "first paragraph or the article's own labels, the topic is published; a "
+                "passing mention further down, or one inside a company name, is a weak "
+                "match: kept on the article with why, not listed here unless you publish "
+                "weak matches. Preview shows what a change adds and drops before you save.",
+            },
+        ),
+        (
+            "Topic model",
+            {
+                "fields": [
+                    "tagging_mode",
+                    "model_publish_at",
+                    "model_review_at",
+                    "model_figures",
+                ],
+                "description": "Rules only, rules checked and completed by the topic model, "
+                "or the model alone. The table gives each mode's cross-validated precision "
+                "and recall on this topic's labelled articles.",
+            },
+        ),
+        (None, {"fields": ["article_count", "merged_into"]}),
     ]
     inlines = [AliasInline, ExclusionInline]
     actions = ["merge_into", "retag_now"]
@@ -118,6 +142,9 @@ class TagAdmin(admin.ModelAdmin):
         stored = Tag.objects.filter(pk=obj.pk).first() if change else None
         request._rules_before = rule_signature(stored) if stored else ()
         super().save_model(request, obj, form, change)
+        if stored is not None and stored.publish_weak != obj.publish_weak:
+            # Listing or unlisting the weak links needs no re-matching: do it at once.
+            linking.relist_weak(obj)
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -185,13 +212,19 @@ class TagAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_change_permission(request):
             return redirect("admin:tags_tag_changelist")
         rule = rule_from_post(request.POST)
-        rows = (
+        rows = list(
             Article.objects.visible()
             .order_by("-published_at")
             .values_list("pk", "title", "summary", "text", "keywords")[:PREVIEW_SCAN_LIMIT]
         )
-        result = preview(rule, ((i, t, s, x, k or []) for i, t, s, x, k in rows.iterator()))
         tag = Tag.objects.filter(pk=request.POST.get("_tag_id") or None).first()
+        current, fixed = current_links(tag, [row[0] for row in rows])
+        result = preview(
+            rule,
+            ((i, t, s, x, k or []) for i, t, s, x, k in rows),
+            current=current,
+            fixed=fixed,
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Preview: {rule.name or 'unnamed topic'}",
@@ -200,9 +233,32 @@ class TagAdmin(admin.ModelAdmin):
             "result": result,
             "tag": tag,
             "current_count": tag.article_count if tag else 0,
+            "changes": [
+                ("Added", result.added_samples, "added"),
+                ("Dropped", result.dropped_samples, "dropped"),
+            ],
             "scan_limit": PREVIEW_SCAN_LIMIT,
         }
         return TemplateResponse(request, "admin/tags/tag/preview.html", context)
+
+
+def current_links(tag: Tag | None, article_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Of these articles: those the topic lists today by its rules, and those whose link the
+    rules do not decide (editors' decisions, feed defaults, child topics)."""
+    if tag is None:
+        return set(), set()
+    links = ArticleTag.objects.filter(tag=tag, article_id__in=article_ids)
+    rule_made = (ArticleTag.Origin.RULE, ArticleTag.Origin.CATEGORY)
+    current = set(
+        links.filter(origin__in=rule_made, is_visible=True).values_list("article_id", flat=True)
+    )
+    fixed = set(links.exclude(origin__in=rule_made).values_list("article_id", flat=True))
+    fixed |= set(
+        TagDecision.objects.filter(tag=tag, article_id__in=article_ids).values_list(
+            "article_id", flat=True
+        )
+    )
+    return current - fixed, fixed
 
 
 def rule_from_post(post) -> Rule:
@@ -221,6 +277,10 @@ def rule_from_post(post) -> Rule:
         min_score = float(post.get("min_score") or 1.0)
     except ValueError:
         min_score = 1.0
+    try:
+        body_mentions = max(1, int(post.get("strong_body_mentions") or 0))
+    except ValueError:
+        body_mentions = DEFAULT_STRONG_BODY_MENTIONS
     return Rule(
         tag_id=0,
         name=(post.get("name") or "").strip(),
@@ -229,6 +289,9 @@ def rule_from_post(post) -> Rule:
         exclusions=phrases("exclusions"),
         title_and_summary_only=bool(post.get("title_and_summary_only")),
         min_score=min_score,
+        name_is_alias=bool(post.get("name_is_alias")),
+        strong_body_mentions=body_mentions,
+        publish_weak=bool(post.get("publish_weak")),
     )
 
 
@@ -281,11 +344,15 @@ class RetagJobAdmin(admin.ModelAdmin):
 class ArticleTagAdmin(admin.ModelAdmin):
     """Why each article carries each topic; changes go through the article page."""
 
-    list_display = ["article", "tag", "origin", "score", "terms", "is_visible", "created_at"]
-    list_filter = ["origin", "is_visible", "tag"]
+    list_display = ["article", "tag", "origin", "strong", "why", "is_visible", "created_at"]
+    list_filter = ["origin", "strong", "is_visible", "tag"]
     list_select_related = ["article", "tag"]
     search_fields = ["article__title", "tag__name"]
     raw_id_fields = ["article", "tag"]
+
+    @admin.display(description="why")
+    def why(self, obj: ArticleTag) -> str:
+        return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

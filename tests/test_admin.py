@@ -64,6 +64,8 @@ def tag_form(name: str, aliases=(), exclusions=(), **extra) -> dict:
         "description": "",
         "is_active": "on",
         "min_score": "1",
+        "name_is_alias": "on",
+        "strong_body_mentions": "3",
         "tagging_mode": "rules",
         "model_publish_at": "0.6",
         "model_review_at": "0.35",

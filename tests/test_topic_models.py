@@ -313,3 +313,29 @@ def test_the_article_admin_explains_a_model_link(labels, topics, client):
     page = client.get(reverse("admin:articles_article_change", args=[article.pk]))
     assert "model, probability 0." in page.content.decode()
     assert "top terms:" in page.content.decode()
+
+
+def test_the_model_vetoes_a_weak_rule_match_even_where_weak_matches_are_published(labels, topics):
+    trained(labels, topics)
+    coffee = topics[0]
+    Tag.objects.filter(pk=coffee.pk).update(
+        tagging_mode=TaggingMode.RULES_AND_MODEL, publish_weak=True
+    )
+    linking.rules_changed()
+    # One passing mention deep in a council story: a weak match the model does not believe.
+    body = "\n\n".join(
+        [
+            "The city council approved a new budget for road repairs and school buildings.",
+            "Parliament debated a bill on pensions, with a vote expected next month.",
+            "Bus drivers agreed a new contract after weeks of talks with the operator.",
+            "The museum opened an exhibition of paintings lent by a private collector.",
+            "Councillors later shared coffee with residents.",
+        ]
+    )
+    article = make_article("Council news in brief", body)
+    linking.tag_article(article)
+    link = ArticleTag.objects.filter(article=article, tag=coffee).first()
+    assert link is None or not link.is_visible
+    coffee.refresh_from_db()
+    assert coffee.article_count == 0
+    assert linking.recount() == 0
