@@ -172,21 +172,13 @@ class TopicModel:
         return 1.0 / (1.0 + np.exp(-logits))
 
     def logits(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """One document's log-odds per topic: the rows of the coefficient matrix for its terms,
-        summed with its weights, gathered with numpy alone."""
-        indptr = self.coef.indptr
-        starts, ends = indptr[idx], indptr[idx + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        if not total:
+        """One document's log-odds per topic: one sparse product with the coefficients."""
+        if not len(idx):
             return self.intercept.copy()
-        # Positions of every kept coefficient of every term of the document, in one array.
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        weights = np.repeat(values, lengths) * self.coef.data[offsets]
-        summed = np.bincount(
-            self.coef.indices[offsets], weights=weights, minlength=len(self.topics)
-        )
-        return summed.astype(np.float32) + self.intercept
+        return self._row(idx, values).dot(self.coef).toarray()[0] + self.intercept
+
+    def _row(self, idx: np.ndarray, values: np.ndarray) -> sparse.csr_matrix:
+        return sparse.csr_matrix((values, idx, np.array([0, len(idx)])), shape=(1, len(self.terms)))
 
     def predict(
         self,
@@ -205,12 +197,38 @@ class TopicModel:
         idx, values = self.features(document(title, summary, text))
         probs = 1.0 / (1.0 + np.exp(-self.logits(idx, values)))
         keep = np.flatnonzero(probs >= min_probability)
+        terms = self.top_terms_many(idx, values, keep, top_terms)
         return {
-            self.topics[t]: TopicScore(
-                self.topics[t], float(probs[t]), self.top_terms(idx, values, int(t), top_terms)
-            )
+            self.topics[t]: TopicScore(self.topics[t], float(probs[t]), terms.get(int(t), ()))
             for t in keep
         }
+
+    def top_terms_many(
+        self, idx: np.ndarray, values: np.ndarray, topics: np.ndarray, n: int = 5
+    ) -> dict[int, tuple[tuple[str, float], ...]]:
+        """``top_terms`` for several topics at once, from one slice of the coefficients."""
+        if n <= 0 or not len(idx) or not len(topics):
+            return {}
+        if len(topics) == 1:
+            return {int(topics[0]): self.top_terms(idx, values, int(topics[0]), n)}
+        # Rows: the document's terms (in idx order); columns: the candidate topics. Slicing in
+        # scipy keeps the work in C on a matrix of a few thousand entries.
+        sub = self.coef[idx][:, topics].tocoo()
+        contributions = values[sub.row] * sub.data
+        mask = contributions > 0
+        cols, rows, contributions = topics[sub.col[mask]], sub.row[mask], contributions[mask]
+        order = np.lexsort((-contributions, cols))
+        cols, rows, contributions = cols[order], rows[order], contributions[order]
+        # Rank of each entry within its topic; keep the first n of each.
+        starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+        sizes = np.diff(np.r_[starts, len(cols)])
+        top = np.arange(len(cols)) - np.repeat(starts, sizes) < n
+        result: dict[int, list[tuple[str, float]]] = {}
+        for col, row, weight in zip(
+            cols[top].tolist(), rows[top].tolist(), contributions[top].tolist(), strict=True
+        ):
+            result.setdefault(col, []).append((self.terms[int(idx[row])], round(weight, 4)))
+        return {topic: tuple(picked) for topic, picked in result.items()}
 
     def top_terms(
         self, idx: np.ndarray, values: np.ndarray, topic: int, n: int = 5
