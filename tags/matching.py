@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ import ahocorasick
 from tags.normalize import (
     char_form,
     match_form,
-    match_form_offsets,
+    match_form_mapped,
     normalize,
     phrase_variants,
     split_hashtag,
@@ -312,20 +311,21 @@ class Matcher:
     def _field_hits(
         self, raw: str, field: int = -1, offset: int = 0, scans: list[_Scan] | None = None
     ) -> Counter[int]:
-        form = match_form(raw)
+        form, spaced, stripped = match_form_mapped(raw)
         if not form or self._main is None:
             return Counter()
         padded = f" {form} "
         found = list(self._main.iter(padded))
         hits = Counter(map(itemgetter(1), found))
         if scans is not None and found:
-            scans.append((field, raw, offset, padded, found, True))
+            scans.append((field, raw, offset, padded, found, True, spaced, stripped))
         if self._case is not None and not self._candidates.isdisjoint(hits):
-            exact = f" {match_form(raw, fold_case=False)} "
+            form, spaced, stripped = match_form_mapped(raw, fold_case=False)
+            exact = f" {form} "
             found = list(self._case.iter(exact))
             hits.update(map(itemgetter(1), found))
             if scans is not None and found:
-                scans.append((field, raw, offset, exact, found, False))
+                scans.append((field, raw, offset, exact, found, False, spaced, stripped))
         return hits
 
     def _keyword_hits(self, keyword: str) -> Counter[int]:
@@ -466,10 +466,11 @@ class Matcher:
         """Each wanted rule's occurrences, located in the original text of their field."""
         entries, labels, base = self._entries, self._labels, self._term_base
         out: dict[int, list[Hit]] = {}
-        for field, raw, offset, padded, found, folded in scans:
+        for field, raw, offset, padded, found, folded, spaced, stripped in scans:
             name = FIELD_NAMES[field]
             per_rule: dict[int, list[tuple[int, int, int]]] = {}
-            for start, end, hit_pid in self._locate(raw, padded, found, folded):
+            located = self._locate(raw, padded, found, folded, spaced, stripped)
+            for start, end, hit_pid in located:
                 for rule_idx, term_idx, kind in entries[hit_pid]:
                     if kind == _ALIAS and rule_idx in wanted:
                         per_rule.setdefault(rule_idx, []).append((start, end, term_idx))
@@ -477,7 +478,10 @@ class Matcher:
                 rule = self._rules[rule_idx]
                 for start, end, term_idx in _outermost_terms(located):
                     term = labels[base[rule_idx] + term_idx]
-                    in_name = _inside_name(raw, start, end, term, rule, title=field == TITLE)
+                    # Only a capitalised occurrence can be part of a name.
+                    in_name = raw[start].isupper() and _inside_name(
+                        raw, start, end, term, rule, title=field == TITLE
+                    )
                     out.setdefault(rule_idx, []).append(
                         Hit(name, start + offset, end + offset, term, in_name)
                     )
@@ -493,14 +497,21 @@ class Matcher:
         return {rule_idx: tuple(found) for rule_idx, found in out.items()}
 
     def _locate(
-        self, raw: str, padded: str, found: list[tuple[int, int]], folded: bool
+        self,
+        raw: str,
+        padded: str,
+        found: list[tuple[int, int]],
+        folded: bool,
+        spaced: bytes | None,
+        stripped: int,
     ) -> list[tuple[int, int, int]]:
         """(start, end, pid) in ``raw`` of the first MAX_HITS_PER_PATTERN hits of each pattern.
 
-        Words of the match form correspond one to one with runs of word characters in the
-        original text, so a hit's span is that of its first and last word; each is checked
-        against the form. Where they do not correspond (a soft hyphen joining two words, an
-        unspaced script) the text is mapped character by character instead: slower, but exact.
+        Three ways, cheapest first. When each character of the text became one character of
+        the form before spaces were collapsed (``match_form_mapped``), positions shift only
+        by the collapsed runs. Else words of the form correspond to runs of word characters in
+        the text (checked per hit). Where neither holds (a soft hyphen joining two words, an
+        unspaced script) the text is mapped character by character: slow, but exact.
         """
         patterns = self._patterns
         seen: Counter[int] = Counter()
@@ -509,7 +520,9 @@ class Matcher:
             seen[pid] += 1
             if seen[pid] <= MAX_HITS_PER_PATTERN:
                 selected.append((end_idx, pid))
-        spans = _spans_by_offsets(raw, padded, selected, patterns, folded)
+        spans = None
+        if spaced is not None:
+            spans = _spans_by_offsets(spaced, stripped, padded, selected, patterns)
         if spans is None:
             spans = _spans_by_words(raw, padded, selected, patterns, folded)
         if spans is not None:
@@ -535,13 +548,15 @@ class Matcher:
         return first, last
 
 
-_Scan = tuple[int, str, int, str, list[tuple[int, int]], bool]
-# What the match form keeps as a word: letters, digits, "+" and combining marks.
-_WORD = re.compile(r"(?:[^\W_]|[+\u0300-\u036f])+")
+# (field, raw text, offset of raw in its field, padded form, automaton hits, case folded,
+#  uncollapsed form and its stripped lead for mapping positions back, see match_form_mapped)
+_Scan = tuple[int, str, int, str, list[tuple[int, int]], bool, bytes | None, int]
+# What the match form keeps as a word (letters, digits, "+", combining marks) and between.
 _SEP = r"[^\w+\u0300-\u036f]*(?:_[^\w+\u0300-\u036f]*)*"
 _WORD_RE = r"(?:[^\W_]|[+\u0300-\u036f])+"
 _ONE_WORD = re.compile(rf"{_SEP}({_WORD_RE})")
 _SKIP = [re.compile(rf"(?:{_SEP}{_WORD_RE}){{{1 << k}}}") for k in range(12)]
+_SPACES = re.compile(b" *")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n[ \t]+(?=\S)")
 # A neighbouring word of the same name: only spaces (one line break, "&") between them.
 _GAP = r"[ \t]*\n?[ \t]*(?:&[ \t]*\n?[ \t]*)?"
@@ -593,29 +608,62 @@ class _WordIndex:
         return found
 
 
+class _Counted:
+    """Occurrences of one character in ``text[:at]``, moved to any ``at`` by counting only
+    the stretch in between (positions are asked for in roughly increasing order)."""
+
+    __slots__ = ("at", "char", "n", "text")
+
+    def __init__(self, text, char) -> None:
+        self.text, self.char, self.at, self.n = text, char, 0, 0
+
+    def __call__(self, at: int) -> int:
+        if at >= self.at:
+            self.n += self.text.count(self.char, self.at, at)
+        else:
+            self.n -= self.text.count(self.char, at, self.at)
+        self.at = at
+        return self.n
+
+
 def _spans_by_offsets(
-    raw: str,
-    padded: str,
-    hits: list[tuple[int, int]],
-    patterns: list[str],
-    folded: bool,
-) -> list[tuple[int, int, int]] | None:
-    """Spans of ``hits`` in ``raw`` when its characters map one to one onto the form."""
-    mapped = match_form_offsets(raw, fold_case=folded)
-    if mapped is None:
-        return None
-    form, points, shifts = mapped
-    if len(form) + 2 != len(padded) or padded[1:-1] != form:
-        return None
+    spaced: bytes, stripped: int, padded: str, hits: list[tuple[int, int]], patterns: list[str]
+) -> list[tuple[int, int, int]]:
+    """Spans of ``hits`` in a text whose characters map one to one onto ``spaced``.
+
+    ``spaced`` is the form before runs of spaces were collapsed. The non-space characters
+    before a form position and before its text position are the same, so the text position
+    ``r`` of form position ``f`` solves ``r = f + spaces(spaced[:r]) - spaces(form[:f])``:
+    iterated from below, each step counting only the stretch it adds, it reaches the start of
+    the spaces in front of the character; skipping those gives the character itself.
+    """
+    in_text, in_form = _Counted(spaced, b" "), _Counted(padded, " ")
+    known = [0, 0]  # a form position already located and its text position
+
+    def locate(f: int) -> int:
+        # padded[f + 1] is form position f: one extra space in front.
+        words = in_form(f + 1) - 1
+        # Fewer characters are dropped before f than before any later position: start there.
+        r = known[1] + f - known[0] if f >= known[0] else f
+        while True:
+            moved = f + in_text(r) - words
+            if moved == r:
+                break
+            r = moved
+        r = _SPACES.match(spaced, r).end()
+        known[:] = f, r
+        return r
+
     spans = []
     for end_idx, pid in hits:
         pattern = patterns[pid]
         # Positions in the form: the padded form has one extra space in front.
         first = end_idx - len(pattern) + (pattern[0] == " ")
         last = end_idx - 1 - (pattern[-1] == " ")
-        start = first + shifts[bisect_right(points, first)]
-        end = last + shifts[bisect_right(points, last)] + 1
-        spans.append((start, end, pid))
+        start = locate(first)
+        # Within one word nothing was collapsed: the hit is as long as its form.
+        end = start + last - first if " " not in pattern.strip(" ") else locate(last)
+        spans.append((start + stripped, end + stripped + 1, pid))
     return spans
 
 
@@ -734,6 +782,8 @@ def _inside_name(
 
 def _outermost_terms(located: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Drop occurrences inside a longer occurrence (of the same rule), keep text order."""
+    if len(located) == 1:
+        return located
     ordered = sorted(set(located), key=lambda s: (s[0], -s[1]))
     kept: list[tuple[int, int, int]] = []
     reach = -1

@@ -223,3 +223,90 @@ def test_poll_now_polls_the_chosen_feeds(operator, httpserver):
     assert feed.last_status == Feed.Status.DISABLED
     page = operator.get(reverse("admin:articles_feed_change", args=[feed.pk]))
     assert "gone for good" in page.content.decode()
+
+
+PASSING_GOLD = "Markets were quiet on Monday.\n\nAnalysts said gold was not a factor in the rally."
+
+
+def test_the_topic_form_edits_prominence_settings_and_retags(
+    editor, django_capture_on_commit_callbacks
+):
+    tag = make_tag("gold", aliases=["bullion"])
+    article = make_article(title="Shares rally", text=PASSING_GOLD)
+    linking.tag_article(article)
+    assert not ArticleTag.objects.get(article=article).is_visible
+    page = editor.get(reverse("admin:tags_tag_change", args=[tag.pk])).content.decode()
+    assert "Match the name" in page and "Body mentions to publish" in page
+    assert "Publish weak matches" in page
+    data = tag_form("gold", strong_body_mentions="1")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor.post(reverse("admin:tags_tag_change", args=[tag.pk]), data)
+    assert response.status_code == 302
+    tag.refresh_from_db()
+    assert (tag.strong_body_mentions, tag.name_is_alias, tag.publish_weak) == (1, True, False)
+    assert RetagJob.objects.filter(tag=tag, state=RetagJob.State.DONE).exists()
+    assert ArticleTag.objects.get(article=article).is_visible
+    assert tag.article_count == 1
+    data = tag_form("gold", strong_body_mentions="0")
+    response = editor.post(reverse("admin:tags_tag_change", args=[tag.pk]), data)
+    assert response.status_code == 200
+    assert "greater than or equal to 1" in response.content.decode()
+
+
+def test_publishing_weak_matches_from_the_form_lists_them_at_once(editor):
+    tag = make_tag("gold")
+    article = make_article(title="Shares rally", text=PASSING_GOLD)
+    linking.tag_article(article)
+    tag.refresh_from_db()
+    assert tag.article_count == 0
+    editor.post(
+        reverse("admin:tags_tag_change", args=[tag.pk]), tag_form("gold", publish_weak="on")
+    )
+    tag.refresh_from_db()
+    assert tag.publish_weak and tag.article_count == 1
+    assert ArticleTag.objects.get(article=article).is_visible
+
+
+def test_preview_shows_what_a_change_adds_and_drops_with_the_passage(editor):
+    tag = make_tag("gold", aliases=["bullion"])
+    passing = make_article(title="Shares rally", text=PASSING_GOLD)
+    titled = make_article(title="Gold <i>shines</i>", text="Dealers were busy.")
+    named = make_article(title="Miner results", text="Kiena Gold Mines Ltd said profit rose.")
+    for article in (passing, titled, named):
+        linking.tag_article(article)
+    # Today: only the title hit is listed; now the editor drops the name as an alias and
+    # lets one body mention publish.
+    data = tag_form("gold", ["bullion", "gold"], strong_body_mentions="1", _tag_id=str(tag.pk))
+    data["name_is_alias"] = ""
+    data["aliases-0-phrase"], data["aliases-1-phrase"] = "bullion", "precious metal"
+    response = editor.post(reverse("admin:tags_tag_preview"), data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="preview-added">0<' in html
+    assert 'id="preview-dropped">1<' in html
+    assert "Gold &lt;i&gt;shines&lt;/i&gt;" in html
+    data["name_is_alias"] = "on"
+    html = editor.post(reverse("admin:tags_tag_preview"), data).content.decode()
+    assert 'id="preview-added">1<' in html
+    assert 'id="preview-dropped">0<' in html
+    assert "Analysts said <mark>gold</mark> was not a factor" in html
+    assert "strong rule match: “gold” in body" in html
+    # The company name stays weak whatever the threshold.
+    assert 'id="preview-weak">1<' in html
+    tag.refresh_from_db()
+    assert tag.strong_body_mentions == 3
+
+
+def test_the_article_admin_explains_every_link(editor):
+    make_tag("gold")
+    article = make_article(title="Gold rises", text="Markets.\n\nKiena Gold Mines Ltd rose.")
+    linking.tag_article(article)
+    html = editor.get(reverse("admin:articles_article_change", args=[article.pk])).content
+    assert "strong rule match: “gold” in title, body (1 inside a name)" in html.decode()
+    weak = make_article(title="Shares", text=PASSING_GOLD)
+    linking.tag_article(weak)
+    html = editor.get(reverse("admin:articles_article_change", args=[weak.pk])).content.decode()
+    assert "weak rule match (one passing mention or a name): “gold” in body" in html
+    assert "not published" in html
+    listing = editor.get(reverse("admin:tags_articletag_changelist")).content.decode()
+    assert "not published" in listing

@@ -228,3 +228,36 @@ def test_an_unknown_page_is_a_styled_404(live_server, page: Page):
     )
     assert background == "rgb(18, 53, 91)"  # the stylesheet loaded under the CSP
     shot(page, "not-found")
+
+
+def test_an_editor_previews_what_a_threshold_change_adds(live_server, page: Page):
+    from django.contrib.auth.models import User
+
+    from tags import linking
+    from tests.factories import make_article as make_plain_article
+    from tests.factories import make_tag as make_rule_tag
+
+    User.objects.create_superuser("editor", password="pw")
+    tag = make_rule_tag("gold", aliases=["bullion"])
+    passing = make_plain_article(
+        title="Shares rally", text="Markets were quiet.\n\nAnalysts said gold was flat."
+    )
+    linking.rules_changed()
+    linking.tag_article(passing)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/tags/tag/{tag.pk}/change/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    assert page.is_checked("#id_name_is_alias")
+    page.fill("#id_strong_body_mentions", "1")
+    with page.context.expect_page() as opened:
+        page.click("input[name=_preview]")
+    preview = opened.value
+    preview.wait_for_load_state()
+    assert preview.inner_text("#preview-added") == "1"
+    assert preview.inner_text("#preview-dropped") == "0"
+    assert preview.locator(".preview-added mark").first.inner_text() == "gold"
+    assert "strong rule match" in preview.inner_text(".preview-added")
+    preview.screenshot(path=str(ARTIFACTS / f"tag-preview-{page.width_name}.png"), full_page=True)
+    tag.refresh_from_db()
+    assert tag.strong_body_mentions == 3, "a preview saves nothing"

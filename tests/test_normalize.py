@@ -1,6 +1,6 @@
 import pytest
 
-from tags.normalize import match_form, normalize, phrase_variants, split_hashtag
+from tags.normalize import match_form, match_form_mapped, normalize, phrase_variants, split_hashtag
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,15 @@ def test_it_offers_the_joined_form_only_when_asked() -> None:
 
 def test_it_mixes_hyphens_and_spaces_in_longer_phrases() -> None:
     assert "rare-earth magnets" in phrase_variants("rare earth magnet")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["  Rare-earth,  magnets\u2014today  ", "caf\u00e9 \u201cquoted\u201d", "", "\ufb01ne", "A  B"],
+)
+def test_the_mapped_form_is_the_match_form(text: str) -> None:
+    for fold_case in (True, False):
+        form, spaced, stripped = match_form_mapped(text, fold_case=fold_case)
+        assert form == match_form(text, fold_case=fold_case)
+        if spaced is not None:
+            assert len(spaced) + stripped == len(text)

@@ -139,3 +139,22 @@ def test_an_explanation_says_strong_or_weak_and_where(matcher: Matcher) -> None:
     strong = one(matcher.match(title="Gold and bullion", text=LEAD + "gold"))
     why = explain("rule", strong.strong, strong.terms, [h.as_list() for h in strong.hits])
     assert why == "strong rule match: “Gold” in title, body; “bullion” in title"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Re\u00adports say gold rose and gold fell.",  # soft hyphen: words no longer line up
+        "\ufb01nal word: gold rose and gold fell.",  # a ligature NFKC expands
+        "Stra\u00dfe gold rose and gold fell.",  # ß case-folds to two letters
+    ],
+)
+def test_positions_are_exact_whichever_way_they_are_mapped(text: str) -> None:
+    match = one(Matcher([GOLD]).match(title="x", text=text))
+    assert [text[h.start : h.end] for h in match.hits] == ["gold", "gold"]
+
+
+def test_positions_in_an_unspaced_script() -> None:
+    text = "中国稀土出口下降。"
+    match = one(Matcher([Rule(tag_id=1, name="稀土")]).match(text=text))
+    assert [text[h.start : h.end] for h in match.hits] == ["稀土"]
