@@ -18,6 +18,7 @@ from articles import tasks
 from articles.feedlist import export_opml, import_opml
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
+from tags.combining import explain_model_link
 from tags.explaining import explain
 from tags.models import ArticleTag, Tag
 
@@ -367,6 +368,8 @@ class ArticleTagInline(admin.TabularInline):
     def why(self, obj: ArticleTag) -> str:
         if obj.pk is None:
             return "—"
+        if obj.origin == ArticleTag.Origin.MODEL:
+            return explain_model_link(obj.score, obj.terms)
         return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
 
 

@@ -17,6 +17,7 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load $(
 run extraction bench/extraction.py --repeat 3
 run tagging bench/tagging.py
 run tagging_quality bench/tagging_quality.py
+run topic_models bench/topic_models.py
 run pages bench/pages.py --database "${SCALE_DB:-newsdesk_scale}" --requests 200
 run http_load bench/http_load.py --database "${SCALE_DB:-newsdesk_scale}" --seconds 30 --connections 32
 run pipeline bench/pipeline.py --profile never

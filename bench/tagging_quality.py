@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tags import combining, learning
 from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Matcher, Rule, TagMatch, is_strong
 
 CORPUS = (
@@ -278,13 +279,89 @@ class RuleTaggers:
         return chosen
 
 
+# --- model taggers (tags.learning, tags.combining) -----------------------------------------------
+
+
+class ModelTaggers:
+    """Topic models trained on the training part, alone or combined with the prominence rules
+    exactly as ``tags.combining`` combines them for a topic in that mode (review items are not
+    published). A topic with too few training positives has no model and keeps its rules."""
+
+    def __init__(self, rules: RuleTaggers) -> None:
+        self.rules = rules
+        self._model: tuple[int, learning.TopicModel] | None = None
+
+    def model(self, train: Sequence[Story]) -> learning.TopicModel:
+        key = id(train)
+        if self._model is None or self._model[0] != key:
+            examples = [learning.LabelledText(s.title, "", s.body, s.topics) for s in train]
+            self._model = (key, learning.fit(examples, self.rules.codes))
+        return self._model[1]
+
+    def probabilities(self, model: learning.TopicModel, story: Story) -> dict[str, float | None]:
+        scores = model.predict(title=story.title, text=story.body, top_terms=0)
+        return {
+            code: (scores[code].probability if code in model else None) for code in self.rules.codes
+        }
+
+    def model_only(self, train: Sequence[Story]) -> Predict:
+        """(c) The model alone, at the default publish level."""
+        model = self.model(train)
+
+        def predict(story: Story) -> set[str]:
+            probs = self.probabilities(model, story)
+            rule = {
+                self.rules.codes[m.tag_id]: m
+                for m in self.rules.matches(self.rules.prominent, story)
+            }
+            return {
+                code
+                for code, p in probs.items()
+                if combining.published(
+                    combining.MODEL, _state(rule.get(code)) if p is None else None, p
+                )
+            }
+
+        return predict
+
+    def rules_and_model(self, train: Sequence[Story]) -> Predict:
+        """(d) Prominence rules (thresholds tuned on train as in (b)) with the model vetoing weak
+        matches and adding confident misses, at the default levels."""
+        model = self.model(train)
+        thresholds = self.rules.tune(train)
+
+        def predict(story: Story) -> set[str]:
+            probs = self.probabilities(model, story)
+            states: dict[str, str] = {}
+            for m in self.rules.matches(self.rules.prominent, story):
+                body_mentions, publish_weak = thresholds[m.tag_id]
+                strong = publish_weak or is_strong(m.hits, body_mentions)
+                states[self.rules.codes[m.tag_id]] = combining.STRONG if strong else combining.WEAK
+            return {
+                code
+                for code, p in probs.items()
+                if combining.published(combining.RULES_AND_MODEL, states.get(code), p)
+            }
+
+        return predict
+
+
+def _state(match: TagMatch | None) -> str | None:
+    if match is None:
+        return None
+    return combining.STRONG if match.strong else combining.WEAK
+
+
 def build_taggers(topics: Sequence[Topic]) -> dict[str, Tagger]:
     """The table of taggers, by name; the order is the order of the report."""
     rules = RuleTaggers(topics)
+    models = ModelTaggers(rules)
     return {
         "(a) today's rules": rules.today_rules,
         "(b0) prominence, default thresholds": rules.prominence_defaults,
         "(b) prominence, thresholds tuned on train": rules.prominence_tuned,
+        "(c) model only": models.model_only,
+        "(d) rules + model": models.rules_and_model,
     }
 
 

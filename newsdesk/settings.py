@@ -264,6 +264,8 @@ NEWSDESK_DISPATCH_INTERVAL = env.int("NEWSDESK_DISPATCH_INTERVAL", default=30)
 NEWSDESK_METRICS_TOKEN = env.str("NEWSDESK_METRICS_TOKEN", default="")
 
 NEWSDESK_PAGE_SIZE = env.int("NEWSDESK_PAGE_SIZE", default=20)
+# Hand decisions since the current topic model that queue a new training run (0: never).
+NEWSDESK_TRAIN_AFTER_DECISIONS = env.int("NEWSDESK_TRAIN_AFTER_DECISIONS", default=50)
 # Seconds a whole topic page is served from the shared cache (0 turns it off): the price is that
 # a hidden article or new story can take this long to show.
 NEWSDESK_HOT_PAGE_SECONDS = env.int("NEWSDESK_HOT_PAGE_SECONDS", default=10)

@@ -8,17 +8,30 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from articles.models import Article
-from tags import linking, retagging
+from tags import linking, modelling, retagging
+from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
+from tags.learning import MIN_POSITIVES
 from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Rule
 from tags.merging import MergeError, merge_tags
-from tags.models import Alias, ArticleTag, Exclusion, RetagJob, Tag, TagDecision
+from tags.models import (
+    Alias,
+    ArticleTag,
+    Exclusion,
+    RetagJob,
+    ReviewItem,
+    Tag,
+    TagDecision,
+    TopicModelVersion,
+    TrainingRun,
+)
 from tags.preview import preview
 
 PREVIEW_SCAN_LIMIT = 5000
@@ -47,6 +60,9 @@ def rule_signature(tag: Tag) -> tuple:
         tag.name_is_alias,
         tag.strong_body_mentions,
         tag.publish_weak,
+        tag.tagging_mode,
+        tag.model_publish_at,
+        tag.model_review_at,
         frozenset(tag.aliases.values_list("phrase", "case_sensitive")),
         frozenset(tag.exclusions.values_list("phrase", flat=True)),
     )
@@ -69,7 +85,7 @@ class TagAdmin(admin.ModelAdmin):
     list_select_related = ["parent", "merged_into"]
     search_fields = ["name", "slug", "aliases__phrase"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["article_count", "merged_into"]
+    readonly_fields = ["article_count", "merged_into", "model_figures"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "parent", "is_active"]}),
         (
@@ -89,6 +105,20 @@ class TagAdmin(admin.ModelAdmin):
                 "weak matches. Preview shows what a change adds and drops before you save.",
             },
         ),
+        (
+            "Topic model",
+            {
+                "fields": [
+                    "tagging_mode",
+                    "model_publish_at",
+                    "model_review_at",
+                    "model_figures",
+                ],
+                "description": "Rules only, rules checked and completed by the topic model, "
+                "or the model alone. The table gives each mode's cross-validated precision "
+                "and recall on this topic's labelled articles.",
+            },
+        ),
         (None, {"fields": ["article_count", "merged_into"]}),
     ]
     inlines = [AliasInline, ExclusionInline]
@@ -97,6 +127,11 @@ class TagAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
         return super().get_queryset(request).distinct()
+
+    @admin.display(description="topic model")
+    def model_figures(self, obj: Tag) -> str:
+        """The current model and, per mode, its cross-validated figures on this topic."""
+        return render_to_string("admin/tags/tag/model_figures.html", model_figures_context(obj))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "parent":
@@ -392,3 +427,150 @@ class TagDecisionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TagDecision]) -> None:
         for decision in queryset.select_related("article"):
             self.delete_model(request, decision)
+
+
+# --- Topic models: figures on the topic form, the review queue, versions and runs ----------------
+
+MODE_LABELS = {
+    "rules": "Rules only",
+    "rules+model": "Rules + model",
+    "model": "Model only",
+}
+
+
+def model_figures_context(tag: Tag) -> dict:
+    current = TopicModelVersion.objects.filter(is_current=True).defer("data").first()
+    info = (current.topics.get(tag.slug) if current else None) or {}
+    positives = info.get("positives")
+    if positives is None and tag.pk:
+        positives = (
+            tag.labelled_examples.count()
+            + tag.decisions.filter(decision=TagDecision.Decision.ADD).count()
+        )
+    stays_on_rules = None
+    if current is None:
+        stays_on_rules = "No topic model has been trained yet (manage.py trainmodels)."
+    elif info.get("skipped"):
+        stays_on_rules = f"Stays on rules: {info['skipped']}."
+    elif not info:
+        stays_on_rules = "This topic is newer than the current model; train again."
+    rows = [
+        {
+            "mode": mode,
+            "label": MODE_LABELS[mode],
+            "precision": info["cv"][mode]["precision"],
+            "recall": info["cv"][mode]["recall"],
+            "f1": info["cv"][mode]["f1"],
+        }
+        for mode in MODES
+        if info.get("cv", {}).get(mode)
+    ]
+    return {
+        "model": current,
+        "positives": positives or 0,
+        "min_positives": MIN_POSITIVES,
+        "stays_on_rules": stays_on_rules,
+        "rows": rows,
+        "chosen": tag.tagging_mode,
+    }
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    """Borderline articles the model was unsure about; accepting or rejecting one is a hand
+    decision (TagDecision), which sticks and becomes training data."""
+
+    list_display = ["article", "tag", "probability_shown", "why", "created_at"]
+    list_filter = ["tag"]
+    list_select_related = ["article", "tag"]
+    search_fields = ["article__title", "tag__name"]
+    ordering = ["-probability"]
+    actions = ["accept", "reject"]
+    readonly_fields = ["article", "tag", "probability", "terms", "reason", "created_at"]
+
+    @admin.display(description="probability", ordering="probability")
+    def probability_shown(self, obj: ReviewItem) -> str:
+        return f"{obj.probability:.2f}"
+
+    @admin.display(description="why")
+    def why(self, obj: ReviewItem) -> str:
+        return explain_model_link(obj.probability, obj.terms)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[ReviewItem], accept: bool) -> None:
+        verb = linking.add_tag_by_hand if accept else linking.remove_tag_by_hand
+        n = 0
+        with transaction.atomic():
+            for item in queryset.select_related("article", "tag"):
+                verb(item.article, item.tag, request.user)
+                item.delete()
+                n += 1
+        word = "accepted" if accept else "rejected"
+        messages.success(request, f"{n} articles {word}; the decisions will train the model.")
+
+    @admin.action(description="Accept: put the article on the topic", permissions=["delete"])
+    def accept(self, request: HttpRequest, queryset: QuerySet[ReviewItem]) -> None:
+        self._decide(request, queryset, accept=True)
+
+    @admin.action(description="Reject: keep the article off the topic", permissions=["delete"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[ReviewItem]) -> None:
+        self._decide(request, queryset, accept=False)
+
+
+@admin.register(TopicModelVersion)
+class TopicModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["version", "is_current", "n_examples", "cv_f1", "created_at", "note"]
+    list_filter = ["is_current"]
+    readonly_fields = [
+        "version",
+        "is_current",
+        "n_examples",
+        "trained_on",
+        "cv_f1",
+        "topics",
+        "created_at",
+        "note",
+    ]
+    fields = readonly_fields
+    actions = ["train_now"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TopicModelVersion]:
+        return super().get_queryset(request).defer("data")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Train a new version now", permissions=["view"])
+    def train_now(self, request: HttpRequest, queryset) -> None:
+        run = modelling.start_training("asked for in the admin")
+        messages.info(request, f"Training run {run.pk} queued.")
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "reason", "accepted", "result", "created_at"]
+    list_filter = ["state"]
+    readonly_fields = [
+        "state",
+        "reason",
+        "result",
+        "accepted",
+        "message",
+        "created_at",
+        "finished_at",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from articles.models import Article
+from tags import modelling
 from tags.matching import Matcher, Rule, TagMatch
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
@@ -94,6 +95,7 @@ _rules_cache: dict[str, object] = {
     "matcher": None,
     "parents": None,
     "publish_weak": None,
+    "model_topics": None,
 }
 
 
@@ -110,6 +112,7 @@ def _current_rules() -> dict[str, object]:
             matcher=Matcher(rules),
             parents=active_parents(),
             publish_weak=frozenset(r.tag_id for r in rules if r.publish_weak),
+            model_topics=modelling.topic_settings(),
             version=version,
         )
     return _rules_cache
@@ -117,6 +120,11 @@ def _current_rules() -> dict[str, object]:
 
 def current_matcher() -> Matcher:
     return _current_rules()["matcher"]  # type: ignore[return-value]
+
+
+def current_model_topics() -> dict[int, modelling.TopicSettings]:
+    """Topics that use their model (mode and confidence levels), rebuilt with the matcher."""
+    return _current_rules()["model_topics"]  # type: ignore[return-value]
 
 
 def current_parents() -> dict[int, int | None]:
@@ -168,15 +176,20 @@ def desired_links(
     feed_tags: Iterable[int],
     parents: dict[int, int | None],
     publish_weak: Collection[int] = (),
+    model_links: dict[int, tuple[float, dict[str, float]]] | None = None,
 ) -> dict[int, Link]:
-    """Rule matches, feed defaults and editor decisions, plus every ancestor of what remains.
+    """Rule matches, model links, feed defaults and editor decisions, plus every ancestor of
+    what remains.
 
     Weak rule matches are kept (not listed unless their topic publishes them) and give their
-    ancestors nothing; a feed default outranks a weak match.
+    ancestors nothing; a feed default outranks a weak match. A model link (the model confirmed
+    a weak match or found what the rules missed) replaces the rule match.
     """
     links: dict[int, Link] = {}
     for match in matches:
         links[match.tag_id] = link_for(match, publish_weak)
+    for tag_id, (probability, terms) in (model_links or {}).items():
+        links[tag_id] = Link(ArticleTag.Origin.MODEL, probability, terms)
     for tag_id in feed_tags:
         if tag_id not in links or not links[tag_id].listed:
             links[tag_id] = Link(ArticleTag.Origin.FEED)
@@ -217,7 +230,26 @@ def tag_article(
     )
     parents = parents if parents is not None else current_parents()
     publish_weak = current_publish_weak() if matcher is None else _publishing_weak(matcher)
-    return apply_links(article, desired_links(article, matches, feed_tags, parents, publish_weak))
+    model_topics = current_model_topics()
+    planned = modelling.plan(
+        matches,
+        modelling.current_model(),
+        model_topics,
+        title=article.title,
+        summary=article.summary,
+        text=article.text,
+    )
+    # Where a topic uses its model, the model decides the weak matches (tags.combining).
+    publish_weak = frozenset(publish_weak) - model_topics.keys()
+    changed = apply_links(
+        article,
+        desired_links(
+            article, planned.matches, feed_tags, parents, publish_weak, planned.model_links
+        ),
+    )
+    if planned.reviews or model_topics:
+        modelling.sync_reviews(article, planned.reviews)
+    return changed
 
 
 def _publishing_weak(matcher: Matcher) -> frozenset[int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -19,6 +19,12 @@ from articles.models import url_pattern
 class TagQuerySet(models.QuerySet["Tag"]):
     def active(self) -> TagQuerySet:
         return self.filter(is_active=True, merged_into__isnull=True)
+
+
+class TaggingMode(models.TextChoices):
+    RULES = "rules", "Rules only"
+    RULES_AND_MODEL = "rules+model", "Rules, checked and completed by the model"
+    MODEL = "model", "Model only"
 
 
 class Tag(models.Model):
@@ -79,6 +85,27 @@ class Tag(models.Model):
     article_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     rules_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    # How rules and the topic model combine for this topic (tags.combining).
+    tagging_mode = models.CharField(
+        "tagging",
+        max_length=12,
+        choices=TaggingMode.choices,
+        default=TaggingMode.RULES,
+        help_text="Rules only, rules checked by the topic model, or the model alone. A topic "
+        "without a model (too few labelled articles) uses its rules whatever is chosen.",
+    )
+    model_publish_at = models.FloatField(
+        "model publishes at",
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Probability at or above which the model puts an article on the page.",
+    )
+    model_review_at = models.FloatField(
+        "model asks for review at",
+        default=0.35,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Between this and the publish level, articles go to the review queue.",
+    )
 
     objects = TagQuerySet.as_manager()
 
@@ -107,6 +134,10 @@ class Tag(models.Model):
                 raise ValidationError({"parent": "That parent would make a loop of topics."})
             seen.add(ancestor.pk)
             ancestor = ancestor.parent
+        if self.model_review_at > self.model_publish_at:
+            raise ValidationError(
+                {"model_review_at": "The review level must not be above the publish level."}
+            )
         if not slugify(self.name) and not self.slug:
             raise ValidationError({"slug": "The name has no letters to make a URL from."})
 
@@ -161,6 +192,7 @@ class ArticleTag(models.Model):
         CATEGORY = "category", "Article's own categories or hashtags"
         PARENT = "parent", "Child topic"
         EDITOR = "editor", "Editor"
+        MODEL = "model", "Topic model"
 
     article = models.ForeignKey(
         "articles.Article", on_delete=models.CASCADE, related_name="article_tags"
@@ -278,3 +310,106 @@ class RetagJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED, self.State.SUPERSEDED)
+
+
+# --- Topic models: labelled examples, trained versions, training runs, the review queue ----------
+
+
+class LabelledExample(models.Model):
+    """An article from a labelled archive (``manage.py importlabels``), used only for training."""
+
+    source = models.CharField(max_length=200, help_text="The file it was imported from.")
+    external_id = models.CharField(max_length=100)
+    title = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    date = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="labelled_examples")
+    # The archive's own codes, as written, mapped or not.
+    codes = models.JSONField(default=list, blank=True)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="labelledexample_unique_per_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.external_id
+
+
+class TopicModelVersion(models.Model):
+    """One trained topic model; the current one tags articles (see tags.modelling)."""
+
+    version = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    data = models.BinaryField(help_text="tags.learning.TopicModel.to_bytes()")
+    n_examples = models.PositiveIntegerField("training-set size", default=0)
+    # Where the examples came from: imported, editors' additions and removals.
+    trained_on = models.JSONField(default=dict, blank=True)
+    # slug -> {"positives": n, "skipped": reason | None,
+    #          "cv": {mode: {"precision": p, "recall": r, "f1": f}}}
+    topics = models.JSONField(default=dict, blank=True)
+    cv_f1 = models.FloatField("CV micro-F1", default=0.0)
+    is_current = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"],
+                condition=models.Q(is_current=True),
+                name="topicmodel_one_current",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Topic model {self.version}"
+
+
+class TrainingRun(models.Model):
+    """A request to train the topic models, run by a worker (or ``manage.py trainmodels``)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    reason = models.CharField(max_length=200, blank=True)
+    result = models.ForeignKey(
+        TopicModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    accepted = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Training {self.pk}: {self.state}"
+
+
+class ReviewItem(models.Model):
+    """A borderline article for one topic: an editor accepts or rejects it."""
+
+    article = models.ForeignKey(
+        "articles.Article", on_delete=models.CASCADE, related_name="review_items"
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="review_items")
+    probability = models.FloatField()
+    terms = models.JSONField(default=dict, blank=True, help_text="Top model terms → weight.")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["article", "tag"], name="reviewitem_unique")]
+
+    def __str__(self) -> str:
+        return f"Review {self.tag_id} on {self.article_id} ({self.probability:.2f})"

@@ -1,6 +1,7 @@
 """Keep tag counts exact when links disappear by any route, matchers fresh after edits, and
 place each article ingestion announces."""
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -9,7 +10,7 @@ from django.utils import timezone
 from articles.models import Article
 from articles.signals import article_extracted, article_failed
 from tags.linking import rules_changed, sync_visibility, tag_article
-from tags.models import Alias, ArticleTag, Exclusion, Tag
+from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
 
 @receiver(post_delete, sender=ArticleTag)
@@ -46,3 +47,12 @@ def place_extracted_article(sender, article: Article, **kwargs) -> None:
 @receiver(article_failed)
 def hide_failed_article(sender, article: Article, **kwargs) -> None:
     sync_visibility(article)
+
+
+@receiver(post_save, sender=TagDecision)
+def decision_recorded(sender, **kwargs) -> None:
+    """Enough new hand decisions queue a training run (once the decision is committed)."""
+    if not kwargs.get("raw"):
+        from tags import modelling
+
+        transaction.on_commit(modelling.maybe_start_training)

@@ -29,3 +29,14 @@ def resume_jobs() -> int:
     for job_id in stalled:
         run_retag_job.delay(job_id)
     return len(stalled)
+
+
+@shared_task
+def run_training(run_id: int) -> str:
+    from tags import modelling
+    from tags.models import TrainingRun
+
+    run = TrainingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    return modelling.run_training_run(run).state

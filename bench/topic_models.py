@@ -1,0 +1,200 @@
+"""Topic models at scale: tagging speed, model memory and training time.
+
+    uv run python bench/topic_models.py [--topics 1000 --articles 3000 --seed 1]
+
+On the labelled archive (`../shared/corpus/labelled-news/`, read in place):
+- training time for the 12 benchmark topics (bench/tagging_quality_topics.json codes);
+- 1,000 synthetic topics: each topic's labels are "the story contains word W" for a
+  mid-frequency word W the model is not told about, so the model has something real to learn;
+- tagging speed on one core (CPU time of this process, single-threaded BLAS): the worker's
+  path, ``TopicModel.predict`` per article with a review level of 0.35 and top terms for the
+  candidates, against the rules-only matcher (``Matcher.match``) for 1,000 topics with 3
+  aliases each, on the same articles in the same run. Two article sizes: the archive's stories
+  as they are, and ~600-word articles (four stories joined);
+- model memory: the arrays and vocabulary (``TopicModel.nbytes``) and what loading the stored
+  model allocates (tracemalloc), plus the stored size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from threadpoolctl import threadpool_limits
+
+from tags import learning
+from tags.matching import Matcher, Rule
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/labelled-news"
+CORPUS_FILE = "reuters21578-modapte-train.jsonl"
+TWELVE = [
+    "gold",
+    "silver",
+    "copper",
+    "zinc",
+    "nickel",
+    "tin",
+    "iron-steel",
+    "strategic-metal",
+    "crude",
+    "coffee",
+    "wheat",
+    "interest",
+]
+REVIEW_AT = 0.35
+SPEED_TARGET = 1000.0  # articles/s with models for 1,000 topics
+MEMORY_TARGET_MB = 200.0
+
+
+def load(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def synthetic_topics(rows: list[dict], n: int, rng: random.Random) -> list[str]:
+    """``n`` words found in 20-400 stories each: each defines one synthetic topic."""
+    df: Counter[str] = Counter()
+    for row in rows:
+        df.update(set(learning.analyze(row["body"])[:400]) - {""})
+    pool = sorted(w for w, c in df.items() if 20 <= c <= 400 and " " not in w and w.isalpha())
+    if len(pool) < n:
+        raise SystemExit(f"only {len(pool)} usable words for {n} synthetic topics")
+    return rng.sample(pool, n)
+
+
+def timed_tagging(articles, fn) -> tuple[float, float]:
+    """(articles per CPU second, articles per wall second)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for article in articles:
+        fn(article)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return len(articles) / cpu, len(articles) / wall
+
+
+def main() -> int:
+    # One core: BLAS threads would spread the products over both.
+    threadpool_limits(1)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS / CORPUS_FILE)
+    parser.add_argument("--topics", type=int, default=1000)
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    failed: list[str] = []
+    rows = load(args.corpus)
+    print(f"corpus: {len(rows)} stories from {args.corpus.name}; load average {os.getloadavg()}")
+
+    # --- training time: the 12 topics ----------------------------------------------------------
+    twelve = [
+        learning.LabelledText(
+            r["title"],
+            "",
+            r["body"],
+            frozenset(t for t in r["topics"] if t in TWELVE),
+            datetime.fromisoformat(r["date"]),
+        )
+        for r in rows
+    ]
+    t0 = time.perf_counter()
+    model12 = learning.fit(twelve, TWELVE)
+    fit12 = time.perf_counter() - t0
+    print(
+        f"training, 12 topics on {len(twelve)} stories: {fit12:.1f} s "
+        f"({len(model12.topics)} learned; skipped: {model12.skipped or 'none'})"
+    )
+
+    # --- 1,000 synthetic topics ---------------------------------------------------------------
+    words = synthetic_topics(rows, args.topics, rng)
+    examples = []
+    for r in rows:
+        present = set(learning.analyze(f"{r['title']} {r['body']}"))
+        examples.append(
+            learning.LabelledText(
+                r["title"], "", r["body"], frozenset(w for w in words if w in present)
+            )
+        )
+    t0 = time.perf_counter()
+    model = learning.fit(examples, words)
+    fit_many = time.perf_counter() - t0
+    print(
+        f"training, {args.topics} synthetic topics: {fit_many:.1f} s "
+        f"({fit_many / max(1, len(model.topics)) * 1000:.0f} ms a topic; "
+        f"{len(model.topics)} learned)"
+    )
+
+    # --- memory -------------------------------------------------------------------------------
+    blob = model.to_bytes()
+    tracemalloc.start()
+    loaded = learning.TopicModel.from_bytes(blob)
+    _, peak = tracemalloc.get_traced_memory()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    nbytes_mb = loaded.nbytes / 2**20
+    print(
+        f"model memory, {len(loaded.topics)} topics: {nbytes_mb:.1f} MB of arrays and vocabulary "
+        f"({len(loaded.terms)} terms, {loaded.coef.nnz} coefficients); loading allocates "
+        f"{held / 2**20:.1f} MB held, {peak / 2**20:.1f} MB peak; stored {len(blob) / 2**20:.1f} MB"
+        f" -> {'PASS' if held / 2**20 < MEMORY_TARGET_MB else 'FAIL'} (< {MEMORY_TARGET_MB:.0f} MB)"
+    )
+
+    if held / 2**20 >= MEMORY_TARGET_MB:
+        failed.append("memory")
+
+    # --- speed -------------------------------------------------------------------------------
+    rules = [
+        Rule(tag_id=i, name=w, aliases=(w, *rng.sample(words, 2)))
+        for i, w in enumerate(words, start=1)
+    ]
+    matcher = Matcher(rules)
+    sample = rng.sample(rows, min(args.articles, len(rows)))
+    stories = [(r["title"], r["body"]) for r in sample]
+    long = [
+        (stories[i][0], " ".join(body for _, body in stories[i : i + 4]))
+        for i in range(0, len(stories) - 3, 4)
+    ]
+    for label, articles in (("archive stories", stories), ("~600-word articles", long)):
+        n_words = sum(len(b.split()) for _, b in articles) / len(articles)
+
+        def rules_only(a):
+            matcher.match(title=a[0], text=a[1])
+
+        def with_model(a):
+            matcher.match(title=a[0], text=a[1])
+            loaded.predict(title=a[0], text=a[1], min_probability=REVIEW_AT)
+
+        def model_only(a):
+            loaded.predict(title=a[0], text=a[1], min_probability=REVIEW_AT)
+
+        rules_cpu, _ = timed_tagging(articles, rules_only)
+        model_cpu, model_wall = timed_tagging(articles, model_only)
+        both_cpu, _ = timed_tagging(articles, with_model)
+        verdict = "PASS" if both_cpu >= SPEED_TARGET else "FAIL"
+        if both_cpu < SPEED_TARGET:
+            failed.append(f"speed on {label}")
+        print(
+            f"tagging {label} ({len(articles)}, {n_words:.0f} words on average), "
+            f"{len(loaded.topics)} topics, one core:\n"
+            f"  rules only (matcher): {rules_cpu:,.0f} articles/s\n"
+            f"  model only (predict): {model_cpu:,.0f} articles/s "
+            f"({model_wall:,.0f}/s wall) = {model_cpu / rules_cpu:.2f}x rules\n"
+            f"  rules + model:        {both_cpu:,.0f} articles/s = {both_cpu / rules_cpu:.2f}x "
+            f"rules -> {verdict} (>= {SPEED_TARGET:,.0f}/s)"
+        )
+
+    print(f"\nbelow target: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
