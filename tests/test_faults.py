@@ -46,8 +46,10 @@ def broker():
 
 
 @pytest.fixture
-def publisher():
+def publisher(allow_host):
     site = Publisher(page_delay=0.3)
+    # This process polls the publisher itself in some tests, as a poll task would.
+    allow_host(f"http://{site.host}/")
     yield site
     site.stop()
 
@@ -203,8 +205,9 @@ def test_redis_restarted_with_messages_in_flight_the_sweep_recovers_every_articl
     assert Article.objects.filter(status=Article.Status.OK).count() == 8
 
 
-def test_two_workers_never_ask_one_host_twice_inside_the_delay(broker, workers):
+def test_two_workers_never_ask_one_host_twice_inside_the_delay(broker, workers, allow_host):
     site = Publisher(page_delay=0.0)
+    allow_host(f"http://{site.host}/")
     try:
         feed = make_feed(site.add_feed("/feed.xml", 6, "polite"))
         from articles import ingest

@@ -47,14 +47,14 @@ def feed_requests(server) -> int:
 def test_an_unexpected_error_in_a_poll_is_recorded_and_the_run_goes_on(httpserver, monkeypatch):
     first = make_feed(serve_feed_of(httpserver, 1, "a"))
     second = make_feed(httpserver.url_for("/feed.xml") + "?second")
-    real_store = ingest.store_entries
+    real_store = ingest.store_entries_capped
 
     def store(feed, parsed):
         if feed.pk == first.pk:
             raise RuntimeError("the database said no")
         return real_store(feed, parsed)
 
-    monkeypatch.setattr(ingest, "store_entries", store)
+    monkeypatch.setattr(ingest, "store_entries_capped", store)
     before = timezone.now()
     report = ingest.ingest_feeds([first, second])
 
@@ -240,13 +240,15 @@ def test_two_services_on_one_machine_are_two_hosts_for_politeness():
     assert host_of("https://News.Example.org/a") == "news.example.org"
 
 
-def test_the_small_feed_is_fetched_before_the_big_feeds_backlog(settings):
+def test_the_small_feed_is_fetched_before_the_big_feeds_backlog(settings, allow_host):
     """Two loopback servers (two hosts: ports differ); the big feed is polled first."""
     settings.NEWSDESK_HOST_DELAY = 0.01
+    settings.NEWSDESK_MAX_NEW_ENTRIES_PER_POLL = 1000
     settings.NEWSDESK_DISPATCH_INTERVAL = 0.2  # a round: 20 of the big host
     servers = [HTTPServer(host="127.0.0.1", port=0) for _ in range(2)]
     for server in servers:
         server.start()
+        allow_host(server)
     try:
         big_url = serve_feed_of(servers[0], 300, "big")
         small_url = serve_feed_of(servers[1], 3, "small")
