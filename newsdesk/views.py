@@ -62,8 +62,11 @@ def conditional(
         response = build()
     cacheable = 200 <= response.status_code < 300 or response.status_code == 304
     if request.method in ("GET", "HEAD") and cacheable:
-        response.headers.setdefault("ETag", quoted)
-        response.headers.setdefault("Last-Modified", http_date(stamp))
+        # Ours, not the syndication framework's (its Last-Modified is the newest item's date,
+        # which hiding an article does not move): the validators we answer 304 by are the
+        # ones we send.
+        response.headers["ETag"] = quoted
+        response.headers["Last-Modified"] = http_date(stamp)
         # Readers always revalidate, so a hidden article disappears at the next request.
         patch_cache_control(response, no_cache=True)
     return response

@@ -56,6 +56,9 @@ class Tag(models.Model):
     article_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     rules_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Moved by every write that changes what this topic's page or feed shows (tags.freshness):
+    # its validators are built from it, so an edited summary never answers 304 to an old copy.
+    content_changed_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TagQuerySet.as_manager()
 
