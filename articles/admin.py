@@ -40,8 +40,23 @@ def is_operator(request: HttpRequest) -> bool:
 
 @admin.register(Source)
 class SourceAdmin(HttpsUrlsMixin, admin.ModelAdmin):
-    list_display = ["name", "domain", "feed_count", "article_count"]
-    search_fields = ["name", "domain"]
+    list_display = [
+        "name",
+        "name_origin",
+        "url",
+        "full_text_licensed",
+        "feed_count",
+        "article_count",
+    ]
+    list_filter = ["full_text_licensed", "name_origin"]
+    search_fields = ["name", "domain", "url"]
+    readonly_fields = ["name_origin"]
+
+    def save_model(self, request: HttpRequest, obj: Source, form, change: bool) -> None:
+        # A name an editor typed is never replaced by a feed title or og:site_name.
+        if "name" in form.changed_data:
+            obj.name_origin = Source.NameOrigin.EDITOR
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
         return (

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from articles.feeds import FeedParseError, discover_feeds, looks_like_feed, parse_feed
 from articles.fetching import polite_fetch
 from articles.http import FetchError
-from articles.ingest import FEED_ACCEPT, source_for
+from articles.ingest import FEED_ACCEPT
 from articles.models import Feed
 from articles.opml import OpmlFeed, build_opml, parse_opml
+from articles.sources import source_for, source_for_site
 
 
 class AddFeedError(Exception):
@@ -45,7 +46,7 @@ def add_feed(url: str, *, title: str = "", tags=()) -> tuple[Feed, bool]:
         defaults={
             "title": (title or (parsed.title if parsed else ""))[:500],
             "site_url": (site_url or "")[:2000],
-            "source": source_for(site_url or feed_url, parsed.title if parsed else ""),
+            "source": _source(site_url, feed_url, parsed.title if parsed else ""),
         },
     )
     if tags:
@@ -67,7 +68,7 @@ def import_opml(body: bytes) -> tuple[list[Feed], int]:
             defaults={
                 "title": item.title[:500],
                 "site_url": item.site_url[:2000],
-                "source": source_for(item.site_url or item.url, item.title),
+                "source": _source(item.site_url, item.url, item.title),
             },
         )
         if new:
@@ -90,3 +91,10 @@ def export_opml(feeds: Iterable[Feed]) -> bytes:
         ),
         title="Newsdesk feeds",
     )
+
+
+def _source(site_url: str, feed_url: str, title: str):
+    """The publisher behind a feed: its home page's site, else the feed's whole host."""
+    if site_url:
+        return source_for_site(site_url, title)
+    return source_for(feed_url, title)

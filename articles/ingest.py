@@ -23,6 +23,7 @@ from articles.fetching import polite_fetch
 from articles.http import FetchError, HTTPStatusError, Response
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from articles.schedule import failure_backoff, publishing_interval
+from articles.sources import adopt_name, source_for
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,6 @@ class PollResult:
     entries_seen: int = 0
     new_article_ids: list[int] = field(default_factory=list)
     error: str = ""
-
-
-# --- Sources -------------------------------------------------------------------------------------
-
-
-def source_for(url: str, name: str = "") -> Source:
-    host = (urlsplit(url).hostname or "").lower()
-    domain = host.removeprefix("www.")
-    source, _ = Source.objects.get_or_create(
-        domain=domain, defaults={"name": name or domain, "url": f"{urlsplit(url).scheme}://{host}/"}
-    )
-    return source
 
 
 # --- Polling -------------------------------------------------------------------------------------
@@ -142,6 +131,7 @@ def _record_success(
     if parsed is not None:
         changes["title"] = feed.title or parsed.title[:500]
         changes["site_url"] = feed.site_url or parsed.site_url[:2000]
+        adopt_name(feed.source_id, parsed.title, Source.NameOrigin.FEED)
     if (
         response.permanent_redirect
         and not Feed.objects.filter(url=response.permanent_redirect).exists()
@@ -341,6 +331,7 @@ def _apply_extraction(article: Article, result: Extracted) -> None:
     article.title = (result.title or article.title)[:500]
     article.author = (result.author or article.author)[:300]
     article.site_name = result.site_name[:200]
+    adopt_name(article.source_id, result.site_name, Source.NameOrigin.PAGE)
     article.text = result.text
     article.language = result.language[:8]
     article.word_count = result.word_count

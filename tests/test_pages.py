@@ -378,6 +378,8 @@ def test_the_index_costs_one_query(client, django_assert_num_queries, count):
 def test_it_shows_the_article_with_source_link_paragraphs_and_tags(client):
     tag = make_tag("Licensing rules")
     source = make_source("Metal Times", "metaltimes.example")
+    source.full_text_licensed = True
+    source.save()
     article = make_article(
         "Controls tighten",
         tags=[tag],
