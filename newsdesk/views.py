@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -26,7 +27,8 @@ MAX_PAGE = 100_000
 def page_number(request: HttpRequest) -> int:
     """The `page` parameter as a positive integer; anything else is a page that does not exist."""
     raw = request.GET.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw[:7]) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 7 or not 1 <= int(raw) <= MAX_PAGE:
         raise Http404("No such page.")
     return int(raw)
 
@@ -72,6 +74,19 @@ def conditional(
     return response
 
 
+# The parameters a hot page's body depends on; anything else a crawler appends is ignored by the
+# views, so it must not make a cache entry of its own either.
+HOT_PARAMETERS = ("page", "before", "after")
+
+
+def hot_key(request: HttpRequest) -> str:
+    params = "&".join(
+        f"{name}={request.GET[name]}" for name in HOT_PARAMETERS if name in request.GET
+    )
+    digest = hashlib.sha256(f"{request.path}?{params}".encode()).hexdigest()
+    return f"hot:{digest}"
+
+
 def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Serve a whole public page from this process's memory for NEWSDESK_HOT_PAGE_SECONDS.
 
@@ -85,7 +100,7 @@ def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         seconds = settings.NEWSDESK_HOT_PAGE_SECONDS
         if seconds <= 0 or request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
-        key = f"hot:{request.get_full_path()}"
+        key = hot_key(request)
         stored = caches["hot"].get(key)
         if stored is not None:
             etag, last_modified, body = stored

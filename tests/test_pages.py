@@ -565,3 +565,30 @@ def test_fast_links_match_what_reverse_gives():
     article = make_article("A story", tags=[tag])
     assert tag.get_absolute_url() == reverse("tag", args=[tag.slug])
     assert article.get_absolute_url() == reverse("article", args=[article.pk])
+
+
+# --- Odd page numbers and the hot-page cache's keys ----------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "\uff11", "9" * 40, "0", "-1", "1.0", ""])
+@pytest.mark.parametrize("where", ["home", "tag"])
+def test_a_page_number_that_is_not_plain_digits_is_404_never_500(client, raw, where):
+    tag = make_tag("Page numbers")
+    make_many(tag, 2)
+    url = reverse("home") if where == "home" else reverse("tag", args=[tag.slug])
+    assert client.get(url, {"page": raw}).status_code == 404
+
+
+def test_the_hot_page_cache_keys_only_on_parameters_that_change_the_page(client, settings):
+    from django.core.cache import caches
+
+    settings.NEWSDESK_HOT_PAGE_SECONDS = 10
+    tag = make_tag("Cache keys")
+    make_many(tag, 25)
+    url = reverse("tag", args=[tag.slug])
+    hot = caches["hot"]
+    for junk in range(5):
+        assert client.get(url, {"utm_source": f"x{junk}", "fbclid": junk}).status_code == 200
+    assert len(hot._cache) == 1
+    assert client.get(url, {"page": 2, "junk": 1}).status_code == 200
+    assert len(hot._cache) == 2
