@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -144,6 +145,50 @@ def test_a_fresh_checkout_serves_tag_pages_with_demo_articles(tmp_path):
         body = missing.value.read().decode()
         assert missing.value.code == 404
         assert "URLconf" not in body and "Skip to content" in body
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        print(out[-3000:])
+
+
+@pytest.mark.integration
+def test_run_with_debug_off_collects_its_static_files_and_serves(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SITE_URL"}
+    }
+    env.update(
+        DEBUG="false",
+        SECRET_KEY="a-test-key-that-is-long-enough-for-a-test-run-only",
+        SECURE_SSL_REDIRECT="false",
+        NEWSDESK_DATA_DIR=str(tmp_path / "data"),
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run", "--no-demo", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        page = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, "the site never answered"
+        css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
+        assert css, page[:1000]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css.group(1)}") as r:
+            assert r.status == 200
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
