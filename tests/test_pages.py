@@ -592,3 +592,13 @@ def test_the_hot_page_cache_keys_only_on_parameters_that_change_the_page(client,
     assert len(hot._cache) == 1
     assert client.get(url, {"page": 2, "junk": 1}).status_code == 200
     assert len(hot._cache) == 2
+
+
+def test_a_topic_page_names_its_own_feed_as_the_first_alternate(client):
+    tag = make_tag("Feed order")
+    make_many(tag, 1)
+    html = _text(client.get(reverse("tag", args=[tag.slug])))
+    alternates = re.findall(r'<link rel="alternate" type="([^"]+)"[^>]* href="([^"]+)"', html)
+    assert alternates[0] == ("application/atom+xml", f"/tags/{tag.slug}/feed/atom/")
+    assert alternates[1] == ("application/rss+xml", f"/tags/{tag.slug}/feed/rss/")
+    assert ("application/atom+xml", "/feed/atom/") in alternates[2:]
