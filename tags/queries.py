@@ -340,8 +340,12 @@ def tag_validators(tag: Tag, *parts: object) -> tuple[str, datetime]:
 def active_index(sort: str) -> QuerySet[Tag]:
     # Case-insensitive, so "batteries" sorts beside "Australia" rather than after "Taiwan".
     order = [Lower("name")] if sort == "name" else ["-article_count", Lower("name")]
+    # A topic with no articles yet has nothing to show a reader; its page still answers.
     return (
-        Tag.objects.active().order_by(*order).only("name", "slug", "description", "article_count")
+        Tag.objects.active()
+        .filter(article_count__gt=0)
+        .order_by(*order)
+        .only("name", "slug", "description", "article_count")
     )
 
 
