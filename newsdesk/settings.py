@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "newsdesk.health.HealthzAnyHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Public pages only: see newsdesk/compression.py for why the admin is sent uncompressed.
+    "newsdesk.compression.PublicGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -156,6 +158,10 @@ STORAGES = {
 # a file missing from the manifest is an error at once rather than an unstyled site.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_MANIFEST_STRICT = True
+# Files a site serves at its root (/favicon.ico), from public/.
+WHITENOISE_ROOT = BASE_DIR / "public"
+# Never gzipped (BREACH): pages holding CSRF tokens that also echo what was typed.
+NEWSDESK_UNCOMPRESSED_PREFIXES = ("/admin/",)
 
 # Redis is the broker, the result store and the shared cache that per-host politeness and
 # locks rely on across workers. Without it, tasks run in-process and the cache is local memory.

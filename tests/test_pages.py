@@ -602,3 +602,29 @@ def test_a_topic_page_names_its_own_feed_as_the_first_alternate(client):
     assert alternates[0] == ("application/atom+xml", f"/tags/{tag.slug}/feed/atom/")
     assert alternates[1] == ("application/rss+xml", f"/tags/{tag.slug}/feed/rss/")
     assert ("application/atom+xml", "/feed/atom/") in alternates[2:]
+
+
+# --- Compression and the favicon -----------------------------------------------------------------
+
+
+def test_public_pages_are_compressed_and_the_admin_is_not(client, admin_client):
+    tag = make_tag("Compressed topic")
+    make_many(tag, 20)
+    for url in (reverse("home"), reverse("tag", args=[tag.slug]), reverse("tag_index")):
+        response = client.get(url, headers={"accept-encoding": "gzip"})
+        assert response.status_code == 200
+        assert response["Content-Encoding"] == "gzip", url
+    # The admin carries CSRF tokens and echoes its search box (BREACH): never compressed.
+    admin = admin_client.get(
+        "/admin/articles/article/?q=secret", headers={"accept-encoding": "gzip"}
+    )
+    assert admin.status_code == 200
+    assert "Content-Encoding" not in admin
+
+
+def test_favicon_ico_is_a_real_icon_at_the_site_root(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert response["Content-Type"] in {"image/x-icon", "image/vnd.microsoft.icon"}
