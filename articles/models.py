@@ -50,12 +50,18 @@ class Source(models.Model):
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=253, db_index=True)
     url = models.URLField(max_length=2000, blank=True)
+    # Database defaults too: bulk loaders (bench/generate.py's COPY) name only older columns.
     name_origin = models.CharField(
-        max_length=10, choices=NameOrigin.choices, default=NameOrigin.HOST, editable=False
+        max_length=10,
+        choices=NameOrigin.choices,
+        default=NameOrigin.HOST,
+        db_default=NameOrigin.HOST,
+        editable=False,
     )
     full_text_licensed = models.BooleanField(
         "full text licensed",
         default=False,
+        db_default=False,
         help_text="Tick only when the publisher's licence lets us republish whole articles "
         "(e.g. CC BY). Otherwise readers get our summary and a link to the original.",
     )

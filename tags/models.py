@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -58,7 +59,9 @@ class Tag(models.Model):
     rules_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     # Moved by every write that changes what this topic's page or feed shows (tags.freshness):
     # its validators are built from it, so an edited summary never answers 304 to an old copy.
-    content_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    content_changed_at = models.DateTimeField(
+        default=timezone.now, db_default=Now(), editable=False
+    )
 
     objects = TagQuerySet.as_manager()
 
