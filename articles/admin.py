@@ -22,14 +22,6 @@ from tags.combining import explain_model_link
 from tags.explaining import explain
 from tags.models import ArticleTag, Tag
 
-STATUS_COLOURS = {
-    Feed.Status.OK: "#1a7f37",
-    Feed.Status.NOT_MODIFIED: "#1a7f37",
-    Feed.Status.NEW: "#57606a",
-    Feed.Status.ERROR: "#bc4c00",
-    Feed.Status.DISABLED: "#cf222e",
-}
-
 
 class HttpsUrlsMixin:
     # Django 6 assumes https for scheme-less URLs typed into forms; say so now.
@@ -42,8 +34,23 @@ def is_operator(request: HttpRequest) -> bool:
 
 @admin.register(Source)
 class SourceAdmin(HttpsUrlsMixin, admin.ModelAdmin):
-    list_display = ["name", "domain", "feed_count", "article_count"]
-    search_fields = ["name", "domain"]
+    list_display = [
+        "name",
+        "name_origin",
+        "url",
+        "full_text_licensed",
+        "feed_count",
+        "article_count",
+    ]
+    list_filter = ["full_text_licensed", "name_origin"]
+    search_fields = ["name", "domain", "url"]
+    readonly_fields = ["name_origin"]
+
+    def save_model(self, request: HttpRequest, obj: Source, form, change: bool) -> None:
+        # A name an editor typed is never replaced by a feed title or og:site_name.
+        if "name" in form.changed_data:
+            obj.name_origin = Source.NameOrigin.EDITOR
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
         return (
@@ -101,6 +108,9 @@ class AddFeedForm(forms.ModelForm):
 
 @admin.register(Feed)
 class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     list_display = [
         "__str__",
         "source",
@@ -200,9 +210,10 @@ class FeedAdmin(HttpsUrlsMixin, admin.ModelAdmin):
 
     @admin.display(description="health", ordering="last_status")
     def health(self, obj: Feed) -> str:
+        # A class, not a style attribute: the CSP (style-src 'self') covers the admin too.
         return format_html(
-            '<strong style="color:{}">{}</strong>',
-            STATUS_COLOURS.get(obj.last_status, "#57606a"),
+            '<strong class="feed-health feed-health-{}">{}</strong>',
+            obj.last_status,
             obj.get_last_status_display(),
         )
 

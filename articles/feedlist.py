@@ -9,9 +9,10 @@ from articles.canonical import canonical_url
 from articles.feeds import FeedParseError, discover_feeds, looks_like_feed, parse_feed
 from articles.fetching import policy, polite_fetch
 from articles.http import BlockedAddressError, FetchError, InvalidURLError, check_url
-from articles.ingest import FEED_ACCEPT, source_for
+from articles.ingest import FEED_ACCEPT
 from articles.models import Feed
 from articles.opml import OpmlFeed, OpmlOutline, build_opml, read_outlines
+from articles.sources import source_for, source_for_site
 
 
 class AddFeedError(Exception):
@@ -47,7 +48,7 @@ def add_feed(url: str, *, title: str = "", tags=()) -> tuple[Feed, bool]:
         defaults={
             "title": (title or (parsed.title if parsed else ""))[:500],
             "site_url": (site_url or "")[:2000],
-            "source": source_for(site_url or feed_url, parsed.title if parsed else ""),
+            "source": _source(site_url, feed_url, parsed.title if parsed else ""),
         },
     )
     if tags:
@@ -123,7 +124,7 @@ def _import_outline(
         defaults={
             "title": item.title[:500],
             "site_url": item.site_url[:2000],
-            "source": source_for(item.site_url or url, item.title),
+            "source": _source(item.site_url, url, item.title),
         },
     )
     known[url] = url
@@ -145,3 +146,10 @@ def export_opml(feeds: Iterable[Feed]) -> bytes:
         ),
         title="Newsdesk feeds",
     )
+
+
+def _source(site_url: str, feed_url: str, title: str):
+    """The publisher behind a feed: its home page's site, else the feed's whole host."""
+    if site_url:
+        return source_for_site(site_url, title)
+    return source_for(feed_url, title)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from articles.bounds import URL_COLUMN, source_name, within_bounds
+from articles.bounds import URL_COLUMN, within_bounds
 from articles.canonical import canonical_url
 from articles.extraction import Extracted, extract
 from articles.feeds import FeedEntry, FeedParseError, ParsedFeed, parse_feed
@@ -27,6 +27,7 @@ from articles.http import FetchError, HTTPStatusError, Response
 from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from articles.schedule import failure_backoff, publishing_interval
 from articles.signals import article_extracted, article_failed
+from articles.sources import adopt_name, source_for
 from articles.textclean import clean_fields, repair_utf8
 
 log = logging.getLogger(__name__)
@@ -47,19 +48,6 @@ class PollResult:
     entries_seen: int = 0
     new_article_ids: list[int] = field(default_factory=list)
     error: str = ""
-
-
-# --- Sources -------------------------------------------------------------------------------------
-
-
-def source_for(url: str, name: str = "") -> Source:
-    host = (urlsplit(url).hostname or "").lower()
-    domain = host.removeprefix("www.")
-    source, _ = Source.objects.get_or_create(
-        domain=domain,
-        defaults={"name": source_name(name, domain), "url": f"{urlsplit(url).scheme}://{host}/"},
-    )
-    return source
 
 
 # --- Polling -------------------------------------------------------------------------------------
@@ -182,6 +170,7 @@ def _record_success(
     if parsed is not None:
         changes["title"] = feed.title or parsed.title[:500]
         changes["site_url"] = feed.site_url or parsed.site_url[:2000]
+        adopt_name(feed.source_id, parsed.title, Source.NameOrigin.FEED)
     if (
         response.permanent_redirect
         and not Feed.objects.filter(url=response.permanent_redirect).exists()
@@ -503,6 +492,7 @@ def _fill_from_extraction(article: Article, result: Extracted) -> None:
         article.title = (result.title or article.title)[:500]
     article.author = (result.author or article.author)[:300]
     article.site_name = result.site_name[:200]
+    adopt_name(article.source_id, result.site_name, Source.NameOrigin.PAGE)
     article.text = result.text
     article.language = result.language[:8]
     article.word_count = result.word_count

@@ -35,15 +35,47 @@ def _path_pattern(name: str) -> str:
 
 
 class Source(models.Model):
-    """A publisher, identified by its host name."""
+    """A publisher: one site, named after itself, not after the host it happens to live on.
+
+    A source is keyed by its site's address (`url`, e.g. https://example.org/ or, for several
+    publishers sharing one host, https://example.org/ledger/), so three publications behind one
+    host are three sources. Its name comes from the best evidence seen so far (the host, then
+    the feed's title, then the pages' own `og:site_name`) until an editor sets one by hand.
+    """
+
+    class NameOrigin(models.TextChoices):
+        HOST = "host", "Host name"
+        FEED = "feed", "Feed title"
+        PAGE = "page", "The site's own name (og:site_name)"
+        EDITOR = "editor", "Editor"
 
     name = models.CharField(max_length=200)
-    domain = models.CharField(max_length=253, unique=True)
+    domain = models.CharField(max_length=253, db_index=True)
     url = models.URLField(max_length=2000, blank=True)
+    # Database defaults too: bulk loaders (bench/generate.py's COPY) name only older columns.
+    name_origin = models.CharField(
+        max_length=10,
+        choices=NameOrigin.choices,
+        default=NameOrigin.HOST,
+        db_default=NameOrigin.HOST,
+        editable=False,
+    )
+    full_text_licensed = models.BooleanField(
+        "full text licensed",
+        default=False,
+        db_default=False,
+        help_text="Tick only when the publisher's licence lets us republish whole articles "
+        "(e.g. CC BY). Otherwise readers get our summary and a link to the original.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["url"], condition=~Q(url=""), name="source_unique_site_url"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name or self.domain
@@ -241,6 +273,8 @@ class Article(models.Model):
                 condition=Q(status__in=["pending", "fetched"])
                 | Q(status="ok", tagged_at__isnull=True),
             ),
+            # The site feed's Last-Modified is the newest edit to any article: one index read.
+            models.Index(fields=["updated_at"], name="article_updated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -8,8 +8,9 @@ from django.db import transaction
 from articles.feeds import discover_feeds, looks_like_feed
 from articles.fetching import polite_fetch
 from articles.http import FetchError
-from articles.ingest import FEED_ACCEPT, PollResult, poll_feed, source_for
+from articles.ingest import FEED_ACCEPT, PollResult, poll_feed
 from articles.models import Feed
+from articles.sources import source_for, source_for_site
 
 
 def settle_new_feed(feed: Feed) -> PollResult | None:
@@ -37,6 +38,9 @@ def settle_new_feed(feed: Feed) -> PollResult | None:
                 )
                 feed.url = found[0]
     if feed.source_id is None:
-        feed.source = source_for(feed.site_url or feed.url)
+        # The publisher behind the feed: its home page's site, else the feed's whole host.
+        feed.source = (
+            source_for_site(feed.site_url) if feed.site_url else source_for(feed.url, feed.title)
+        )
         Feed.objects.filter(pk=feed.pk).update(source=feed.source)
     return poll_feed(feed, claimed=True)

@@ -57,6 +57,10 @@ class Results:
     page: int
     has_next: bool
     message: str = ""
+    # How many articles match; when `total_is_exact` is False there are more than `total` and
+    # only the newest `total` are ranked (RANKED_CANDIDATES).
+    total: int = 0
+    total_is_exact: bool = True
 
 
 def clean_query(raw: str) -> str:
@@ -77,12 +81,29 @@ def query_terms(query: str) -> tuple[str, ...]:
     return tuple(terms[:MAX_TERMS])
 
 
+def _stem(term: str) -> str:
+    """The term without an English plural ending, so "earths" also marks "Earth".
+
+    The database matches stems (english text search), so a result for "rare earths" may say
+    "rare-earth"; highlighting by prefix of the bare stem marks it too.
+    """
+    if len(term) > 4 and term.endswith("ies"):
+        return term[:-3]
+    if len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
+        return term[:-1]
+    return term
+
+
 def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     if not terms:
         return None
     # Longest first so "rare earths" marks "earths", not only "earth"; prefix match covers plurals.
-    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-    return re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE | re.UNICODE)
+    stems = {_stem(t) for t in terms}
+    alternatives = "|".join(re.escape(t) for t in sorted(stems, key=len, reverse=True))
+    # A run of matched words joined by hyphens (including U+2011, the non-breaking one) is one
+    # mark: "Rare\u2011Earth" is highlighted whole, not as two halves around a bare hyphen.
+    word = rf"\b(?:{alternatives})\w*"
+    return re.compile(rf"{word}(?:[-\u2010\u2011]{word})*", re.IGNORECASE | re.UNICODE)
 
 
 def highlight(text: str, terms: tuple[str, ...]) -> SafeString:
@@ -175,14 +196,14 @@ def newest_match_ids(query: str) -> list[int]:
     return ids
 
 
-def _postgres_matches(query: str) -> QuerySet[Article]:
+def _postgres_matches(query: str, ids: list[int]) -> QuerySet[Article]:
     from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 
     # Migration 0004 stores each article's weighted vector in this column (not a model field).
     document = RawSQL(DOCUMENT_COLUMN, [], output_field=SearchVectorField())  # noqa: S611
     search_query = SearchQuery(query, search_type="websearch", config="english")
     return (
-        Article.objects.filter(pk__in=newest_match_ids(query))
+        Article.objects.filter(pk__in=ids)
         .annotate(rank=SearchRank(document, search_query))
         .order_by("-rank", "-published_at", "-id")
     )
@@ -197,10 +218,13 @@ def _substring_matches(terms: tuple[str, ...]) -> QuerySet[Article]:
     return matches.order_by("-published_at", "-id")
 
 
-def matching_articles(query: str, terms: tuple[str, ...]) -> QuerySet[Article]:
+def matching_articles(query: str, terms: tuple[str, ...]) -> tuple[QuerySet[Article], int, bool]:
+    """The matches in result order, how many there are, and whether that count is exact."""
     if settings.USING_POSTGRES:
-        return _postgres_matches(query)
-    return _substring_matches(terms)
+        ids = newest_match_ids(query)
+        return _postgres_matches(query, ids), len(ids), len(ids) < RANKED_CANDIDATES
+    matches = _substring_matches(terms)
+    return matches, matches.count(), True
 
 
 def search(raw: str, page: int = 1, size: int | None = None) -> Results:
@@ -214,14 +238,20 @@ def search(raw: str, page: int = 1, size: int | None = None) -> Results:
         message = "Try a word or two: that search has nothing to look for."
         return Results(query=query, terms=(), hits=(), page=1, has_next=False, message=message)
     offset = (page - 1) * size
-    rows = list(
-        matching_articles(query, terms).select_related("source")[offset : offset + size + 1]
-    )
+    matches, total, exact = matching_articles(query, terms)
+    rows = list(matches.select_related("source")[offset : offset + size + 1])
     hits = tuple(
         Hit(article=a, title=highlight(a.title or a.url, terms), excerpt=excerpt_for(a, terms))
         for a in rows[:size]
     )
     message = "" if hits else "No articles match that search."
     return Results(
-        query=query, terms=terms, hits=hits, page=page, has_next=len(rows) > size, message=message
+        query=query,
+        terms=terms,
+        hits=hits,
+        page=page,
+        has_next=len(rows) > size,
+        message=message,
+        total=total,
+        total_is_exact=exact,
     )

@@ -90,10 +90,15 @@ def article_page(request: HttpRequest, pk: int) -> HttpResponse:
     if not article.is_visible:
         raise Http404("No such article.")
     topics = tags_by_article([article.pk]).get(article.pk, [])
+    # Publishers' text is theirs: readers get the headline, our summary and a link to the
+    # original, and the whole text only where an editor marked the source's licence as allowing
+    # it. The stored text still serves search, tagging and duplicate detection.
+    full_text = article.source is not None and article.source.full_text_licensed
     context = {
         "article": article,
         "summary": article.editor_summary or article.summary,
-        "paragraphs": article.paragraphs,
+        "full_text": full_text,
+        "paragraphs": article.paragraphs if full_text else [],
         "topics": topics,
         "related": related_articles(article, [t.pk for t in topics]),
         "original_url": article.url if is_web_url(article.url) else "",

@@ -75,8 +75,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "newsdesk.health.HealthzAnyHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Public pages only: see newsdesk/compression.py for why the admin is sent uncompressed.
+    "newsdesk.compression.PublicGZipMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,8 +142,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start when it is missing
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -150,10 +153,15 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Without a collectstatic step (the embedded default), WhiteNoise serves from the finders, and a
-# file missing from the manifest is linked by its plain name instead of failing the page.
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_MANIFEST_STRICT = False
+# With DEBUG on (the embedded default) WhiteNoise serves straight from the app folders. With it
+# off, pages link the hashed names collectstatic wrote (the Docker build, or `run` itself), and
+# a file missing from the manifest is an error at once rather than an unstyled site.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_MANIFEST_STRICT = True
+# Files a site serves at its root (/favicon.ico), from public/.
+WHITENOISE_ROOT = BASE_DIR / "public"
+# Never gzipped (BREACH): pages holding CSRF tokens that also echo what was typed.
+NEWSDESK_UNCOMPRESSED_PREFIXES = ("/admin/",)
 
 # Redis is the broker, the result store and the shared cache that per-host politeness and
 # locks rely on across workers. Without it, tasks run in-process and the cache is local memory.

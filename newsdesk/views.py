@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -26,7 +27,8 @@ MAX_PAGE = 100_000
 def page_number(request: HttpRequest) -> int:
     """The `page` parameter as a positive integer; anything else is a page that does not exist."""
     raw = request.GET.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw[:7]) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 7 or not 1 <= int(raw) <= MAX_PAGE:
         raise Http404("No such page.")
     return int(raw)
 
@@ -62,11 +64,27 @@ def conditional(
         response = build()
     cacheable = 200 <= response.status_code < 300 or response.status_code == 304
     if request.method in ("GET", "HEAD") and cacheable:
-        response.headers.setdefault("ETag", quoted)
-        response.headers.setdefault("Last-Modified", http_date(stamp))
+        # Ours, not the syndication framework's (its Last-Modified is the newest item's date,
+        # which hiding an article does not move): the validators we answer 304 by are the
+        # ones we send.
+        response.headers["ETag"] = quoted
+        response.headers["Last-Modified"] = http_date(stamp)
         # Readers always revalidate, so a hidden article disappears at the next request.
         patch_cache_control(response, no_cache=True)
     return response
+
+
+# The parameters a hot page's body depends on; anything else a crawler appends is ignored by the
+# views, so it must not make a cache entry of its own either.
+HOT_PARAMETERS = ("page", "before", "after")
+
+
+def hot_key(request: HttpRequest) -> str:
+    params = "&".join(
+        f"{name}={request.GET[name]}" for name in HOT_PARAMETERS if name in request.GET
+    )
+    digest = hashlib.sha256(f"{request.path}?{params}".encode()).hexdigest()
+    return f"hot:{digest}"
 
 
 def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -82,7 +100,7 @@ def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         seconds = settings.NEWSDESK_HOT_PAGE_SECONDS
         if seconds <= 0 or request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
-        key = f"hot:{request.get_full_path()}"
+        key = hot_key(request)
         stored = caches["hot"].get(key)
         if stored is not None:
             etag, last_modified, body = stored

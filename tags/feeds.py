@@ -92,22 +92,34 @@ class LatestRss(ArticleItems, Feed):
         return with_topics(list(latest))
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        newest = (
-            Article.objects.visible()
-            .order_by("-published_at", "-id")
-            .values_list("published_at", "id")
-            .first()
-        )
-        biggest = Article.objects.aggregate(m=Max("id"))["m"]
-        fingerprint = f"{queries.PAGE_VERSION}|{self.route}|{newest}|{biggest}"
-        etag = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
-        last_modified = newest[0] if newest else EPOCH
+        etag, last_modified = self.validators()
         return conditional(
             request,
             etag,
             last_modified,
             lambda: super(LatestRss, self).__call__(request, *args, **kwargs),
         )
+
+    def validators(self) -> tuple[str, datetime]:
+        """From the rows the feed lists and the newest change to any article, topic or source.
+
+        The ids say which articles are listed (hiding one lets an older one in); the newest
+        `updated_at` of any article and `content_changed_at` of any topic (renamed topics and
+        sources move every topic's) say whether anything shown was edited. Three index reads.
+        """
+        shown = list(
+            Article.objects.visible()
+            .order_by("-published_at", "-id")
+            .values_list("id", flat=True)[:FEED_ITEMS]
+        )
+        edited = Article.objects.aggregate(m=Max("updated_at"))["m"]
+        renamed = Tag.objects.aggregate(m=Max("content_changed_at"))["m"]
+        stamps = [s for s in (edited, renamed) if s is not None]
+        fingerprint = "|".join(
+            [queries.PAGE_VERSION, self.route, *map(str, shown), *(s.isoformat() for s in stamps)]
+        )
+        etag = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+        return etag, max(stamps, default=EPOCH)
 
 
 class LatestAtom(LatestRss):

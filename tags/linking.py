@@ -322,7 +322,9 @@ def _create_links(article: Article, links: dict[int, Link]) -> None:
     ArticleTag.objects.bulk_create(rows)
     counted = [row.tag_id for row in rows if row.is_visible]
     if counted:
-        Tag.objects.filter(pk__in=counted).update(article_count=F("article_count") + 1)
+        Tag.objects.filter(pk__in=counted).update(
+            article_count=F("article_count") + 1, content_changed_at=timezone.now()
+        )
 
 
 def lock_tags(tag_ids) -> None:
@@ -388,7 +390,9 @@ def sync_visibility(article: Article) -> None:
     lock_tags(flipped)
     ArticleTag.objects.filter(article=article, tag_id__in=flipped).update(is_visible=visible)
     delta = 1 if visible else -1
-    Tag.objects.filter(pk__in=flipped).update(article_count=F("article_count") + delta)
+    Tag.objects.filter(pk__in=flipped).update(
+        article_count=F("article_count") + delta, content_changed_at=timezone.now()
+    )
 
 
 def set_hidden(articles: Iterable[Article], hidden: bool) -> int:
@@ -428,6 +432,8 @@ def recount(tag_ids: Iterable[int] | None = None) -> int:
     wrong = tags.annotate(exact=exact).exclude(article_count=F("exact"))
     fixed = 0
     for tag in wrong:
-        Tag.objects.filter(pk=tag.pk).update(article_count=tag.exact)
+        Tag.objects.filter(pk=tag.pk).update(
+            article_count=tag.exact, content_changed_at=timezone.now()
+        )
         fixed += 1
     return fixed

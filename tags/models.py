@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -105,6 +106,11 @@ class Tag(models.Model):
         default=0.35,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Between this and the publish level, articles go to the review queue.",
+    )
+    # Moved by every write that changes what this topic's page or feed shows (tags.freshness):
+    # its validators are built from it, so an edited summary never answers 304 to an old copy.
+    content_changed_at = models.DateTimeField(
+        default=timezone.now, db_default=Now(), editable=False
     )
 
     objects = TagQuerySet.as_manager()

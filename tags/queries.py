@@ -310,9 +310,15 @@ def cached_chart(tag: Tag, version: str) -> Chart:
 
 
 def tag_validators(tag: Tag, *parts: object) -> tuple[str, datetime]:
-    """ETag and Last-Modified for a topic page or feed, from what the tag row already holds."""
+    """ETag and Last-Modified for a topic page or feed, from what the tag row already holds.
+
+    `content_changed_at` moves with every write that changes what the page shows (an edited
+    summary or title, a hidden article, a renamed source or topic: see tags.freshness), so both
+    validators change with the body, for If-None-Match and If-Modified-Since alike.
+    """
     newest = getattr(tag, "newest_published_at", None)
-    changed = max(filter(None, [newest, tag.rules_changed_at, tag.created_at]))
+    stamps = [newest, tag.rules_changed_at, tag.created_at, tag.content_changed_at]
+    changed = max(filter(None, stamps))
     fingerprint = "|".join(
         str(p)
         for p in (
@@ -324,6 +330,7 @@ def tag_validators(tag: Tag, *parts: object) -> tuple[str, datetime]:
             tag.article_count,
             newest and newest.isoformat(),
             tag.rules_changed_at.isoformat(),
+            tag.content_changed_at.isoformat(),
             *parts,
         )
     )
@@ -333,8 +340,12 @@ def tag_validators(tag: Tag, *parts: object) -> tuple[str, datetime]:
 def active_index(sort: str) -> QuerySet[Tag]:
     # Case-insensitive, so "batteries" sorts beside "Australia" rather than after "Taiwan".
     order = [Lower("name")] if sort == "name" else ["-article_count", Lower("name")]
+    # A topic with no articles yet has nothing to show a reader; its page still answers.
     return (
-        Tag.objects.active().order_by(*order).only("name", "slug", "description", "article_count")
+        Tag.objects.active()
+        .filter(article_count__gt=0)
+        .order_by(*order)
+        .only("name", "slug", "description", "article_count")
     )
 
 

@@ -7,8 +7,9 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Source
 from articles.signals import article_extracted, article_failed
+from tags import freshness
 from tags.linking import rules_changed, sync_visibility, tag_article
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
@@ -19,6 +20,7 @@ def link_deleted(sender, instance: ArticleTag, **kwargs) -> None:
         Tag.objects.filter(pk=instance.tag_id, article_count__gt=0).update(
             article_count=F("article_count") - 1
         )
+        freshness.touch_tags([instance.tag_id])
 
 
 @receiver(post_save, sender=Tag)
@@ -56,3 +58,27 @@ def decision_recorded(sender, **kwargs) -> None:
         from tags import modelling
 
         transaction.on_commit(modelling.maybe_start_training)
+
+
+# Topic pages and feeds are revalidated against Tag.content_changed_at (tags.freshness): every
+# save that can change what they show moves it. A new article has no links yet; linking moves
+# the stamp of the topics it joins.
+@receiver(post_save, sender=Article)
+def article_saved(sender, instance: Article, created: bool, **kwargs) -> None:
+    if not created and not kwargs.get("raw"):
+        freshness.touch_article(instance.pk)
+
+
+@receiver(post_save, sender=Tag)
+@receiver(post_delete, sender=Tag)
+def topic_saved(sender, **kwargs) -> None:
+    """A topic's name shows on other topics' pages: all of them revalidate."""
+    if not kwargs.get("raw"):
+        freshness.touch_all()
+
+
+@receiver(post_save, sender=Source)
+def source_saved(sender, instance: Source, created: bool, **kwargs) -> None:
+    """A renamed source shows on the pages of every topic its articles are in."""
+    if not created and not kwargs.get("raw"):
+        freshness.touch_all()

@@ -378,6 +378,8 @@ def test_the_index_costs_one_query(client, django_assert_num_queries, count):
 def test_it_shows_the_article_with_source_link_paragraphs_and_tags(client):
     tag = make_tag("Licensing rules")
     source = make_source("Metal Times", "metaltimes.example")
+    source.full_text_licensed = True
+    source.save()
     article = make_article(
         "Controls tighten",
         tags=[tag],
@@ -563,3 +565,66 @@ def test_fast_links_match_what_reverse_gives():
     article = make_article("A story", tags=[tag])
     assert tag.get_absolute_url() == reverse("tag", args=[tag.slug])
     assert article.get_absolute_url() == reverse("article", args=[article.pk])
+
+
+# --- Odd page numbers and the hot-page cache's keys ----------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "\uff11", "9" * 40, "0", "-1", "1.0", ""])
+@pytest.mark.parametrize("where", ["home", "tag"])
+def test_a_page_number_that_is_not_plain_digits_is_404_never_500(client, raw, where):
+    tag = make_tag("Page numbers")
+    make_many(tag, 2)
+    url = reverse("home") if where == "home" else reverse("tag", args=[tag.slug])
+    assert client.get(url, {"page": raw}).status_code == 404
+
+
+def test_the_hot_page_cache_keys_only_on_parameters_that_change_the_page(client, settings):
+    from django.core.cache import caches
+
+    settings.NEWSDESK_HOT_PAGE_SECONDS = 10
+    tag = make_tag("Cache keys")
+    make_many(tag, 25)
+    url = reverse("tag", args=[tag.slug])
+    hot = caches["hot"]
+    for junk in range(5):
+        assert client.get(url, {"utm_source": f"x{junk}", "fbclid": junk}).status_code == 200
+    assert len(hot._cache) == 1
+    assert client.get(url, {"page": 2, "junk": 1}).status_code == 200
+    assert len(hot._cache) == 2
+
+
+def test_a_topic_page_names_its_own_feed_as_the_first_alternate(client):
+    tag = make_tag("Feed order")
+    make_many(tag, 1)
+    html = _text(client.get(reverse("tag", args=[tag.slug])))
+    alternates = re.findall(r'<link rel="alternate" type="([^"]+)"[^>]* href="([^"]+)"', html)
+    assert alternates[0] == ("application/atom+xml", f"/tags/{tag.slug}/feed/atom/")
+    assert alternates[1] == ("application/rss+xml", f"/tags/{tag.slug}/feed/rss/")
+    assert ("application/atom+xml", "/feed/atom/") in alternates[2:]
+
+
+# --- Compression and the favicon -----------------------------------------------------------------
+
+
+def test_public_pages_are_compressed_and_the_admin_is_not(client, admin_client):
+    tag = make_tag("Compressed topic")
+    make_many(tag, 20)
+    for url in (reverse("home"), reverse("tag", args=[tag.slug]), reverse("tag_index")):
+        response = client.get(url, headers={"accept-encoding": "gzip"})
+        assert response.status_code == 200
+        assert response["Content-Encoding"] == "gzip", url
+    # The admin carries CSRF tokens and echoes its search box (BREACH): never compressed.
+    admin = admin_client.get(
+        "/admin/articles/article/?q=secret", headers={"accept-encoding": "gzip"}
+    )
+    assert admin.status_code == 200
+    assert "Content-Encoding" not in admin
+
+
+def test_favicon_ico_is_a_real_icon_at_the_site_root(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    assert body[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert response["Content-Type"] in {"image/x-icon", "image/vnd.microsoft.icon"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -53,13 +55,48 @@ def test_run_with_no_demo_and_no_feeds_ingests_nothing(capsys):
     assert not Feed.objects.exists()
 
 
+@pytest.mark.django_db
+def test_run_again_on_another_demo_port_moves_the_demo_feeds(capsys):
+    call_command("run", "--no-serve", "--demo-port", str(free_port()))
+    articles = Article.objects.count()
+    capsys.readouterr()
+    port = free_port()
+    call_command("run", "--no-serve", "--demo-port", str(port))
+    out = capsys.readouterr().out
+    assert "Ingesting 3 feeds" in out and "0 feeds failed" in out
+    assert sorted(Feed.objects.values_list("url", flat=True)) == [
+        url
+        for url in sorted(Feed.objects.values_list("url", flat=True))
+        if url.startswith(f"http://127.0.0.1:{port}/")
+    ]
+    assert Feed.objects.count() == 3
+    # The same stories, not a second copy of each under the new port.
+    assert Article.objects.count() == articles
+
+
+@pytest.mark.parametrize(
+    ("addr", "url"),
+    [
+        ("127.0.0.1:18100", "http://127.0.0.1:18100"),
+        ("0.0.0.0:8000", "http://127.0.0.1:8000"),
+        ("8100", "http://127.0.0.1:8100"),
+        ("localhost:9000", "http://localhost:9000"),
+    ],
+)
+def test_the_site_url_follows_the_address_served(addr, url):
+    from articles.management.commands.run import site_url_for
+
+    assert site_url_for(addr) == url
+
+
 @pytest.mark.integration
 def test_a_fresh_checkout_serves_tag_pages_with_demo_articles(tmp_path):
     """`uv run manage.py run` with no environment at all: SQLite, in-process tasks."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY"}
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "SITE_URL"}
     }
     env["NEWSDESK_DATA_DIR"] = str(tmp_path)
     port = free_port()
@@ -95,6 +132,66 @@ def test_a_fresh_checkout_serves_tag_pages_with_demo_articles(tmp_path):
         assert "Total: " in page
         assert "Tokyo Doubles Rare" in page
         assert (tmp_path / "newsdesk.sqlite3").exists()
+        site = f"http://127.0.0.1:{port}"
+        # The address served is the one written in canonical links, og:url and the feeds.
+        assert f'<link rel="canonical" href="{site}/tags/rare-earths/">' in page
+        assert f'<meta property="og:url" content="{site}/tags/rare-earths/">' in page
+        with urllib.request.urlopen(f"{site}/tags/rare-earths/feed/atom/") as r:
+            feed = r.read().decode()
+        assert f"<id>{site}/tags/rare-earths/</id>" in feed and ":8000" not in feed
+        # Sources carry their publishers' names, not the host they share.
+        assert ">127.0.0.1<" not in page
+        assert "Mineral Wire" in page or "Harbour Ledger" in page
+        # A missing page is the site's own 404, not Django's list of every URL.
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{site}/no-such-page/")
+        body = missing.value.read().decode()
+        assert missing.value.code == 404
+        assert "URLconf" not in body and "Skip to content" in body
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        print(out[-3000:])
+
+
+@pytest.mark.integration
+def test_run_with_debug_off_collects_its_static_files_and_serves(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SITE_URL"}
+    }
+    env.update(
+        DEBUG="false",
+        SECRET_KEY="a-test-key-that-is-long-enough-for-a-test-run-only",
+        SECURE_SSL_REDIRECT="false",
+        NEWSDESK_DATA_DIR=str(tmp_path / "data"),
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run", "--no-demo", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        page = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, "the site never answered"
+        css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
+        assert css, page[:1000]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css.group(1)}") as r:
+            assert r.status == 200
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

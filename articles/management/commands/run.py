@@ -8,18 +8,22 @@ schedule in the background, and serves the site.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
+from django.db.models import Value
+from django.db.models.functions import Replace
 
-from articles.demo.server import DemoSite
+from articles.demo.server import SITE_ROOT, DemoSite
 from articles.feedlist import AddFeedError, add_feed
 from articles.ingest import ingest_feeds
-from articles.models import Feed
+from articles.models import Article, ArticleFeed, Feed, Source
 from tags.models import Tag
 
 log = logging.getLogger(__name__)
@@ -37,12 +41,20 @@ class Command(BaseCommand):
             "--demo-port", type=int, default=8765, help="port of the local demo feed server"
         )
         parser.add_argument("--no-serve", action="store_true", help="set up and ingest, then stop")
+        parser.add_argument(
+            "--debug",
+            action="store_true",
+            help="serve Django's debug pages (URL list on a 404, tracebacks on a 500)",
+        )
 
     def handle(self, *args, **options) -> None:
         self.step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         self.say_about_admin()
-        earlier_demo = Feed.objects.filter(url__startswith=demo_base(options["demo_port"]))
+        if not options["no_demo"]:
+            # The demo's feeds from an earlier run on another port follow it to this one.
+            move_demo(options["demo_port"])
+        earlier_demo = demo_feeds()
         own_feeds = Feed.objects.exclude(pk__in=earlier_demo)
         use_demo = not options["no_demo"] and not own_feeds.exists()
         demo = self.start_demo(options["demo_port"]) if use_demo else None
@@ -51,12 +63,26 @@ class Command(BaseCommand):
             self.ingest_now(feeds)
             if options["no_serve"]:
                 return
+            self.prepare_to_serve(options["addr"], options["debug"])
             self.start_poller()
             self.step(f"Serving on http://{options['addr']}/  (Ctrl-C stops)")
             call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
         finally:
             if demo is not None:
                 demo.stop()
+
+    def prepare_to_serve(self, addr: str, debug: bool) -> None:
+        # Links in pages and feeds name the address served, unless SITE_URL says otherwise.
+        if "SITE_URL" not in os.environ:
+            settings.SITE_URL = site_url_for(addr)
+        if not settings.DEBUG:
+            # Production settings link hashed static files through a strict manifest.
+            self.step("Collecting static files")
+            call_command("collectstatic", interactive=False, verbosity=0)
+        elif not debug:
+            # A reader's missing page is the site's own 404, not Django's page listing every
+            # URL; errors still print their tracebacks here. `--debug` keeps Django's pages.
+            settings.DEBUG = False
 
     def step(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
@@ -115,6 +141,50 @@ class Command(BaseCommand):
 
 def demo_base(port: int) -> str:
     return f"http://127.0.0.1:{port}/"
+
+
+def site_url_for(addr: str) -> str:
+    """The base URL readers reach `runserver addr` at (all interfaces: this machine)."""
+    host, _, port = addr.rpartition(":")
+    if not host:
+        host, port = "127.0.0.1", addr
+    if host in {"0.0.0.0", "", "[::]"}:  # noqa: S104 - naming where a server listens
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def _demo_publishers() -> list[str]:
+    return sorted(home.parent.name for home in SITE_ROOT.glob("*/index.html") if home.is_file())
+
+
+def _demo_url(url: str) -> re.Match[str] | None:
+    names = "|".join(re.escape(name) for name in _demo_publishers())
+    return re.match(rf"^http://127\.0\.0\.1:(\d+)/(?:{names})/", url)
+
+
+def demo_feeds():
+    """The bundled demo's feeds, on whatever port an earlier run served it."""
+    ids = [pk for pk, url in Feed.objects.values_list("pk", "url") if _demo_url(url)]
+    return Feed.objects.filter(pk__in=ids)
+
+
+@transaction.atomic
+def move_demo(port: int) -> int:
+    """Point the demo's feeds, sources and articles from an earlier port at `port`."""
+    new = demo_base(port)
+    moved = 0
+    for old in {demo_base(int(_demo_url(f.url).group(1))) for f in demo_feeds()} - {new}:
+        for model, fields in (
+            (Feed, ["url", "site_url"]),
+            (Source, ["url"]),
+            (Article, ["url", "guid"]),
+            (ArticleFeed, ["guid"]),
+        ):
+            for name in fields:
+                moved += model.objects.filter(**{f"{name}__startswith": old}).update(
+                    **{name: Replace(name, Value(old), Value(new))}
+                )
+    return moved
 
 
 def _poll_forever() -> None:
