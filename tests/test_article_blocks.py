@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.urls import reverse
 
-from articles.models import Article, ExtractionPath, RawPage
+from articles.models import Article, ExtractionPath, RawPage, Source
 from tests.factories import make_article
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +19,15 @@ HOSTILE = '<script>alert("x")</script>'
 
 
 def article_page(client, article: Article) -> str:
+    """The public page of the article, its source licensed for full text (without a licence the
+    page shows only the summary and a link, and no blocks)."""
+    if article.source is None:
+        article.source, _ = Source.objects.get_or_create(
+            url="https://metalswire.example/",
+            defaults={"name": "Metals Wire", "domain": "metalswire.example"},
+        )
+        article.save(update_fields=["source"])
+    Source.objects.filter(pk=article.source_id).update(full_text_licensed=True)
     response = client.get(article.get_absolute_url())
     assert response.status_code == 200
     return response.content.decode()

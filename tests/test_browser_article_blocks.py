@@ -22,9 +22,13 @@ LONG_COMMAND = "curl -sSL https://downloads.example.org/" + "very-long-path/" * 
 
 
 def test_a_reader_sees_the_article_s_structure(live_server, page: Page):
+    # Full text (and so its structure) is shown only for a source licensed for it.
+    source = make_source("Metals Wire", "metalswire.example")
+    source.full_text_licensed = True
+    source.save(update_fields=["full_text_licensed"])
     article = make_article(
         "Magnet makers look beyond China",
-        source=make_source("Metals Wire", "metalswire.example"),
+        source=source,
         text="Lead.\n\nDomestic capacity grows, unevenly",
         blocks=[
             {"type": "p", "text": "Magnet makers are signing supply contracts with refiners."},
