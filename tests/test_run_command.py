@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def serving(
+    args: list[str], env: dict[str, str], path: str, wait: float
+) -> Iterator[tuple[str, str]]:
+    """`manage.py run ARGS --addr 127.0.0.1:PORT` as a subprocess: yields (site, first page at
+    `path`) once it answers, and stops it afterwards, printing the end of its output."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run", *args, "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    site = f"http://127.0.0.1:{port}"
+    try:
+        page = None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{site}{path}") as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, "the site never answered"
+        yield site, page
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        print(out[-3000:])
 
 
 @pytest.mark.django_db
@@ -99,40 +135,13 @@ def test_a_fresh_checkout_serves_tag_pages_with_demo_articles(tmp_path):
         not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "SITE_URL"}
     }
     env["NEWSDESK_DATA_DIR"] = str(tmp_path)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "run",
-            "--addr",
-            f"127.0.0.1:{port}",
-            "--demo-port",
-            str(free_port()),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        page = None
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/tags/rare-earths/") as r:
-                    page = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.5)
-        assert page is not None, "the site never answered"
+    demo = ["--demo-port", str(free_port())]
+    with serving(demo, env, "/tags/rare-earths/", wait=240) as (site, page):
         assert "<h1" in page
         assert "rare earths" in page
         assert "Total: " in page
         assert "Tokyo Doubles Rare" in page
         assert (tmp_path / "newsdesk.sqlite3").exists()
-        site = f"http://127.0.0.1:{port}"
         # The address served is the one written in canonical links, og:url and the feeds.
         assert f'<link rel="canonical" href="{site}/tags/rare-earths/">' in page
         assert f'<meta property="og:url" content="{site}/tags/rare-earths/">' in page
@@ -148,10 +157,6 @@ def test_a_fresh_checkout_serves_tag_pages_with_demo_articles(tmp_path):
         body = missing.value.read().decode()
         assert missing.value.code == 404
         assert "URLconf" not in body and "Skip to content" in body
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-        print(out[-3000:])
 
 
 @pytest.mark.integration
@@ -168,31 +173,8 @@ def test_run_with_debug_off_collects_its_static_files_and_serves(tmp_path):
         NEWSDESK_DATA_DIR=str(tmp_path / "data"),
         STATIC_ROOT=str(tmp_path / "static"),
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "run", "--no-demo", "--addr", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        page = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
-                    page = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.5)
-        assert page is not None, "the site never answered"
+    with serving(["--no-demo"], env, "/", wait=120) as (site, page):
         css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
         assert css, page[:1000]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{css.group(1)}") as r:
+        with urllib.request.urlopen(f"{site}{css.group(1)}") as r:
             assert r.status == 200
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-        print(out[-3000:])
