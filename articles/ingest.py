@@ -93,6 +93,8 @@ def _poll(feed: Feed) -> PollResult:
             last_modified=feed.last_modified or None,
             accept=FEED_ACCEPT,
         )
+    except HostBusyError as exc:
+        return _defer_poll(feed, exc)
     except FetchError as exc:
         return _record_failure(
             feed,
@@ -121,6 +123,15 @@ def _poll(feed: Feed) -> PollResult:
     return PollResult(
         feed.pk, Feed.Status.OK, response.status, len(parsed.entries), new_ids, parsed.warning
     )
+
+
+def _defer_poll(feed: Feed, busy: HostBusyError) -> PollResult:
+    """The host is busy (politeness, or a Retry-After another feed of it received): not the
+    feed's failure. It is polled again when the host is free, its failure count untouched."""
+    next_poll_at = timezone.now() + timedelta(seconds=max(busy.retry_after or 0, 1.0))
+    Feed.objects.filter(pk=feed.pk).update(next_poll_at=next_poll_at)
+    feed.next_poll_at = next_poll_at
+    return PollResult(feed.pk, "skipped", error=f"deferred: {busy.reason}")
 
 
 def _is_gone(exc: FetchError) -> bool:

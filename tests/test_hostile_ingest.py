@@ -145,6 +145,27 @@ def test_a_blocked_fetch_reports_the_real_wait(httpserver, settings):
     assert "before asking this host again (it answered 429 with Retry-After)" in str(caught.value)
 
 
+def test_a_poll_blocked_by_a_held_host_waits_without_counting_a_failure(httpserver, settings):
+    from articles.fetching import hold_host
+
+    settings.NEWSDESK_HOST_DELAY = 1
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss([]), content_type="application/rss+xml"
+    )
+    feed = make_feed(httpserver.url_for("/feed.xml"))
+    hold_host(feed.url, 600, "it answered 429 with Retry-After")
+    before = timezone.now()
+
+    result = ingest.poll_feed(feed)
+
+    feed.refresh_from_db()
+    assert result.outcome == "skipped" and "Retry-After" in result.error
+    assert feed.consecutive_failures == 0 and feed.last_status == Feed.Status.NEW
+    assert before + timedelta(seconds=590) <= feed.next_poll_at
+    assert not httpserver.log  # nobody asked the held host
+    assert feed.claimed_until is None
+
+
 def test_new_entries_are_capped_per_poll_and_the_rest_come_next_even_with_etags(
     httpserver, settings
 ):
