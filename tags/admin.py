@@ -383,7 +383,9 @@ class ArticleTagAdmin(admin.ModelAdmin):
 
     @admin.display(description="why")
     def why(self, obj: ArticleTag) -> str:
-        return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
+        return explain(
+            obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible, score=obj.score
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
