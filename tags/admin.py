@@ -474,6 +474,7 @@ def model_figures_context(tag: Tag) -> dict:
         "stays_on_rules": stays_on_rules,
         "rows": rows,
         "chosen": tag.tagging_mode,
+        "suggested_publish_at": info.get("suggested_publish_at"),
     }
 
 

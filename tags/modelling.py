@@ -187,6 +187,7 @@ def train(progress: Callable[[str], None] | None = None, topic: str | None = Non
         per_topic[slug] = {
             "positives": counts.get(slug, 0),
             "skipped": model.skipped.get(slug),
+            "suggested_publish_at": model.publish_at.get(slug),
             "cv": {
                 mode: {"precision": c.precision, "recall": c.recall, "f1": c.f1, "n": c.tp + c.fn}
                 for mode, c in figures.get(slug, {}).items()
