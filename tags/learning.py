@@ -508,9 +508,9 @@ def _calibrate(x: sparse.csr_matrix, y: np.ndarray, options: Options) -> tuple[f
     """(scale, shift, publish level) for one topic from out-of-fold scores on its examples.
 
     Platt scaling: a one-feature logistic regression from the out-of-fold log-odds to the
-    (smoothed) labels, so that probabilities mean what they say; then the level with the best F1 on the
-    calibrated out-of-fold probabilities (ties: the level nearest 0.5). Without enough examples
-    of each kind for the folds: no calibration, level 0.5.
+    (smoothed) labels, so that probabilities mean what they say; then the level with the best
+    F1 on the calibrated out-of-fold probabilities (ties: the level nearest 0.5). Without
+    enough examples of each kind for the folds: no calibration, level 0.5.
     """
     folds = options.calibration_folds
     positives = int(y.sum())

@@ -242,7 +242,7 @@ def test_published_helper_matches_decide():
 def test_the_model_vetoes_a_strong_rule_match_only_below_the_veto_level_and_says_so():
     vetoed = decide(RULES_AND_MODEL, STRONG, 0.03, veto_at=0.05)
     assert vetoed.action == Action.WEAK
-    assert "strong rule match vetoed by the model (0.03)" == vetoed.reason
+    assert vetoed.reason == "strong rule match vetoed by the model (0.03)"
     assert decide(RULES_AND_MODEL, STRONG, 0.05, veto_at=0.05).action == Action.PUBLISH
     assert decide(RULES_AND_MODEL, STRONG, 0.03, veto_at=0.0).action == Action.PUBLISH
     # The editor's mode choice stays: on rules alone the model never vetoes.

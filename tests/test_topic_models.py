@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from tags import linking, modelling
+from tags import combining, linking, modelling
 from tags.models import (
     ArticleTag,
     LabelledExample,
@@ -361,7 +361,7 @@ def test_the_model_vetoes_a_strong_rule_match_it_is_sure_of_and_says_so(labels, 
     # "Coffee" in the title is a strong rule match; the story is about the volcano.
     article = make_article("Coffee break at the observatory", VOLCANO_TEXT)
     probability = modelling.current_model().predict(title=article.title, text=article.text)
-    assert probability["coffee"].probability < 0.05
+    assert probability["coffee"].probability < combining.DEFAULT_VETO_AT
     linking.tag_article(article)
     link = ArticleTag.objects.get(article=article, tag=coffee)
     assert link.origin == ArticleTag.Origin.VETOED and not link.is_visible
