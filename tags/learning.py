@@ -87,6 +87,8 @@ class Scored:
     idx: np.ndarray
     values: np.ndarray
     probabilities: dict[str, float]
+    # What ``TopicModel.contributions`` returned, kept for ``explain``.
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -199,13 +201,28 @@ class TopicModel:
         return 1.0 / (1.0 + np.exp(-logits))
 
     def logits(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """One document's log-odds per topic: one sparse product with the coefficients."""
-        if not len(idx):
-            return self.intercept.copy()
-        return self._row(idx, values).dot(self.coef).toarray()[0] + self.intercept
+        """One document's log-odds per topic: its terms' rows of the coefficients, summed."""
+        return self._logits(self.contributions(idx, values))
 
-    def _row(self, idx: np.ndarray, values: np.ndarray) -> sparse.csr_matrix:
-        return sparse.csr_matrix((values, idx, np.array([0, len(idx)])), shape=(1, len(self.terms)))
+    def _logits(self, parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        _, cols, contributions = parts
+        summed = np.bincount(cols, weights=contributions, minlength=len(self.topics))
+        return summed.astype(np.float32) + self.intercept
+
+    def contributions(
+        self, idx: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored coefficient of the document's terms as (position in ``idx``, topic,
+        contribution to the log-odds). Plain numpy gathers: scipy's per-call checks cost more
+        than the arithmetic for one article."""
+        indptr = self.coef.indptr
+        starts = indptr[idx]
+        lengths = indptr[idx + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        rows = np.repeat(np.arange(len(idx)), lengths)
+        weights = self.coef.data[offsets] * np.repeat(values, lengths)
+        return rows, self.coef.indices[offsets].astype(np.int64), weights
 
     def predict(
         self,
@@ -239,12 +256,16 @@ class TopicModel:
         ``include`` whatever it is), without terms: the worker decides first, then
         ``explain``s only the links and review items it makes."""
         idx, values = self.features(document(title, summary, text))
-        probs = 1.0 / (1.0 + np.exp(-self.logits(idx, values)))
+        parts = self.contributions(idx, values)
+        probs = 1.0 / (1.0 + np.exp(-self._logits(parts)))
         wanted = probs >= min_probability
         wanted[[self._index[t] for t in include if t in self._index]] = True
         keep = np.flatnonzero(wanted)
         return Scored(
-            idx, values, {self.topics[t]: float(p) for t, p in zip(keep, probs[keep], strict=True)}
+            idx,
+            values,
+            {self.topics[t]: float(p) for t, p in zip(keep, probs[keep], strict=True)},
+            parts,
         )
 
     def explain(
@@ -252,23 +273,26 @@ class TopicModel:
     ) -> dict[str, tuple[tuple[str, float], ...]]:
         """The ``n`` terms that weighed most towards each of ``topics`` in a scored article."""
         cols = np.asarray(sorted(self._index[t] for t in topics if t in self._index), np.int64)
-        found = self.top_terms_many(scored.idx, scored.values, cols, n)
+        found = self.top_terms_many(scored.idx, scored.values, cols, n, scored.parts)
         return {self.topics[col]: terms for col, terms in found.items()}
 
     def top_terms_many(
-        self, idx: np.ndarray, values: np.ndarray, topics: np.ndarray, n: int = 5
+        self,
+        idx: np.ndarray,
+        values: np.ndarray,
+        topics: np.ndarray,
+        n: int = 5,
+        parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> dict[int, tuple[tuple[str, float], ...]]:
-        """``top_terms`` for several topics at once, from one slice of the coefficients."""
+        """``top_terms`` for several topics at once, from the document's coefficients
+        (``parts``: what ``contributions`` returned for it, when already computed)."""
         if n <= 0 or not len(idx) or not len(topics):
             return {}
-        if len(topics) == 1:
-            return {int(topics[0]): self.top_terms(idx, values, int(topics[0]), n)}
-        # Rows: the document's terms (in idx order); columns: the candidate topics. Slicing in
-        # scipy keeps the work in C on a matrix of a few thousand entries.
-        sub = self.coef[idx][:, topics].tocoo()
-        contributions = values[sub.row] * sub.data
-        mask = contributions > 0
-        cols, rows, contributions = topics[sub.col[mask]], sub.row[mask], contributions[mask]
+        rows, cols, contributions = parts if parts is not None else self.contributions(idx, values)
+        wanted = np.zeros(len(self.topics), dtype=bool)
+        wanted[topics] = True
+        mask = (contributions > 0) & wanted[cols]
+        cols, rows, contributions = cols[mask], rows[mask], contributions[mask]
         order = np.lexsort((-contributions, cols))
         cols, rows, contributions = cols[order], rows[order], contributions[order]
         # Rank of each entry within its topic; keep the first n of each.
