@@ -1,6 +1,7 @@
 """Topic models at scale: tagging speed, model memory and training time.
 
     uv run python bench/topic_models.py [--topics 1000 --articles 3000 --seed 1]
+                                        [--calibration-folds 3]
 
 On the labelled archive (`../shared/corpus/labelled-news/`, read in place):
 - training time for the 12 benchmark topics (bench/tagging_quality_topics.json codes);
