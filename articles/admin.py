@@ -381,7 +381,9 @@ class ArticleTagInline(admin.TabularInline):
             return "—"
         if obj.origin == ArticleTag.Origin.MODEL:
             return explain_model_link(obj.score, obj.terms)
-        return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
+        return explain(
+            obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible, score=obj.score
+        )
 
 
 class ArticleFeedInline(admin.TabularInline):

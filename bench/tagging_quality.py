@@ -298,6 +298,13 @@ class ModelTaggers:
             self._model = (key, learning.fit(examples, self.rules.codes))
         return self._model[1]
 
+    @staticmethod
+    def levels(model: learning.TopicModel, code: str) -> dict[str, float]:
+        """The publish level the model suggests for the topic (chosen by cross-validation
+        inside the training part), as an editor would take it; the review level below it."""
+        publish_at = model.publish_at.get(code, combining.DEFAULT_PUBLISH_AT)
+        return {"publish_at": publish_at, "review_at": min(combining.DEFAULT_REVIEW_AT, publish_at)}
+
     def probabilities(self, model: learning.TopicModel, story: Story) -> dict[str, float | None]:
         scores = model.predict(title=story.title, text=story.body, top_terms=0)
         return {
@@ -305,7 +312,7 @@ class ModelTaggers:
         }
 
     def model_only(self, train: Sequence[Story]) -> Predict:
-        """(c) The model alone, at the default publish level."""
+        """(c) The model alone, at each topic's suggested publish level."""
         model = self.model(train)
 
         def predict(story: Story) -> set[str]:
@@ -318,7 +325,10 @@ class ModelTaggers:
                 code
                 for code, p in probs.items()
                 if combining.published(
-                    combining.MODEL, _state(rule.get(code)) if p is None else None, p
+                    combining.MODEL,
+                    _state(rule.get(code)) if p is None else None,
+                    p,
+                    **self.levels(model, code),
                 )
             }
 
@@ -326,7 +336,8 @@ class ModelTaggers:
 
     def rules_and_model(self, train: Sequence[Story]) -> Predict:
         """(d) Prominence rules (thresholds tuned on train as in (b)) with the model vetoing weak
-        matches and adding confident misses, at the default levels."""
+        matches (and strong ones it is very sure of) and adding confident misses, at each
+        topic's suggested publish level and the default veto level."""
         model = self.model(train)
         thresholds = self.rules.tune(train)
 
@@ -340,7 +351,9 @@ class ModelTaggers:
             return {
                 code
                 for code, p in probs.items()
-                if combining.published(combining.RULES_AND_MODEL, states.get(code), p)
+                if combining.published(
+                    combining.RULES_AND_MODEL, states.get(code), p, **self.levels(model, code)
+                )
             }
 
         return predict

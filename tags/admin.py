@@ -383,7 +383,9 @@ class ArticleTagAdmin(admin.ModelAdmin):
 
     @admin.display(description="why")
     def why(self, obj: ArticleTag) -> str:
-        return explain(obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible)
+        return explain(
+            obj.origin, obj.strong, obj.terms, obj.hits, listed=obj.is_visible, score=obj.score
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -472,6 +474,7 @@ def model_figures_context(tag: Tag) -> dict:
         "stays_on_rules": stays_on_rules,
         "rows": rows,
         "chosen": tag.tagging_mode,
+        "suggested_publish_at": info.get("suggested_publish_at"),
     }
 
 

@@ -50,10 +50,15 @@ def explain(
     terms: dict[str, int],
     hits: Iterable[Sequence] = (),
     listed: bool | None = None,
+    score: float | None = None,
 ) -> str:
     """One line: why this link exists and whether the rules publish it."""
     if origin in ORIGIN_REASONS:
         return ORIGIN_REASONS[origin]
+    if origin == "vetoed":
+        line = explain("rule", strong, terms, hits)
+        probability = f"{score:.2f}" if score is not None else "low"
+        return f"{line} — vetoed by the topic model (probability {probability}), not published"
     hits = list(hits)
     found = describe_hits(hits) or ", ".join(f"“{t}” {n} times" for t, n in terms.items())
     if origin == "category":

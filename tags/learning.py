@@ -1,9 +1,15 @@
 """Topic models learned from labelled articles: plain texts in, a fitted, versioned model out.
 
-One shared TF-IDF vocabulary (word unigrams and bigrams) and one logistic regression per topic.
+One shared TF-IDF vocabulary (words; bigrams optional) and one logistic regression per topic.
 The per-topic coefficients are pruned to each topic's strongest terms and kept together as one
 sparse float32 matrix (terms x topics), so predicting every topic for an article is one sparse
 product, and a model for a thousand topics stays small.
+
+Each topic's regression is fitted with balanced class weights (rare topics are otherwise never
+predicted), which inflates its probabilities. So, by cross-validation inside the training
+examples (``Options.calibration_folds``), each topic's scores are calibrated (Platt scaling,
+folded into its coefficients and intercept: prediction costs nothing more) and the publish
+level with the best F1 is recorded per topic (``TopicModel.publish_at``) as a suggestion.
 
 A model is saved as an ``.npz`` archive of plain arrays plus a JSON header with a format version
 (never pickle): a file that is damaged or from another format fails with ``ModelLoadError``.
@@ -14,6 +20,7 @@ No ORM here: the database side (`tags.modelling`) turns articles and decisions i
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -29,9 +36,11 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 FORMAT = "newsdesk-topic-model"
-FORMAT_VERSION = 1
+# 2: unigram features by default, calibrated coefficients, per-topic suggested publish levels.
+FORMAT_VERSION = 2
 # A topic with fewer positive examples than this is not learned: it stays on rules.
 MIN_POSITIVES = 10
 
@@ -56,15 +65,30 @@ class LabelledText:
 
 @dataclass(frozen=True)
 class Options:
-    ngram_max: int = 2
+    # 1: words; 2: words and word bigrams (no better on news topics, and slower to serve).
+    ngram_max: int = 1
     min_df: int = 2
     max_df: float = 0.5
     max_features: int = 100_000
     # Inverse regularisation strength of each topic's logistic regression.
-    c: float = 8.0
+    c: float = 32.0
     # Strongest coefficients kept per topic; the rest are dropped to keep the model small.
-    max_terms_per_topic: int = 3000
+    max_terms_per_topic: int = 1000
     min_positives: int = MIN_POSITIVES
+    # Inner cross-validation folds for calibration and the suggested publish levels; 0: none
+    # (raw balanced-weight probabilities, publish level 0.5).
+    calibration_folds: int = 3
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One article's features and its probability per topic (from ``TopicModel.score``)."""
+
+    idx: np.ndarray
+    values: np.ndarray
+    probabilities: dict[str, float]
+    # What ``TopicModel.contributions`` returned, kept for ``explain``.
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,8 +109,9 @@ def document(title: str, summary: str, text: str) -> str:
 _TOKEN = re.compile(r"\w\w+")
 
 
-def analyze(doc: str) -> list[str]:
-    """Lower-cased words of two or more characters, accents stripped, then word bigrams.
+def analyze(doc: str, ngram_max: int = 2) -> list[str]:
+    """Lower-cased words of two or more characters, accents stripped, then (with
+    ``ngram_max=2``) word bigrams.
 
     Used both for fitting (inside scikit-learn) and for predicting (by hand, below), so the two
     can never disagree about what a term is.
@@ -95,15 +120,17 @@ def analyze(doc: str) -> list[str]:
     if not doc.isascii():
         doc = "".join(c for c in unicodedata.normalize("NFKD", doc) if not unicodedata.combining(c))
     words = _TOKEN.findall(doc)
+    if ngram_max < 2:
+        return words
     # map/join keep the loop in C: this runs for every article a worker tags.
     return words + list(map(" ".join, itertools.pairwise(words)))
 
 
 def _vectorizer(options: Options) -> TfidfVectorizer:
-    if options.ngram_max != 2:
-        raise ValueError("only unigrams with bigrams (ngram_max=2) are supported")
+    if options.ngram_max not in (1, 2):
+        raise ValueError("ngram_max must be 1 (words) or 2 (words and bigrams)")
     return TfidfVectorizer(
-        analyzer=analyze,
+        analyzer=functools.partial(analyze, ngram_max=options.ngram_max),
         min_df=options.min_df,
         max_df=options.max_df,
         max_features=options.max_features,
@@ -128,6 +155,8 @@ class TopicModel:
     positives: dict[str, int] = field(default_factory=dict)
     # Topics asked for but not learned, with the reason (e.g. too few positives).
     skipped: dict[str, str] = field(default_factory=dict)
+    # Per topic, the publish level with the best cross-validated F1 on the training examples.
+    publish_at: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._index = {topic: i for i, topic in enumerate(self.topics)}
@@ -145,7 +174,7 @@ class TopicModel:
     def features(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
         """One document's TF-IDF vector as (term indices, weights), as scikit-learn computes it
         (sublinear tf, smoothed idf, unit length) without its per-call overhead."""
-        terms = analyze(doc)
+        terms = analyze(doc, self.options.ngram_max)
         found = np.fromiter(
             map(self._vocabulary.get, terms, itertools.repeat(-1)), dtype=np.int64, count=len(terms)
         )
@@ -172,13 +201,28 @@ class TopicModel:
         return 1.0 / (1.0 + np.exp(-logits))
 
     def logits(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """One document's log-odds per topic: one sparse product with the coefficients."""
-        if not len(idx):
-            return self.intercept.copy()
-        return self._row(idx, values).dot(self.coef).toarray()[0] + self.intercept
+        """One document's log-odds per topic: its terms' rows of the coefficients, summed."""
+        return self._logits(self.contributions(idx, values))
 
-    def _row(self, idx: np.ndarray, values: np.ndarray) -> sparse.csr_matrix:
-        return sparse.csr_matrix((values, idx, np.array([0, len(idx)])), shape=(1, len(self.terms)))
+    def _logits(self, parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        _, cols, contributions = parts
+        summed = np.bincount(cols, weights=contributions, minlength=len(self.topics))
+        return summed.astype(np.float32) + self.intercept
+
+    def contributions(
+        self, idx: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored coefficient of the document's terms as (position in ``idx``, topic,
+        contribution to the log-odds). Plain numpy gathers: scipy's per-call checks cost more
+        than the arithmetic for one article."""
+        indptr = self.coef.indptr
+        starts = indptr[idx]
+        lengths = indptr[idx + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        rows = np.repeat(np.arange(len(idx)), lengths)
+        weights = self.coef.data[offsets] * np.repeat(values, lengths)
+        return rows, self.coef.indices[offsets].astype(np.int64), weights
 
     def predict(
         self,
@@ -194,29 +238,61 @@ class TopicModel:
         Topics below ``min_probability`` are left out, which saves explaining a thousand topics
         when only a few are candidates.
         """
+        scored = self.score(title=title, summary=summary, text=text, min_probability=0.0)
+        keep = [t for t, p in scored.probabilities.items() if p >= min_probability]
+        terms = self.explain(scored, keep, top_terms)
+        return {t: TopicScore(t, scored.probabilities[t], terms.get(t, ())) for t in keep}
+
+    def score(
+        self,
+        *,
+        title: str = "",
+        summary: str = "",
+        text: str = "",
+        min_probability: float = 0.0,
+        include: Iterable[str] = (),
+    ) -> Scored:
+        """Each topic's probability (those at or above ``min_probability``, and those in
+        ``include`` whatever it is), without terms: the worker decides first, then
+        ``explain``s only the links and review items it makes."""
         idx, values = self.features(document(title, summary, text))
-        probs = 1.0 / (1.0 + np.exp(-self.logits(idx, values)))
-        keep = np.flatnonzero(probs >= min_probability)
-        terms = self.top_terms_many(idx, values, keep, top_terms)
-        return {
-            self.topics[t]: TopicScore(self.topics[t], float(probs[t]), terms.get(int(t), ()))
-            for t in keep
-        }
+        parts = self.contributions(idx, values)
+        probs = 1.0 / (1.0 + np.exp(-self._logits(parts)))
+        wanted = probs >= min_probability
+        wanted[[self._index[t] for t in include if t in self._index]] = True
+        keep = np.flatnonzero(wanted)
+        return Scored(
+            idx,
+            values,
+            {self.topics[t]: float(p) for t, p in zip(keep, probs[keep], strict=True)},
+            parts,
+        )
+
+    def explain(
+        self, scored: Scored, topics: Iterable[str], n: int = 5
+    ) -> dict[str, tuple[tuple[str, float], ...]]:
+        """The ``n`` terms that weighed most towards each of ``topics`` in a scored article."""
+        cols = np.asarray(sorted(self._index[t] for t in topics if t in self._index), np.int64)
+        found = self.top_terms_many(scored.idx, scored.values, cols, n, scored.parts)
+        return {self.topics[col]: terms for col, terms in found.items()}
 
     def top_terms_many(
-        self, idx: np.ndarray, values: np.ndarray, topics: np.ndarray, n: int = 5
+        self,
+        idx: np.ndarray,
+        values: np.ndarray,
+        topics: np.ndarray,
+        n: int = 5,
+        parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> dict[int, tuple[tuple[str, float], ...]]:
-        """``top_terms`` for several topics at once, from one slice of the coefficients."""
+        """``top_terms`` for several topics at once, from the document's coefficients
+        (``parts``: what ``contributions`` returned for it, when already computed)."""
         if n <= 0 or not len(idx) or not len(topics):
             return {}
-        if len(topics) == 1:
-            return {int(topics[0]): self.top_terms(idx, values, int(topics[0]), n)}
-        # Rows: the document's terms (in idx order); columns: the candidate topics. Slicing in
-        # scipy keeps the work in C on a matrix of a few thousand entries.
-        sub = self.coef[idx][:, topics].tocoo()
-        contributions = values[sub.row] * sub.data
-        mask = contributions > 0
-        cols, rows, contributions = topics[sub.col[mask]], sub.row[mask], contributions[mask]
+        rows, cols, contributions = parts if parts is not None else self.contributions(idx, values)
+        wanted = np.zeros(len(self.topics), dtype=bool)
+        wanted[topics] = True
+        mask = (contributions > 0) & wanted[cols]
+        cols, rows, contributions = cols[mask], rows[mask], contributions[mask]
         order = np.lexsort((-contributions, cols))
         cols, rows, contributions = cols[order], rows[order], contributions[order]
         # Rank of each entry within its topic; keep the first n of each.
@@ -269,6 +345,7 @@ class TopicModel:
             "n_examples": self.n_examples,
             "positives": self.positives,
             "skipped": self.skipped,
+            "publish_at": self.publish_at,
         }
 
     def to_bytes(self) -> bytes:
@@ -345,6 +422,7 @@ class TopicModel:
             n_examples=int(header.get("n_examples", 0)),
             positives={k: int(v) for k, v in header.get("positives", {}).items()},
             skipped=dict(header.get("skipped", {})),
+            publish_at={k: float(v) for k, v in header.get("publish_at", {}).items()},
         )
 
     @property
@@ -403,23 +481,20 @@ def fit(
         idf = vec.idf_.astype(np.float32)
     else:
         x, terms, idf = sparse.csr_matrix((0, 0), dtype=np.float32), (), np.zeros(0, np.float32)
-    columns, intercepts = [], []
+    columns, intercepts, publish_at = [], [], {}
     for topic in learnable:
         if progress:
             progress(topic)
         rows = [i for i, e in enumerate(examples) if e.only is None or topic in e.only]
         y = np.fromiter((topic in examples[i].topics for i in rows), dtype=bool, count=len(rows))
-        # The dual solver: far faster than the primal when terms outnumber articles.
-        clf = LogisticRegression(
-            solver="liblinear", dual=True, C=options.c, class_weight="balanced", max_iter=200
-        )
-        clf.fit(x[rows] if len(rows) < len(examples) else x, y)
-        w = clf.coef_[0].astype(np.float32)
+        xt = x[rows] if len(rows) < len(examples) else x
+        w, b = _regression(xt, y, options)
         if np.count_nonzero(w) > options.max_terms_per_topic:
             keep = np.argpartition(np.abs(w), -options.max_terms_per_topic)
             w[keep[: -options.max_terms_per_topic]] = 0
-        columns.append(sparse.csc_matrix(w.reshape(-1, 1)))
-        intercepts.append(float(clf.intercept_[0]))
+        scale, shift, publish_at[topic] = _calibrate(xt, y, options)
+        columns.append(sparse.csc_matrix((w * scale).astype(np.float32).reshape(-1, 1)))
+        intercepts.append(b * scale + shift)
     if columns:
         coef = sparse.hstack(columns, format="csr", dtype=np.float32)
     else:
@@ -436,7 +511,57 @@ def fit(
         n_examples=len(examples),
         positives={t: counts.get(t, 0) for t in wanted},
         skipped=skipped,
+        publish_at=publish_at,
     )
+
+
+def _regression(x: sparse.csr_matrix, y: np.ndarray, options: Options) -> tuple[np.ndarray, float]:
+    # The dual solver: far faster than the primal when terms outnumber articles.
+    clf = LogisticRegression(
+        solver="liblinear", dual=True, C=options.c, class_weight="balanced", max_iter=1000
+    )
+    clf.fit(x, y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+# Publish levels tried for each topic's suggestion.
+LEVELS = np.round(np.arange(0.05, 0.951, 0.05), 2)
+
+
+def _calibrate(x: sparse.csr_matrix, y: np.ndarray, options: Options) -> tuple[float, float, float]:
+    """(scale, shift, publish level) for one topic from out-of-fold scores on its examples.
+
+    Platt scaling: a one-feature logistic regression from the out-of-fold log-odds to the
+    (smoothed) labels, so that probabilities mean what they say; then the level with the best
+    F1 on the calibrated out-of-fold probabilities (ties: the level nearest 0.5). Without
+    enough examples of each kind for the folds: no calibration, level 0.5.
+    """
+    folds = options.calibration_folds
+    positives = int(y.sum())
+    if folds < 2 or min(positives, len(y) - positives) < folds:
+        return 1.0, 0.0, 0.5
+    logits = np.zeros(len(y), dtype=np.float64)
+    for inner, held in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
+        w, b = _regression(x[inner], y[inner], options)
+        logits[held] = x[held] @ w + b
+    # Platt's smoothed targets, (positives + 1) / (positives + 2) and 1 / (negatives + 2):
+    # a few perfectly separated examples must not make the model certain.
+    negatives = len(y) - positives
+    target = np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    platt = LogisticRegression(C=1e4).fit(
+        np.concatenate([logits, logits]).reshape(-1, 1),
+        np.r_[np.ones(len(y), bool), np.zeros(len(y), bool)],
+        sample_weight=np.r_[target, 1 - target],
+    )
+    scale, shift = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    if scale <= 0:  # scores that do not rank positives higher: leave them as they are
+        return 1.0, 0.0, 0.5
+    probs = 1.0 / (1.0 + np.exp(-(logits * scale + shift)))
+    predicted = probs[:, None] >= LEVELS[None, :]
+    tp = (predicted & y[:, None]).sum(axis=0)
+    f1 = 2 * tp / (predicted.sum(axis=0) + positives)
+    best = max(range(len(LEVELS)), key=lambda k: (round(float(f1[k]), 6), -abs(LEVELS[k] - 0.5)))
+    return scale, shift, float(LEVELS[best])
 
 
 # --- cross-validation ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
@@ -177,6 +177,7 @@ def desired_links(
     parents: dict[int, int | None],
     publish_weak: Collection[int] = (),
     model_links: dict[int, tuple[float, dict[str, float]]] | None = None,
+    vetoes: dict[int, float] | None = None,
 ) -> dict[int, Link]:
     """Rule matches, model links, feed defaults and editor decisions, plus every ancestor of
     what remains.
@@ -190,6 +191,12 @@ def desired_links(
         links[match.tag_id] = link_for(match, publish_weak)
     for tag_id, (probability, terms) in (model_links or {}).items():
         links[tag_id] = Link(ArticleTag.Origin.MODEL, probability, terms)
+    for tag_id, probability in (vetoes or {}).items():
+        if tag_id in links:
+            vetoed = links[tag_id]
+            links[tag_id] = replace(
+                vetoed, origin=ArticleTag.Origin.VETOED, score=probability, listed=False
+            )
     for tag_id in feed_tags:
         if tag_id not in links or not links[tag_id].listed:
             links[tag_id] = Link(ArticleTag.Origin.FEED)
@@ -244,7 +251,13 @@ def tag_article(
     changed = apply_links(
         article,
         desired_links(
-            article, planned.matches, feed_tags, parents, publish_weak, planned.model_links
+            article,
+            planned.matches,
+            feed_tags,
+            parents,
+            publish_weak,
+            planned.model_links,
+            planned.vetoes,
         ),
     )
     if planned.reviews or model_topics:

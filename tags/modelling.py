@@ -187,6 +187,7 @@ def train(progress: Callable[[str], None] | None = None, topic: str | None = Non
         per_topic[slug] = {
             "positives": counts.get(slug, 0),
             "skipped": model.skipped.get(slug),
+            "suggested_publish_at": model.publish_at.get(slug),
             "cv": {
                 mode: {"precision": c.precision, "recall": c.recall, "f1": c.f1, "n": c.tp + c.fn}
                 for mode, c in figures.get(slug, {}).items()
@@ -344,6 +345,8 @@ class Plan:
     matches: list[TagMatch]
     model_links: dict[int, tuple[float, dict[str, float]]] = field(default_factory=dict)
     reviews: dict[int, tuple[float, dict[str, float], str]] = field(default_factory=dict)
+    # Strong rule matches the model overruled (rules+model): the model's probability.
+    vetoes: dict[int, float] = field(default_factory=dict)
 
 
 def plan(
@@ -358,19 +361,23 @@ def plan(
     """Combine the rules' matches with the model for every topic not on rules alone."""
     if model is None or not topics:
         return Plan(matches)
-    lowest = min(t.review_at for t in topics.values())
-    scores = model.predict(
-        title=title, summary=summary, text=text, min_probability=lowest, top_terms=TOP_TERMS
-    )
     by_tag = {m.tag_id: m for m in matches}
+    # Below the lowest review level only a rule match can need the model (to veto it), so
+    # only those topics' low probabilities are worth keeping.
+    lowest = min(t.review_at for t in topics.values())
+    matched = [t.slug for tag_id, t in topics.items() if tag_id in by_tag]
+    scored = model.score(
+        title=title, summary=summary, text=text, min_probability=lowest, include=matched
+    )
+    probabilities = scored.probabilities
     kept = [m for m in matches if m.tag_id not in topics]
     result = Plan(kept)
+    explained: dict[int, str] = {}
     for tag_id, topic in topics.items():
         match = by_tag.get(tag_id)
-        score = scores.get(topic.slug)
         probability = None
         if topic.slug in model:
-            probability = score.probability if score else 0.0
+            probability = probabilities.get(topic.slug, 0.0)
         decision = combining.decide(
             topic.mode,
             match_state(match) if match else None,
@@ -378,18 +385,35 @@ def plan(
             publish_at=topic.publish_at,
             review_at=topic.review_at,
         )
-        terms = dict(score.terms) if score else {}
         if decision.action == combining.Action.PUBLISH:
             if decision.by == "rule" and match is not None:
                 kept.append(match)
             else:
-                result.model_links[tag_id] = (round(float(probability or 0), 4), terms)
+                result.model_links[tag_id] = (round(float(probability or 0), 4), {})
+                explained[tag_id] = topic.slug
         elif decision.action == combining.Action.WEAK and match is not None:
-            weak = _as_weak(match)
-            if weak is not None:
-                kept.append(weak)
+            if match_state(match) == combining.STRONG and probability is not None:
+                # The model overruled a strong match: kept whole, to be explained as vetoed.
+                kept.append(match)
+                result.vetoes[tag_id] = round(float(probability), 4)
+            else:
+                weak = _as_weak(match)
+                if weak is not None:
+                    kept.append(weak)
         elif decision.action == combining.Action.REVIEW:
-            result.reviews[tag_id] = (float(probability or 0), terms, decision.reason)
+            result.reviews[tag_id] = (float(probability or 0), {}, decision.reason)
+            explained[tag_id] = topic.slug
+    # The terms that weighed most, only for what an editor will see explained: computing them
+    # for every candidate topic was most of the model's cost with many topics.
+    if explained:
+        terms = model.explain(scored, explained.values(), TOP_TERMS)
+        for tag_id, slug in explained.items():
+            found = dict(terms.get(slug, ()))
+            if tag_id in result.model_links:
+                result.model_links[tag_id] = (result.model_links[tag_id][0], found)
+            else:
+                p, _, reason = result.reviews[tag_id]
+                result.reviews[tag_id] = (p, found, reason)
     return result
 
 

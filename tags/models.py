@@ -199,6 +199,9 @@ class ArticleTag(models.Model):
         PARENT = "parent", "Child topic"
         EDITOR = "editor", "Editor"
         MODEL = "model", "Topic model"
+        # A strong rule match the topic model overruled (rules+model): kept, not published;
+        # ``score`` holds the model's probability.
+        VETOED = "vetoed", "Rule match vetoed by the topic model"
 
     article = models.ForeignKey(
         "articles.Article", on_delete=models.CASCADE, related_name="article_tags"

@@ -105,18 +105,20 @@ def test_a_damaged_file_fails_with_a_clear_error(model, damage, message):
         learning.TopicModel.from_bytes(damage(model.to_bytes()))
 
 
-def test_a_file_from_another_format_version_is_refused(model, tmp_path):
+# 1: the format before calibration (bigram features, no suggested publish levels).
+@pytest.mark.parametrize("version", [1, 99])
+def test_a_file_from_another_format_version_is_refused(model, tmp_path, version):
     import io
     import json
 
     with np.load(io.BytesIO(model.to_bytes()), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     header = json.loads(arrays["header"].tobytes())
-    header["format_version"] = 99
+    header["format_version"] = version
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    with pytest.raises(learning.ModelLoadError, match="format version 99"):
+    with pytest.raises(learning.ModelLoadError, match=f"format version {version}.*retrain"):
         learning.TopicModel.from_bytes(buf.getvalue())
 
 
@@ -190,7 +192,9 @@ def test_counts_give_precision_recall_and_f1():
         (RULES, STRONG, 0.01, Action.PUBLISH, "rule"),
         (RULES, WEAK, 0.99, Action.WEAK, ""),
         (RULES, None, 0.99, Action.DROP, ""),
-        (RULES_AND_MODEL, STRONG, 0.01, Action.PUBLISH, "rule"),
+        (RULES_AND_MODEL, STRONG, 0.2, Action.PUBLISH, "rule"),
+        # The model vetoes a strong match only when very sure (below the veto level).
+        (RULES_AND_MODEL, STRONG, 0.01, Action.WEAK, ""),
         (RULES_AND_MODEL, WEAK, 0.9, Action.PUBLISH, "model"),
         (RULES_AND_MODEL, WEAK, 0.5, Action.REVIEW, ""),
         (RULES_AND_MODEL, WEAK, 0.1, Action.WEAK, ""),
@@ -233,3 +237,42 @@ def test_unknown_mode_is_refused():
 def test_published_helper_matches_decide():
     assert combining.published(MODEL, None, 0.9)
     assert not combining.published(RULES, WEAK, 0.9)
+
+
+def test_the_model_vetoes_a_strong_rule_match_only_below_the_veto_level_and_says_so():
+    vetoed = decide(RULES_AND_MODEL, STRONG, 0.03, veto_at=0.05)
+    assert vetoed.action == Action.WEAK
+    assert vetoed.reason == "strong rule match vetoed by the model (0.03)"
+    assert decide(RULES_AND_MODEL, STRONG, 0.05, veto_at=0.05).action == Action.PUBLISH
+    assert decide(RULES_AND_MODEL, STRONG, 0.03, veto_at=0.0).action == Action.PUBLISH
+    # The editor's mode choice stays: on rules alone the model never vetoes.
+    assert decide(RULES, STRONG, 0.001).action == Action.PUBLISH
+
+
+def test_fit_calibrates_and_suggests_a_publish_level_per_topic(model):
+    assert set(model.publish_at) == {"coffee", "volcano"}
+    assert all(0.05 <= level <= 0.95 for level in model.publish_at.values())
+    loaded = learning.TopicModel.from_bytes(model.to_bytes())
+    assert loaded.publish_at == model.publish_at
+    uncalibrated = learning.fit(examples(), ["coffee"], learning.Options(calibration_folds=0))
+    assert uncalibrated.publish_at == {"coffee": 0.5}
+
+
+def test_score_then_explain_agrees_with_predict(model):
+    article = {"title": "Harvest worries", "text": "Arabica growers fear frost; roasters pay more."}
+    scored = model.score(**article, min_probability=0.99, include=["volcano"])
+    assert "volcano" in scored.probabilities
+    full = model.predict(**article)
+    assert scored.probabilities["volcano"] == pytest.approx(full["volcano"].probability)
+    # Equal weights may come in either order.
+    assert dict(model.explain(scored, ["coffee"])["coffee"]) == dict(full["coffee"].terms)
+
+
+def test_bigram_models_still_work():
+    bigrams = learning.fit(examples(), ["coffee"], learning.Options(ngram_max=2))
+    assert any(" " in term for term in bigrams.terms)
+    loaded = learning.TopicModel.from_bytes(bigrams.to_bytes())
+    doc = {"title": "Harvest", "text": "Arabica growers and coffee roasters."}
+    assert loaded.predict(**doc)["coffee"].probability == pytest.approx(
+        bigrams.predict(**doc)["coffee"].probability
+    )

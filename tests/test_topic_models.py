@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from tags import linking, modelling
+from tags import combining, linking, modelling
 from tags.models import (
     ArticleTag,
     LabelledExample,
@@ -135,6 +135,7 @@ def test_trainmodels_stores_a_current_version_with_figures_per_mode(labels, topi
     assert coffee["positives"] == 14 and coffee["skipped"] is None
     assert set(coffee["cv"]) == {"rules", "rules+model", "model"}
     assert coffee["cv"]["model"]["f1"] > 0.8
+    assert 0.05 <= coffee["suggested_publish_at"] <= 0.95
     assert "now current" in out
     assert "tides: stays on rules: 0 labelled articles, at least 10 needed" in out
 
@@ -300,6 +301,7 @@ def test_the_topic_form_shows_the_model_and_figures_per_mode(labels, topics, cli
     for label in ("Rules only", "Rules + model", "Model only (chosen)"):
         assert label in page
     assert "precision" in page and "recall" in page
+    assert "The model suggests" in page
     page = client.get(reverse("admin:tags_tag_change", args=[tides.pk])).content.decode()
     assert "Stays on rules" in page and "at least 10 positive examples" in page
 
@@ -339,3 +341,41 @@ def test_the_model_vetoes_a_weak_rule_match_even_where_weak_matches_are_publishe
     coffee.refresh_from_db()
     assert coffee.article_count == 0
     assert linking.recount() == 0
+
+
+VOLCANO_TEXT = "\n\n".join(
+    [
+        "Lava flows reached the outskirts of the village and ash closed the small airport.",
+        "Seismologists recorded tremors under the crater and raised the eruption alert level.",
+        "Residents fled as the volcano sent a plume of ash kilometres into the sky.",
+        "The magma chamber is swelling, the observatory said, and the summit is off limits.",
+    ]
+)
+
+
+def test_the_model_vetoes_a_strong_rule_match_it_is_sure_of_and_says_so(labels, topics, client):
+    trained(labels, topics)
+    coffee = topics[0]
+    Tag.objects.filter(pk=coffee.pk).update(tagging_mode=TaggingMode.RULES_AND_MODEL)
+    linking.rules_changed()
+    # "Coffee" in the title is a strong rule match; the story is about the volcano.
+    article = make_article("Coffee break at the observatory", VOLCANO_TEXT)
+    probability = modelling.current_model().predict(title=article.title, text=article.text)
+    assert probability["coffee"].probability < combining.DEFAULT_VETO_AT
+    linking.tag_article(article)
+    link = ArticleTag.objects.get(article=article, tag=coffee)
+    assert link.origin == ArticleTag.Origin.VETOED and not link.is_visible
+    assert link.score == pytest.approx(probability["coffee"].probability, abs=1e-3)
+    coffee.refresh_from_db()
+    assert coffee.article_count == 0
+    assert linking.recount() == 0
+    user = User.objects.create_superuser("root", password="pw")
+    client.force_login(user)
+    page = client.get(reverse("admin:articles_article_change", args=[article.pk])).content
+    assert "strong rule match" in page.decode() and "vetoed by the topic model" in page.decode()
+    # On rules alone the editor's choice stands: the same match is published.
+    Tag.objects.filter(pk=coffee.pk).update(tagging_mode=TaggingMode.RULES)
+    linking.rules_changed()
+    linking.tag_article(article)
+    link = ArticleTag.objects.get(article=article, tag=coffee)
+    assert link.origin == ArticleTag.Origin.RULE and link.is_visible
