@@ -20,7 +20,7 @@ from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
 from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Rule
-from tags.merging import MergeError, merge_tags
+from tags.merging import MergeError, merge
 from tags.models import (
     Alias,
     ArticleTag,
@@ -192,18 +192,27 @@ class TagAdmin(admin.ModelAdmin):
         form = MergeForm(request.POST if "apply" in request.POST else None, exclude=queryset)
         if "apply" in request.POST and form.is_valid():
             target = form.cleaned_data["target"]
+            dropped: list[str] = []
             try:
                 with transaction.atomic():
                     for source in queryset:
-                        merge_tags(source, target, in_background=True)
+                        dropped += merge(source, target, in_background=True).dropped_exclusions
             except MergeError as exc:
                 messages.error(request, str(exc))
                 return None
+            if dropped:
+                messages.warning(
+                    request,
+                    f"Not moved to {target}, because they would veto every article it matches: "
+                    f"the exclusions {', '.join(repr(p) for p in dropped)}. Add any that still "
+                    "hold to its rules by hand.",
+                )
             messages.success(
                 request,
                 format_html(
-                    "Merged {} topics into {}: old pages redirect to it now, and their articles "
-                    'move to it in the background (<a href="{}">progress</a>).',
+                    "Merged {} topics into {}: old pages redirect to it now; their articles move "
+                    "to it in the background, then its rules re-run with the merged aliases "
+                    '(<a href="{}">progress</a>).',
                     queryset.count(),
                     target,
                     reverse("admin:tags_retagjob_changelist"),
