@@ -362,13 +362,32 @@ class HasErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ArticleTagForm(forms.ModelForm):
+    """A topic added by hand must be one readers can see: never a merged-away one."""
+
+    class Meta:
+        model = ArticleTag
+        fields = ["tag"]
+
+    def clean_tag(self) -> Tag:
+        tag = self.cleaned_data["tag"]
+        changed = self.instance.pk is None or self.instance.tag_id != tag.pk
+        if changed and tag.merged_into_id is not None:
+            raise forms.ValidationError(
+                f"{tag.name} was merged into {tag.merged_into.name}; add {tag.merged_into.name}."
+            )
+        return tag
+
+
 class ArticleTagInline(admin.TabularInline):
     """Tags with why each one is there; adding or deleting one here is an editor's decision."""
 
     model = ArticleTag
+    form = ArticleTagForm
     fields = ["tag", "origin", "score", "matched_terms", "why"]
     readonly_fields = ["origin", "score", "matched_terms", "why"]
-    raw_id_fields = ["tag"]
+    # Chosen by name (TagAdmin's search, merged-away topics left out), not by a numeric id.
+    autocomplete_fields = ["tag"]
     extra = 0
 
     @admin.display(description="matched terms")

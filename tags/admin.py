@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -68,6 +69,47 @@ def rule_signature(tag: Tag) -> tuple:
     )
 
 
+class TopicStateFilter(admin.SimpleListFilter):
+    """Merged-away topics only redirect: kept out of the list unless asked for."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("live", "Live"),
+            ("archived", "Archived"),
+            ("merged", "Merged away"),
+            ("all", "All, with merged-away"),
+        ]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live and archived",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "all":
+            return queryset
+        if value == "merged":
+            return queryset.filter(merged_into__isnull=False)
+        queryset = queryset.filter(merged_into__isnull=True)
+        if value == "live":
+            return queryset.filter(is_active=True)
+        if value == "archived":
+            return queryset.filter(is_active=False)
+        return queryset
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = [
@@ -81,7 +123,7 @@ class TagAdmin(admin.ModelAdmin):
         "merged_into",
     ]
     list_editable = ["is_active", "min_score"]
-    list_filter = ["is_active", "title_and_summary_only"]
+    list_filter = [TopicStateFilter, "title_and_summary_only"]
     list_select_related = ["parent", "merged_into"]
     search_fields = ["name", "slug", "aliases__phrase"]
     prepopulated_fields = {"slug": ["name"]}
@@ -122,11 +164,34 @@ class TagAdmin(admin.ModelAdmin):
         (None, {"fields": ["article_count", "merged_into"]}),
     ]
     inlines = [AliasInline, ExclusionInline]
-    actions = ["merge_into", "retag_now"]
+    actions = ["merge_into", "retag_now", "archive"]
     change_form_template = "admin/tags/tag/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
         return super().get_queryset(request).distinct()
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        # The autocomplete that picks an article's topics offers only topics readers can see.
+        if request.path == reverse("admin:autocomplete"):
+            queryset = queryset.filter(merged_into__isnull=True)
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.action(description="Archive: hide the topic, its page redirects", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        """Retire a topic without losing its links: its page sends readers to its parent (or
+        the topics index) until an editor makes it active again."""
+        tags = list(queryset.filter(is_active=True, merged_into__isnull=True))
+        for tag in tags:
+            tag.is_active = False
+            tag.save(update_fields=["is_active"])
+            tag.default_for_feeds.clear()
+        if tags:
+            linking.rules_changed()
+        messages.success(
+            request,
+            f"Archived {len(tags)} topic{pluralize(len(tags))}: their pages redirect to their "
+            "parent topic or the topics index; tick Active to bring one back.",
+        )
 
     @admin.display(description="topic model")
     def model_figures(self, obj: Tag) -> str:
@@ -409,8 +474,27 @@ class TagDecisionAdmin(admin.ModelAdmin):
     list_display = ["article", "tag", "decision", "editor", "decided_at"]
     list_filter = ["decision"]
     list_select_related = ["article", "tag", "editor"]
-    raw_id_fields = ["article", "tag", "editor"]
+    raw_id_fields = ["article"]
+    autocomplete_fields = ["tag"]
     search_fields = ["article__title", "tag__name"]
+    # Who decided and when are recorded by the linking verbs, not typed in.
+    readonly_fields = ["editor", "decided_at"]
+    fields = ["article", "tag", "decision", "editor", "decided_at"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class DecisionForm(form):
+            def clean_tag(self) -> Tag:
+                tag = self.cleaned_data["tag"]
+                if tag.merged_into_id is not None and self.instance.tag_id != tag.pk:
+                    raise forms.ValidationError(
+                        f"{tag.name} was merged into {tag.merged_into.name}; "
+                        f"decide about {tag.merged_into.name}."
+                    )
+                return tag
+
+        return DecisionForm
 
     # Every route to a decision goes through the linking verbs, so links and counts follow.
     def save_model(self, request: HttpRequest, obj: TagDecision, form, change: bool) -> None:
@@ -424,7 +508,7 @@ class TagDecisionAdmin(admin.ModelAdmin):
             old.delete()
             linking.tag_article(old.article)
             obj.pk = None
-        decide(obj.article, obj.tag, obj.editor or request.user)
+        decide(obj.article, obj.tag, request.user)
         saved = TagDecision.objects.get(article=obj.article, tag=obj.tag)
         obj.pk, obj.decided_at, obj.editor = saved.pk, saved.decided_at, saved.editor
 
