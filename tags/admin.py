@@ -38,13 +38,63 @@ from tags.preview import preview
 PREVIEW_SCAN_LIMIT = 5000
 
 
+class PhraseForm(forms.ModelForm):
+    """An alias or exclusion. No maxlength in the page: a browser silently cuts pasted text
+    there, so the server refuses a phrase too long for its column and says by how much."""
+
+    kind = "phrase"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["phrase"]
+        field.widget.attrs.pop("maxlength", None)
+        field.error_messages["max_length"] = (
+            f"An {self.kind} can be at most %(limit_value)d characters; "
+            "this one has %(show_value)d."
+        )
+
+
+class AliasForm(PhraseForm):
+    kind = "alias"
+
+
+class ExclusionForm(PhraseForm):
+    kind = "exclusion"
+
+
+class PhraseFormSet(forms.BaseInlineFormSet):
+    """Phrases that differ only in case are one phrase to the matcher: refuse the repeat.
+    Two case-sensitive spellings ("Nd", "ND") are different phrases and both stay."""
+
+    def clean(self) -> None:
+        super().clean()
+        seen: dict[str, tuple[str, bool]] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            phrase = (data.get("phrase") or "").strip()
+            if not phrase or data.get("DELETE"):
+                continue
+            exact = bool(data.get("case_sensitive"))
+            first = seen.get(phrase.casefold())
+            if first is not None and not (first[1] and exact and first[0] != phrase):
+                form.add_error(
+                    "phrase", f"“{phrase}” repeats the {form.kind} “{first[0]}” on this topic."
+                )
+                continue
+            seen.setdefault(phrase.casefold(), (phrase, exact))
+
+
 class AliasInline(admin.TabularInline):
     model = Alias
+    form = AliasForm
+    formset = PhraseFormSet
     extra = 1
 
 
 class ExclusionInline(admin.TabularInline):
     model = Exclusion
+    form = ExclusionForm
+    formset = PhraseFormSet
     extra = 1
 
 
