@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -602,12 +603,12 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     @admin.action(description="Hide from readers", permissions=["change"])
     def hide(self, request, queryset):
         n = linking.set_hidden(queryset, True)
-        messages.success(request, f"Hid {n} articles.")
+        messages.success(request, f"Hid {n} article{pluralize(n)}.")
 
     @admin.action(description="Show to readers again", permissions=["change"])
     def unhide(self, request, queryset):
         n = linking.set_hidden(queryset, False)
-        messages.success(request, f"Unhid {n} articles.")
+        messages.success(request, f"Unhid {n} article{pluralize(n)}.")
 
     def _chosen_tag(self, request) -> Tag | None:
         tag_id = request.POST.get("tag") or ""
@@ -628,21 +629,27 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         tag = self._chosen_tag(request)
         if tag is None:
             return
+        n = 0
         for article in queryset:
             decide(article, tag, request.user)
-        messages.success(request, f"{done.format(tag=tag)} {queryset.count()} articles.")
+            n += 1
+        messages.success(request, f"{done.format(tag=tag)} {n} article{pluralize(n)}.")
 
     @admin.action(description="Re-run the topic rules", permissions=["change"])
     def retag(self, request, queryset):
+        n = queryset.count()
         changed = sum(linking.tag_article(article) for article in queryset)
-        messages.success(request, f"Re-tagged {queryset.count()} articles; {changed} changed.")
+        messages.success(request, f"Re-tagged {n} article{pluralize(n)}; {changed} changed.")
 
     @admin.action(description="Re-run extraction from the stored page", permissions=["operate"])
     def reextract(self, request, queryset):
         ids = list(queryset.filter(raw_page__isnull=False).values_list("pk", flat=True))
         for article_id in ids:
             tasks.reextract_article.delay(article_id)
-        messages.success(request, f"Re-extracting {len(ids)} articles (those with a stored page).")
+        n = len(ids)
+        messages.success(
+            request, f"Re-extracting {n} article{pluralize(n)} (those with a stored page)."
+        )
 
     @admin.action(description="Fetch again", permissions=["operate"])
     def refetch(self, request, queryset):
@@ -651,7 +658,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
             status=Article.Status.PENDING, fetch_attempts=0, queued_at=None
         )
         tasks.dispatch_fetches.delay()
-        messages.success(request, f"Fetching {len(ids)} articles again.")
+        messages.success(request, f"Fetching {len(ids)} article{pluralize(len(ids))} again.")
 
     def has_operate_permission(self, request) -> bool:
         return is_operator(request)

@@ -37,6 +37,19 @@ from tags.preview import preview
 
 PREVIEW_SCAN_LIMIT = 5000
 
+# The site calls them topics; so does its admin.
+admin.site.site_header = "Newsdesk administration"
+admin.site.site_title = "Newsdesk admin"
+admin.site.index_title = "Topics, articles and feeds"
+
+
+def n_articles(n: int) -> str:
+    return f"{n} article{pluralize(n)}"
+
+
+def n_topics(n: int) -> str:
+    return f"{n} topic{pluralize(n)}"
+
 
 class PhraseForm(forms.ModelForm):
     """An alias or exclusion. No maxlength in the page: a browser silently cuts pasted text
@@ -271,9 +284,9 @@ class TagAdmin(admin.ModelAdmin):
             messages.info(
                 request,
                 format_html(
-                    'The rules changed: re-tagging {} articles in the background (<a href="{}">'
+                    'The rules changed: re-tagging {} in the background (<a href="{}">'
                     "progress</a>).",
-                    job.total,
+                    n_articles(job.total),
                     url,
                 ),
             )
@@ -281,7 +294,7 @@ class TagAdmin(admin.ModelAdmin):
     @admin.action(description="Re-tag existing articles", permissions=["change"])
     def retag_now(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
         job = retagging.start(queryset.first() if queryset.count() == 1 else None)
-        messages.info(request, f"Re-tagging {job.total} articles in the background.")
+        messages.info(request, f"Re-tagging {n_articles(job.total)} in the background.")
 
     def delete_model(self, request: HttpRequest, obj: Tag) -> None:
         # A big topic has hundreds of thousands of links: they go in chunks, in the background.
@@ -294,7 +307,8 @@ class TagAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs, request: HttpRequest):
         # Listing every link on the confirmation page would itself time out on a big topic.
         described = [
-            f"{tag}: its {tag.article_count} article links, removed in the background"
+            f"{tag}: its {tag.article_count} article link{pluralize(tag.article_count)}, "
+            "removed in the background"
             for tag in objs
         ]
         perms_needed = set()
@@ -325,10 +339,10 @@ class TagAdmin(admin.ModelAdmin):
             messages.success(
                 request,
                 format_html(
-                    "Merged {} topics into {}: old pages redirect to it now; their articles move "
+                    "Merged {} into {}: old pages redirect to it now; their articles move "
                     "to it in the background, then its rules re-run with the merged aliases "
                     '(<a href="{}">progress</a>).',
-                    queryset.count(),
+                    n_topics(queryset.count()),
                     target,
                     reverse("admin:tags_retagjob_changelist"),
                 ),
@@ -654,7 +668,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
                 item.delete()
                 n += 1
         word = "accepted" if accept else "rejected"
-        messages.success(request, f"{n} articles {word}; the decisions will train the model.")
+        messages.success(request, f"{n_articles(n)} {word}; the decisions will train the model.")
 
     @admin.action(description="Accept: put the article on the topic", permissions=["delete"])
     def accept(self, request: HttpRequest, queryset: QuerySet[ReviewItem]) -> None:

@@ -118,6 +118,8 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Readers and editors call them topics; the code keeps the shorter name.
+        verbose_name = "topic"
 
     def __str__(self) -> str:
         return self.name

@@ -78,3 +78,19 @@ def test_a_refused_admin_page_is_the_admins_styled_page(editor):
     assert "admin/css/base.css" in html
     assert "You do not have permission" in html
     assert "eddie" in html.lower() or "log out" in html.lower()
+
+
+def test_the_admin_says_newsdesk_topics_and_counts_in_good_english(editor):
+    from tests.factories import make_article
+
+    home = editor.get(reverse("admin:index")).content.decode()
+    assert "Newsdesk administration" in home
+    assert "Django administration" not in home
+    assert ">Topics</a>" in home
+    article = make_article(title="A quiet day")
+    response = editor.post(
+        reverse("admin:articles_article_changelist"),
+        {"action": "hide", "_selected_action": [article.pk]},
+        follow=True,
+    )
+    assert "Hid 1 article." in response.content.decode()
