@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
@@ -363,6 +363,23 @@ class HasErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TopicFilter(admin.SimpleListFilter):
+    """The articles a topic lists (its visible links), by the topic's slug."""
+
+    title = "topic"
+    parameter_name = "topic"
+
+    def lookups(self, request, model_admin):
+        return list(Tag.objects.active().order_by("name").values_list("slug", "name"))
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(
+                article_tags__tag__slug=self.value(), article_tags__is_visible=True
+            )
+        return queryset
+
+
 class ArticleTagForm(forms.ModelForm):
     """A topic added by hand must be one readers can see: never a merged-away one."""
 
@@ -506,8 +523,9 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         "word_count",
         "language",
         "short_error",
+        "topics",
     ]
-    list_filter = [HasErrorFilter, "is_hidden", "language", "summary_source"]
+    list_filter = [HasErrorFilter, TopicFilter, "is_hidden", "language", "summary_source"]
     list_select_related = ["source"]
     search_fields = ["title", "url"]
     date_hierarchy = "published_at"
@@ -551,6 +569,18 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     @admin.display(description="error")
     def short_error(self, obj: Article) -> str:
         return Truncator(obj.error).chars(60)
+
+    @admin.display(description="topics")
+    def topics(self, obj: Article) -> str:
+        # The listed topics only: weak matches and hidden links explain, they do not list.
+        names = sorted(link.tag.name for link in obj.article_tags.all() if link.is_visible)
+        return ", ".join(names) or "—"
+
+    def get_queryset(self, request):
+        links = ArticleTag.objects.select_related("tag").only(
+            "article_id", "is_visible", "tag__name"
+        )
+        return super().get_queryset(request).prefetch_related(Prefetch("article_tags", links))
 
     def save_model(self, request, obj: Article, form, change: bool) -> None:
         if change:

@@ -135,3 +135,15 @@ def test_a_decisions_editor_and_date_are_recorded_not_typed(editor):
     form = editor.get(reverse("admin:tags_tagdecision_change", args=[decision.pk]))
     assert 'name="editor"' not in form.content.decode()
     assert 'name="decided_at' not in form.content.decode()
+
+
+def test_the_article_list_shows_and_filters_by_topic(editor):
+    cobalt = make_tag("cobalt", aliases=["cobalt"])
+    make_tag("nickel", aliases=["nickel"])
+    on_cobalt = tagged("Cobalt prices slide")
+    tagged("Nickel output rises")
+    changelist = reverse("admin:articles_article_changelist")
+    html = editor.get(changelist).content.decode()
+    assert '<td class="field-topics">cobalt</td>' in html
+    filtered = editor.get(changelist, {"topic": cobalt.slug}).context["cl"].result_list
+    assert [a.pk for a in filtered] == [on_cobalt.pk]
