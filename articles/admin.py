@@ -5,9 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -362,13 +363,49 @@ class HasErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TopicFilter(admin.SimpleListFilter):
+    """The articles a topic lists (its visible links), by the topic's slug."""
+
+    title = "topic"
+    parameter_name = "topic"
+
+    def lookups(self, request, model_admin):
+        return list(Tag.objects.active().order_by("name").values_list("slug", "name"))
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(
+                article_tags__tag__slug=self.value(), article_tags__is_visible=True
+            )
+        return queryset
+
+
+class ArticleTagForm(forms.ModelForm):
+    """A topic added by hand must be one readers can see: never a merged-away one."""
+
+    class Meta:
+        model = ArticleTag
+        fields = ["tag"]
+
+    def clean_tag(self) -> Tag:
+        tag = self.cleaned_data["tag"]
+        changed = self.instance.pk is None or self.instance.tag_id != tag.pk
+        if changed and tag.merged_into_id is not None:
+            raise forms.ValidationError(
+                f"{tag.name} was merged into {tag.merged_into.name}; add {tag.merged_into.name}."
+            )
+        return tag
+
+
 class ArticleTagInline(admin.TabularInline):
     """Tags with why each one is there; adding or deleting one here is an editor's decision."""
 
     model = ArticleTag
+    form = ArticleTagForm
     fields = ["tag", "origin", "score", "matched_terms", "why"]
     readonly_fields = ["origin", "score", "matched_terms", "why"]
-    raw_id_fields = ["tag"]
+    # Chosen by name (TagAdmin's search, merged-away topics left out), not by a numeric id.
+    autocomplete_fields = ["tag"]
     extra = 0
 
     @admin.display(description="matched terms")
@@ -488,8 +525,9 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         "word_count",
         "language",
         "short_error",
+        "topics",
     ]
-    list_filter = [HasErrorFilter, "is_hidden", "language", "summary_source"]
+    list_filter = [HasErrorFilter, TopicFilter, "is_hidden", "language", "summary_source"]
     list_select_related = ["source"]
     search_fields = ["title", "url"]
     date_hierarchy = "published_at"
@@ -533,6 +571,18 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     @admin.display(description="error")
     def short_error(self, obj: Article) -> str:
         return Truncator(obj.error).chars(60)
+
+    @admin.display(description="topics")
+    def topics(self, obj: Article) -> str:
+        # The listed topics only: weak matches and hidden links explain, they do not list.
+        names = sorted(link.tag.name for link in obj.article_tags.all() if link.is_visible)
+        return ", ".join(names) or "—"
+
+    def get_queryset(self, request):
+        links = ArticleTag.objects.select_related("tag").only(
+            "article_id", "is_visible", "tag__name"
+        )
+        return super().get_queryset(request).prefetch_related(Prefetch("article_tags", links))
 
     def save_model(self, request, obj: Article, form, change: bool) -> None:
         if change:
@@ -585,12 +635,12 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     @admin.action(description="Hide from readers", permissions=["change"])
     def hide(self, request, queryset):
         n = linking.set_hidden(queryset, True)
-        messages.success(request, f"Hid {n} articles.")
+        messages.success(request, f"Hid {n} article{pluralize(n)}.")
 
     @admin.action(description="Show to readers again", permissions=["change"])
     def unhide(self, request, queryset):
         n = linking.set_hidden(queryset, False)
-        messages.success(request, f"Unhid {n} articles.")
+        messages.success(request, f"Unhid {n} article{pluralize(n)}.")
 
     def _chosen_tag(self, request) -> Tag | None:
         tag_id = request.POST.get("tag") or ""
@@ -611,21 +661,27 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         tag = self._chosen_tag(request)
         if tag is None:
             return
+        n = 0
         for article in queryset:
             decide(article, tag, request.user)
-        messages.success(request, f"{done.format(tag=tag)} {queryset.count()} articles.")
+            n += 1
+        messages.success(request, f"{done.format(tag=tag)} {n} article{pluralize(n)}.")
 
     @admin.action(description="Re-run the topic rules", permissions=["change"])
     def retag(self, request, queryset):
+        n = queryset.count()
         changed = sum(linking.tag_article(article) for article in queryset)
-        messages.success(request, f"Re-tagged {queryset.count()} articles; {changed} changed.")
+        messages.success(request, f"Re-tagged {n} article{pluralize(n)}; {changed} changed.")
 
     @admin.action(description="Re-run extraction from the stored page", permissions=["operate"])
     def reextract(self, request, queryset):
         ids = list(queryset.filter(raw_page__isnull=False).values_list("pk", flat=True))
         for article_id in ids:
             tasks.reextract_article.delay(article_id)
-        messages.success(request, f"Re-extracting {len(ids)} articles (those with a stored page).")
+        n = len(ids)
+        messages.success(
+            request, f"Re-extracting {n} article{pluralize(n)} (those with a stored page)."
+        )
 
     @admin.action(description="Fetch again", permissions=["operate"])
     def refetch(self, request, queryset):
@@ -634,7 +690,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
             status=Article.Status.PENDING, fetch_attempts=0, queued_at=None
         )
         tasks.dispatch_fetches.delay()
-        messages.success(request, f"Fetching {len(ids)} articles again.")
+        messages.success(request, f"Fetching {len(ids)} article{pluralize(len(ids))} again.")
 
     def has_operate_permission(self, request) -> bool:
         return is_operator(request)

@@ -29,5 +29,6 @@ urlpatterns = [
     path("robots.txt", robots_txt, name="robots_txt"),
 ]
 
+handler403 = "newsdesk.views.permission_denied"
 handler404 = "newsdesk.views.page_not_found"
 handler500 = "newsdesk.views.server_error"

@@ -16,6 +16,7 @@ from django.template import TemplateDoesNotExist, loader
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
+from django.views import defaults
 from django.views.decorators.http import require_safe
 
 from articles.models import Article
@@ -162,6 +163,17 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", {"canonical_url": ""}, status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A refused admin page stays inside the admin (its header, its links, who is logged in);
+    elsewhere Django's plain page."""
+    from django.contrib import admin
+
+    if request.path.startswith(reverse("admin:index")):
+        context = {**admin.site.each_context(request), "title": "Permission denied"}
+        return render(request, "admin/403.html", context, status=403)
+    return defaults.permission_denied(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

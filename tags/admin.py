@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +21,7 @@ from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
 from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Rule
-from tags.merging import MergeError, merge_tags
+from tags.merging import MergeError, merge
 from tags.models import (
     Alias,
     ArticleTag,
@@ -36,14 +37,77 @@ from tags.preview import preview
 
 PREVIEW_SCAN_LIMIT = 5000
 
+# The site calls them topics; so does its admin.
+admin.site.site_header = "Newsdesk administration"
+admin.site.site_title = "Newsdesk admin"
+admin.site.index_title = "Topics, articles and feeds"
+
+
+def n_articles(n: int) -> str:
+    return f"{n} article{pluralize(n)}"
+
+
+def n_topics(n: int) -> str:
+    return f"{n} topic{pluralize(n)}"
+
+
+class PhraseForm(forms.ModelForm):
+    """An alias or exclusion. No maxlength in the page: a browser silently cuts pasted text
+    there, so the server refuses a phrase too long for its column and says by how much."""
+
+    kind = "phrase"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["phrase"]
+        field.widget.attrs.pop("maxlength", None)
+        field.error_messages["max_length"] = (
+            f"An {self.kind} can be at most %(limit_value)d characters; "
+            "this one has %(show_value)d."
+        )
+
+
+class AliasForm(PhraseForm):
+    kind = "alias"
+
+
+class ExclusionForm(PhraseForm):
+    kind = "exclusion"
+
+
+class PhraseFormSet(forms.BaseInlineFormSet):
+    """Phrases that differ only in case are one phrase to the matcher: refuse the repeat.
+    Two case-sensitive spellings ("Nd", "ND") are different phrases and both stay."""
+
+    def clean(self) -> None:
+        super().clean()
+        seen: dict[str, tuple[str, bool]] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            phrase = (data.get("phrase") or "").strip()
+            if not phrase or data.get("DELETE"):
+                continue
+            exact = bool(data.get("case_sensitive"))
+            first = seen.get(phrase.casefold())
+            if first is not None and not (first[1] and exact and first[0] != phrase):
+                form.add_error(
+                    "phrase", f"“{phrase}” repeats the {form.kind} “{first[0]}” on this topic."
+                )
+                continue
+            seen.setdefault(phrase.casefold(), (phrase, exact))
+
 
 class AliasInline(admin.TabularInline):
     model = Alias
+    form = AliasForm
+    formset = PhraseFormSet
     extra = 1
 
 
 class ExclusionInline(admin.TabularInline):
     model = Exclusion
+    form = ExclusionForm
+    formset = PhraseFormSet
     extra = 1
 
 
@@ -68,6 +132,47 @@ def rule_signature(tag: Tag) -> tuple:
     )
 
 
+class TopicStateFilter(admin.SimpleListFilter):
+    """Merged-away topics only redirect: kept out of the list unless asked for."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("live", "Live"),
+            ("archived", "Archived"),
+            ("merged", "Merged away"),
+            ("all", "All, with merged-away"),
+        ]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live and archived",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "all":
+            return queryset
+        if value == "merged":
+            return queryset.filter(merged_into__isnull=False)
+        queryset = queryset.filter(merged_into__isnull=True)
+        if value == "live":
+            return queryset.filter(is_active=True)
+        if value == "archived":
+            return queryset.filter(is_active=False)
+        return queryset
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = [
@@ -81,7 +186,7 @@ class TagAdmin(admin.ModelAdmin):
         "merged_into",
     ]
     list_editable = ["is_active", "min_score"]
-    list_filter = ["is_active", "title_and_summary_only"]
+    list_filter = [TopicStateFilter, "title_and_summary_only"]
     list_select_related = ["parent", "merged_into"]
     search_fields = ["name", "slug", "aliases__phrase"]
     prepopulated_fields = {"slug": ["name"]}
@@ -122,11 +227,34 @@ class TagAdmin(admin.ModelAdmin):
         (None, {"fields": ["article_count", "merged_into"]}),
     ]
     inlines = [AliasInline, ExclusionInline]
-    actions = ["merge_into", "retag_now"]
+    actions = ["merge_into", "retag_now", "archive"]
     change_form_template = "admin/tags/tag/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
         return super().get_queryset(request).distinct()
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        # The autocomplete that picks an article's topics offers only topics readers can see.
+        if request.path == reverse("admin:autocomplete"):
+            queryset = queryset.filter(merged_into__isnull=True)
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.action(description="Archive: hide the topic, its page redirects", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        """Retire a topic without losing its links: its page sends readers to its parent (or
+        the topics index) until an editor makes it active again."""
+        tags = list(queryset.filter(is_active=True, merged_into__isnull=True))
+        for tag in tags:
+            tag.is_active = False
+            tag.save(update_fields=["is_active"])
+            tag.default_for_feeds.clear()
+        if tags:
+            linking.rules_changed()
+        messages.success(
+            request,
+            f"Archived {len(tags)} topic{pluralize(len(tags))}: their pages redirect to their "
+            "parent topic or the topics index; tick Active to bring one back.",
+        )
 
     @admin.display(description="topic model")
     def model_figures(self, obj: Tag) -> str:
@@ -156,9 +284,9 @@ class TagAdmin(admin.ModelAdmin):
             messages.info(
                 request,
                 format_html(
-                    'The rules changed: re-tagging {} articles in the background (<a href="{}">'
+                    'The rules changed: re-tagging {} in the background (<a href="{}">'
                     "progress</a>).",
-                    job.total,
+                    n_articles(job.total),
                     url,
                 ),
             )
@@ -166,7 +294,7 @@ class TagAdmin(admin.ModelAdmin):
     @admin.action(description="Re-tag existing articles", permissions=["change"])
     def retag_now(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
         job = retagging.start(queryset.first() if queryset.count() == 1 else None)
-        messages.info(request, f"Re-tagging {job.total} articles in the background.")
+        messages.info(request, f"Re-tagging {n_articles(job.total)} in the background.")
 
     def delete_model(self, request: HttpRequest, obj: Tag) -> None:
         # A big topic has hundreds of thousands of links: they go in chunks, in the background.
@@ -179,7 +307,8 @@ class TagAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs, request: HttpRequest):
         # Listing every link on the confirmation page would itself time out on a big topic.
         described = [
-            f"{tag}: its {tag.article_count} article links, removed in the background"
+            f"{tag}: its {tag.article_count} article link{pluralize(tag.article_count)}, "
+            "removed in the background"
             for tag in objs
         ]
         perms_needed = set()
@@ -192,19 +321,28 @@ class TagAdmin(admin.ModelAdmin):
         form = MergeForm(request.POST if "apply" in request.POST else None, exclude=queryset)
         if "apply" in request.POST and form.is_valid():
             target = form.cleaned_data["target"]
+            dropped: list[str] = []
             try:
                 with transaction.atomic():
                     for source in queryset:
-                        merge_tags(source, target, in_background=True)
+                        dropped += merge(source, target, in_background=True).dropped_exclusions
             except MergeError as exc:
                 messages.error(request, str(exc))
                 return None
+            if dropped:
+                messages.warning(
+                    request,
+                    f"Not moved to {target}, because they would veto every article it matches: "
+                    f"the exclusions {', '.join(repr(p) for p in dropped)}. Add any that still "
+                    "hold to its rules by hand.",
+                )
             messages.success(
                 request,
                 format_html(
-                    "Merged {} topics into {}: old pages redirect to it now, and their articles "
-                    'move to it in the background (<a href="{}">progress</a>).',
-                    queryset.count(),
+                    "Merged {} into {}: old pages redirect to it now; their articles move "
+                    "to it in the background, then its rules re-run with the merged aliases "
+                    '(<a href="{}">progress</a>).',
+                    n_topics(queryset.count()),
                     target,
                     reverse("admin:tags_retagjob_changelist"),
                 ),
@@ -402,8 +540,27 @@ class TagDecisionAdmin(admin.ModelAdmin):
     list_display = ["article", "tag", "decision", "editor", "decided_at"]
     list_filter = ["decision"]
     list_select_related = ["article", "tag", "editor"]
-    raw_id_fields = ["article", "tag", "editor"]
+    raw_id_fields = ["article"]
+    autocomplete_fields = ["tag"]
     search_fields = ["article__title", "tag__name"]
+    # Who decided and when are recorded by the linking verbs, not typed in.
+    readonly_fields = ["editor", "decided_at"]
+    fields = ["article", "tag", "decision", "editor", "decided_at"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class DecisionForm(form):
+            def clean_tag(self) -> Tag:
+                tag = self.cleaned_data["tag"]
+                if tag.merged_into_id is not None and self.instance.tag_id != tag.pk:
+                    raise forms.ValidationError(
+                        f"{tag.name} was merged into {tag.merged_into.name}; "
+                        f"decide about {tag.merged_into.name}."
+                    )
+                return tag
+
+        return DecisionForm
 
     # Every route to a decision goes through the linking verbs, so links and counts follow.
     def save_model(self, request: HttpRequest, obj: TagDecision, form, change: bool) -> None:
@@ -417,7 +574,7 @@ class TagDecisionAdmin(admin.ModelAdmin):
             old.delete()
             linking.tag_article(old.article)
             obj.pk = None
-        decide(obj.article, obj.tag, obj.editor or request.user)
+        decide(obj.article, obj.tag, request.user)
         saved = TagDecision.objects.get(article=obj.article, tag=obj.tag)
         obj.pk, obj.decided_at, obj.editor = saved.pk, saved.decided_at, saved.editor
 
@@ -514,7 +671,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
                 item.delete()
                 n += 1
         word = "accepted" if accept else "rejected"
-        messages.success(request, f"{n} articles {word}; the decisions will train the model.")
+        messages.success(request, f"{n_articles(n)} {word}; the decisions will train the model.")
 
     @admin.action(description="Accept: put the article on the topic", permissions=["delete"])
     def accept(self, request: HttpRequest, queryset: QuerySet[ReviewItem]) -> None:

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from django.contrib.syndication.views import Feed
 from django.db.models import Max
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseRedirectBase
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.html import escape, format_html
@@ -133,7 +134,7 @@ class TagRss(ArticleItems, Feed):
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         found = resolve_public_tag(kwargs["slug"], self.route)
-        if isinstance(found, HttpResponsePermanentRedirect):
+        if isinstance(found, HttpResponseRedirectBase):
             return found
         # get_object() below reads this instead of asking the database twice.
         request.newsdesk_tag = found

@@ -50,6 +50,7 @@ class Tag(models.Model):
     )
     min_score = models.FloatField(
         default=1.0,
+        validators=[MinValueValidator(0.0)],
         help_text="Title hits score 3, summary and keyword hits 2, text hits 1 each.",
     )
     # Prominence: where the aliases occur decides whether a match is published (tags.matching).
@@ -117,6 +118,8 @@ class Tag(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Readers and editors call them topics; the code keeps the shorter name.
+        verbose_name = "topic"
 
     def __str__(self) -> str:
         return self.name
@@ -146,6 +149,23 @@ class Tag(models.Model):
             )
         if not slugify(self.name) and not self.slug:
             raise ValidationError({"slug": "The name has no letters to make a URL from."})
+        self._refuse_taken_name()
+
+    def _refuse_taken_name(self) -> None:
+        """Names differing only in case are one topic to readers: name the one that has it."""
+        if not self.name:
+            return
+        other = (
+            Tag.objects.filter(name__iexact=self.name.strip())
+            .exclude(pk=self.pk)
+            .select_related("merged_into")
+            .first()
+        )
+        if other is not None:
+            where = f" (merged into {other.merged_into.name})" if other.merged_into else ""
+            raise ValidationError(
+                {"name": f"The topic “{other.name}”{where} already has this name."}
+            )
 
     def ancestor_ids(self) -> list[int]:
         ids, node, seen = [], self.parent, {self.pk}

@@ -230,6 +230,9 @@ def _finish(job: RetagJob) -> str:
         if job.target is not None:
             linking.relist_weak(job.target)
         linking.recount([job.tag_id, job.target_id])
+        # The target's rules now hold the merged aliases: re-run them over what they can match.
+        if job.target is not None and job.target.merged_into_id is None:
+            start(job.target)
     _set_state(job, RetagJob.State.DONE)
     log.info("%s done: %s articles, %s changed", job, job.done, job.changed)
     return RetagJob.State.DONE

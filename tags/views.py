@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
+from django.http.response import HttpResponseRedirectBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
@@ -48,7 +55,7 @@ def _fingerprint(canonical: str, tags: list[Tag]) -> str:
     return hashlib.sha256("\x1f".join([canonical, *rows]).encode()).hexdigest()[:32]
 
 
-def resolve_public_tag(slug: str, route: str) -> Tag | HttpResponsePermanentRedirect:
+def resolve_public_tag(slug: str, route: str) -> Tag | HttpResponseRedirectBase:
     """The tag to show, a redirect for a merged one, or 404 for anything not public."""
     tag = queries.public_tag(slug)
     if tag is None:
@@ -59,8 +66,19 @@ def resolve_public_tag(slug: str, route: str) -> Tag | HttpResponsePermanentRedi
             raise Http404("No such topic.")
         return HttpResponsePermanentRedirect(reverse(route, args=[target.slug]))
     if not tag.is_active:
-        raise Http404("No such topic.")
+        return _retired(tag, route)
     return tag
+
+
+def _retired(tag: Tag, route: str) -> HttpResponseRedirect:
+    """An archived topic's page sends readers to its parent, or to the topics index. Not a
+    permanent redirect: an editor may bring the topic back."""
+    parent = tag.parent
+    if parent is not None and parent.is_active and parent.merged_into_id is None:
+        return HttpResponseRedirect(reverse(route, args=[parent.slug]))
+    if route == "tag":
+        return HttpResponseRedirect(reverse("tag_index"))
+    raise Http404("No such topic.")
 
 
 @dataclass(frozen=True)
@@ -115,7 +133,7 @@ def _page_url(base: str, page: int, size: int, direction: str, cursor: queries.C
 @hot_cache
 def tag_page(request: HttpRequest, slug: str) -> HttpResponse:
     found = resolve_public_tag(slug, "tag")
-    if isinstance(found, HttpResponsePermanentRedirect):
+    if isinstance(found, HttpResponseRedirectBase):
         if request.GET.get("page"):
             found["Location"] += f"?page={page_number(request)}"
         return found

@@ -98,7 +98,7 @@ def test_a_bad_tag_form_says_what_is_wrong(editor):
     make_tag("cobalt")
     response = editor.post(reverse("admin:tags_tag_add"), tag_form("cobalt", ["cobalt"]))
     assert response.status_code == 200
-    assert "Tag with this Name already exists." in response.content.decode()
+    assert "The topic “cobalt” already has this name." in response.content.decode()
 
 
 def test_preview_shows_matches_with_terms_highlighted_and_saves_nothing(editor):
