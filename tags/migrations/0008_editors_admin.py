@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tags', '0006_content_changed_at'),
+        ('tags', '0007_vetoed_origin'),
     ]
 
     operations = [
