@@ -93,3 +93,21 @@ def _missing_paths_are_404(request):
     """pytest-httpserver answers unknown paths with 500; a real site says 404 (robots.txt!)."""
     if "httpserver" in request.fixturenames:
         request.getfixturevalue("httpserver").no_handler_status_code = 404
+
+
+@pytest.fixture
+def editor(client):
+    """The test client, signed in as a member of the Editors group."""
+    from tests.factories import staff
+
+    client.force_login(staff("eddie", "Editors"))
+    return client
+
+
+@pytest.fixture
+def operator(client):
+    """The test client, signed in as a member of the Operators group."""
+    from tests.factories import staff
+
+    client.force_login(staff("olga", "Operators"))
+    return client

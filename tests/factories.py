@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 
+from django.contrib.auth.models import Group, User
+
 from articles.models import Article, Feed
 from tags.models import Alias, Exclusion, Tag
 
@@ -90,3 +92,10 @@ def make_article(title: str = "", text: str = "", **fields) -> Article:
 
 def make_feed(url: str, **fields) -> Feed:
     return Feed.objects.create(url=url, **fields)
+
+
+def staff(username: str, group: str) -> User:
+    """A staff user in one of the project's groups (Editors, Operators)."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -13,24 +12,6 @@ from tags.models import ArticleTag, RetagJob, Tag, TagDecision
 from tests.factories import make_article, make_feed, make_tag, rss
 
 pytestmark = pytest.mark.django_db
-
-
-def staff(username: str, group: str) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-@pytest.fixture
-def editor(client):
-    client.force_login(staff("eddie", "Editors"))
-    return client
-
-
-@pytest.fixture
-def operator(client):
-    client.force_login(staff("olga", "Operators"))
-    return client
 
 
 @pytest.fixture(autouse=True)

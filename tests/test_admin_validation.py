@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from tags.models import Tag
@@ -16,14 +15,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _only_test_tags():
     Tag.objects.all().delete()
-
-
-@pytest.fixture
-def editor(client):
-    user = User.objects.create_user("eddie", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Editors"))
-    client.force_login(user)
-    return client
 
 
 def add(client, data):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.urls import reverse
 
 from articles.models import Article, ExtractionPath, RawPage, Source
-from tests.factories import make_article
+from tests.factories import make_article, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -86,12 +85,6 @@ def test_an_article_stored_before_blocks_renders_from_its_text(client) -> None:
     html = article_page(client, article)
     assert "<p>First paragraph here.</p>" in html
     assert "<p>Second &lt;b&gt;paragraph&lt;/b&gt; here.</p>" in html
-
-
-def staff(username: str, group: str) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 @pytest.mark.parametrize("group", ["Operators", "Editors"])

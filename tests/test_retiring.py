@@ -4,7 +4,7 @@ and merged-away topics kept out of editors' hands (issue 15 item 4)."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from tags import linking
@@ -18,14 +18,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _only_test_tags():
     Tag.objects.all().delete()
-
-
-@pytest.fixture
-def editor(client):
-    user = User.objects.create_user("eddie", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="Editors"))
-    client.force_login(user)
-    return client
 
 
 def tagged(title: str):
