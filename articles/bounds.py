@@ -24,7 +24,6 @@ from articles.feeds import (
 # Column sizes these values meet (articles.models).
 URL_COLUMN = 2000
 DOMAIN_COLUMN = 253
-SOURCE_NAME_COLUMN = 200
 
 
 def entry_problem(entry: FeedEntry) -> str:
@@ -62,7 +61,3 @@ def within_bounds(parsed: ParsedFeed) -> ParsedFeed:
         part for part in (warning.strip("; "), describe_rejected(everything)) if part
     )
     return dataclasses.replace(parsed, entries=tuple(kept), rejected=everything, warning=warning)
-
-
-def source_name(name: str, domain: str) -> str:
-    return (name or domain)[:SOURCE_NAME_COLUMN]

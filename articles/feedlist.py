@@ -12,7 +12,7 @@ from articles.http import BlockedAddressError, FetchError, InvalidURLError, chec
 from articles.ingest import FEED_ACCEPT
 from articles.models import Feed
 from articles.opml import OpmlFeed, OpmlOutline, build_opml, read_outlines
-from articles.sources import source_for, source_for_site
+from articles.sources import source_for_feed
 
 
 class AddFeedError(Exception):
@@ -48,7 +48,7 @@ def add_feed(url: str, *, title: str = "", tags=()) -> tuple[Feed, bool]:
         defaults={
             "title": (title or (parsed.title if parsed else ""))[:500],
             "site_url": (site_url or "")[:2000],
-            "source": _source(site_url, feed_url, parsed.title if parsed else ""),
+            "source": source_for_feed(site_url, feed_url, parsed.title if parsed else ""),
         },
     )
     if tags:
@@ -124,7 +124,7 @@ def _import_outline(
         defaults={
             "title": item.title[:500],
             "site_url": item.site_url[:2000],
-            "source": _source(item.site_url, url, item.title),
+            "source": source_for_feed(item.site_url, url, item.title),
         },
     )
     known[url] = url
@@ -146,10 +146,3 @@ def export_opml(feeds: Iterable[Feed]) -> bytes:
         ),
         title="Newsdesk feeds",
     )
-
-
-def _source(site_url: str, feed_url: str, title: str):
-    """The publisher behind a feed: its home page's site, else the feed's whole host."""
-    if site_url:
-        return source_for_site(site_url, title)
-    return source_for(feed_url, title)

@@ -10,7 +10,7 @@ from articles.fetching import polite_fetch
 from articles.http import FetchError
 from articles.ingest import FEED_ACCEPT, PollResult, poll_feed
 from articles.models import Feed
-from articles.sources import source_for, source_for_site
+from articles.sources import source_for_feed
 
 
 def settle_new_feed(feed: Feed) -> PollResult | None:
@@ -38,9 +38,6 @@ def settle_new_feed(feed: Feed) -> PollResult | None:
                 )
                 feed.url = found[0]
     if feed.source_id is None:
-        # The publisher behind the feed: its home page's site, else the feed's whole host.
-        feed.source = (
-            source_for_site(feed.site_url) if feed.site_url else source_for(feed.url, feed.title)
-        )
+        feed.source = source_for_feed(feed.site_url, feed.url, feed.title)
         Feed.objects.filter(pk=feed.pk).update(source=feed.source)
     return poll_feed(feed, claimed=True)

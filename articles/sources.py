@@ -57,6 +57,13 @@ def source_for_site(site_url: str, name: str = "") -> Source:
     return source_for(site_url, name, whole_host=False)
 
 
+def source_for_feed(site_url: str, feed_url: str, title: str = "") -> Source:
+    """The publisher behind a feed: its home page's site, else the feed's whole host."""
+    if site_url:
+        return source_for_site(site_url, title)
+    return source_for(feed_url, title)
+
+
 def adopt_name(source_id: int | None, name: str, origin: Source.NameOrigin) -> bool:
     """Rename the source when `name` is better evidence than what named it; True if renamed."""
     name = " ".join(name.split())[:200]

@@ -13,8 +13,6 @@ stamp of the topics it is in). Ratios are against the old reads measured in the 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
 import sys
 import time
@@ -24,24 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import database_url  # noqa: E402
-
-
-def _setup(database: str) -> None:
-    os.environ["DATABASE_URL"] = database_url(database)
-    os.environ["DEBUG"] = "false"
-    os.environ["NEWSDESK_HOT_PAGE_SECONDS"] = "0"
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    # DEBUG off links static files through the strict manifest, as in production.
-    call_command("collectstatic", interactive=False, verbosity=0)
+from bench.pages import configure, percentile  # noqa: E402
 
 
 def _time(fn, n: int) -> tuple[float, float]:
@@ -50,8 +31,7 @@ def _time(fn, n: int) -> tuple[float, float]:
         started = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+    return statistics.median(samples), percentile(samples, 0.95)
 
 
 def main() -> None:
@@ -59,7 +39,7 @@ def main() -> None:
     parser.add_argument("--database", default="newsdesk_scale")
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    _setup(args.database)
+    configure(args.database)
 
     from django.db import transaction
     from django.db.models import Max
