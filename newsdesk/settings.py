@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "newsdesk.apps.NewsdeskConfig",
     "articles",
+    "stories",
     "tags",
 ]
 
