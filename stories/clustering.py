@@ -234,7 +234,7 @@ class StoryClusterer:
     def __init__(
         self,
         *,
-        threshold: float = 0.1,
+        threshold: float = 0.12,
         merge_threshold: float = 0.2,
         window: timedelta = timedelta(days=3),
         index_terms: int = 12,
