@@ -86,10 +86,12 @@ def line(name: str, s: ClusterScore, rate: float | None = None) -> str:
 def ours(items: list[StoryItem], power: float, threshold: float, merge: float) -> list:
     saved = features.IDF_POWER
     features.IDF_POWER = power
+    features.idf.cache_clear()  # it caches values under the power in force
     try:
         return cluster(items, threshold=threshold, merge_threshold=merge)
     finally:
         features.IDF_POWER = saved
+        features.idf.cache_clear()
 
 
 def halves(items, gold, seed: int):
