@@ -374,11 +374,17 @@ def fetch_article(
     """Move an article on: pending → fetched (page stored) → extracted | failed → announced.
 
     Run again on an article whose work is done, it does nothing; on a fetched one it extracts
-    from the stored page without fetching again. A transient failure raises ArticleFetchError
+    from the stored page without fetching again; on an extracted, untagged one it announces
+    it. A transient failure raises ArticleFetchError
     unless this is the final attempt, in which case (like a permanent failure) it is recorded.
     """
     if article.status == Article.Status.FETCHED:
         return reextract(article)
+    if article.status == Article.Status.OK and article.tagged_at is None:
+        # Extracted, but the listeners failed (the database went away while tagging): a
+        # retried message finishes the step instead of leaving it to the sweep.
+        announce(article)
+        return article
     if article.status != Article.Status.PENDING:
         return article
     if article.fetch_attempts >= MAX_ARTICLE_ATTEMPTS + 2:
