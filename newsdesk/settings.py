@@ -266,6 +266,9 @@ NEWSDESK_POLL_LOG_RETENTION_DAYS = env.int("NEWSDESK_POLL_LOG_RETENTION_DAYS", d
 # Work handed to a worker and not moved on for this long (its message lost to a crash or a
 # broker restart) is sent again by the sweep; it must exceed the hard task time limit.
 NEWSDESK_STUCK_AFTER = env.int("NEWSDESK_STUCK_AFTER", default=900)
+# Retag jobs tag each transaction's articles in a few batched queries; True selects the older
+# per-article path (about six queries an article), kept as bench/retag.py's baseline.
+NEWSDESK_RETAG_PER_ARTICLE = env_bool("NEWSDESK_RETAG_PER_ARTICLE", default=False)
 # How often beat dispatches pending fetch work (and sweeps); each round sends each host as many
 # fetches as its politeness delay allows until the next round.
 NEWSDESK_DISPATCH_INTERVAL = env.int("NEWSDESK_DISPATCH_INTERVAL", default=30)

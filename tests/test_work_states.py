@@ -320,7 +320,7 @@ def test_a_failing_chunk_marks_the_job_failed(cobalt, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("matcher exploded")
 
-    monkeypatch.setattr(linking, "tag_article", boom)
+    monkeypatch.setattr(linking, "tag_articles", boom)
     with pytest.raises(RuntimeError):
         retagging.run_chunk(job.pk)
     job.refresh_from_db()
