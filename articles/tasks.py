@@ -80,8 +80,12 @@ def fetch_article(self, article_id: int) -> str:
     # retries after a database outage do not use it up) decides when a failure is final.
     eager = bool(self.request.is_eager)
     try:
+        # The message's id names the fetch claim: its own retry may take the claim again.
         article = ingest.fetch_article(
-            article, max_wait=30.0 if eager else 0.0, final_attempt=eager
+            article,
+            max_wait=30.0 if eager else 0.0,
+            final_attempt=eager,
+            claim=self.request.id or "",
         )
     except ingest.HostWait as exc:
         # Politeness: not a failure and not a retry. The message waits in the queue for the

@@ -247,6 +247,9 @@ NEWSDESK_USER_AGENT = env.str(
 NEWSDESK_HTTP_CONNECT_TIMEOUT = env.float("NEWSDESK_HTTP_CONNECT_TIMEOUT", default=5.0)
 NEWSDESK_HTTP_READ_TIMEOUT = env.float("NEWSDESK_HTTP_READ_TIMEOUT", default=15.0)
 NEWSDESK_HTTP_TOTAL_TIMEOUT = env.float("NEWSDESK_HTTP_TOTAL_TIMEOUT", default=30.0)
+# How long a worker's claim on an article's fetch lasts (seconds): the longest fetch plus a
+# margin. A second delivery of the fetch meanwhile does nothing; a crashed worker's claim runs out.
+NEWSDESK_FETCH_CLAIM = env.float("NEWSDESK_FETCH_CLAIM", default=NEWSDESK_HTTP_TOTAL_TIMEOUT + 30)
 NEWSDESK_HTTP_MAX_BYTES = env.int("NEWSDESK_HTTP_MAX_BYTES", default=10 * 1024 * 1024)
 NEWSDESK_HTTP_MAX_REDIRECTS = env.int("NEWSDESK_HTTP_MAX_REDIRECTS", default=5)
 # Per-host politeness, shared across workers through the cache (Redis in the real stack).
