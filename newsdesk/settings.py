@@ -272,6 +272,9 @@ NEWSDESK_STUCK_AFTER = env.int("NEWSDESK_STUCK_AFTER", default=900)
 # Retag jobs tag each transaction's articles in a few batched queries; True selects the older
 # per-article path (about six queries an article), kept as bench/retag.py's baseline.
 NEWSDESK_RETAG_PER_ARTICLE = env_bool("NEWSDESK_RETAG_PER_ARTICLE", default=False)
+# A retag chunk stops after this long (seconds) and the next chunk goes on: far inside the
+# task time limits however slow the machine.
+NEWSDESK_RETAG_CHUNK_SECONDS = env.float("NEWSDESK_RETAG_CHUNK_SECONDS", default=30.0)
 # How often beat dispatches pending fetch work (and sweeps); each round sends each host as many
 # fetches as its politeness delay allows until the next round.
 NEWSDESK_DISPATCH_INTERVAL = env.int("NEWSDESK_DISPATCH_INTERVAL", default=30)

@@ -15,6 +15,7 @@ every topic, `whole_archive=True`) walks the whole archive.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -198,11 +199,14 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
         ids = next_ids(job, job.last_article_id, size)
         if not ids:
             return _finish(job)
-        changed = _do_chunk(job, ids)
+        changed, taken = _do_chunk(job, ids)
+        ids = ids[:taken]
     except Exception as exc:
         log.exception("retag job %s failed", job.pk)
         _set_state(job, RetagJob.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+    if not ids:  # superseded before its first transaction
+        return RetagJob.objects.values_list("state", flat=True).get(pk=job.pk)
     updated = RetagJob.objects.filter(pk=job.pk, state=RetagJob.State.RUNNING).update(
         done=job.done + len(ids),
         changed=job.changed + changed,
@@ -214,12 +218,19 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
     return CONTINUE
 
 
-def _do_chunk(job: RetagJob, ids: list[int]) -> int:
+def _do_chunk(job: RetagJob, ids: list[int]) -> tuple[int, int]:
+    """Re-tag the chunk's articles a transaction at a time; returns (articles changed, how
+    many of `ids` were done). A chunk ends early after NEWSDESK_RETAG_CHUNK_SECONDS, so it
+    stays well inside the task time limits however slow the machine or the path; the next
+    chunk goes on from the last article done."""
     if job.kind == RetagJob.Kind.MERGE:
-        return _merge_links(job, ids)
-    changed = 0
+        return _merge_links(job, ids), len(ids)
+    changed = taken = 0
+    deadline = time.monotonic() + settings.NEWSDESK_RETAG_CHUNK_SECONDS
     for start in range(0, len(ids), TRANSACTION_SIZE):
         if RetagJob.objects.filter(pk=job.pk, state=RetagJob.State.SUPERSEDED).exists():
+            break
+        if start and time.monotonic() > deadline:
             break
         part = ids[start : start + TRANSACTION_SIZE]
         # A few dozen articles per transaction: count rows stay locked for a moment, not for
@@ -235,7 +246,8 @@ def _do_chunk(job: RetagJob, ids: list[int]) -> int:
             else:
                 # The same, for the whole part in a few queries (one rules check for the part).
                 changed += linking.tag_articles(articles)
-    return changed
+        taken = start + len(part)
+    return changed, taken
 
 
 def _merge_links(job: RetagJob, ids: list[int]) -> int:

@@ -113,3 +113,19 @@ class transaction_savepoint:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_a_chunk_stops_at_its_time_budget_and_the_next_goes_on(settings):
+    settings.NEWSDESK_RETAG_CHUNK_SECONDS = 0  # every chunk is over budget after one part
+    topic = make_tag("cobalt desk", aliases=["cobalt"])
+    for i in range(250):
+        make_article(title=f"Cobalt output {i}" if i % 2 else f"Port volumes {i}")
+    job = RetagJob.objects.create(tag=None, whole_archive=True)
+    assert retagging.run_chunk(job.pk) == retagging.CONTINUE
+    job.refresh_from_db()
+    assert job.done == retagging.TRANSACTION_SIZE  # one transaction, then the chunk ended
+    job = retagging.run(job)
+    assert job.state == RetagJob.State.DONE and job.done == 250
+    assert job.chunks == 4  # three parts of 100, 100 and 50, then the one that finds none
+    assert ArticleTag.objects.filter(tag=topic).count() == 125
+    assert linking.recount() == 0
