@@ -254,6 +254,14 @@ NEWSDESK_HTTP_MAX_BYTES = env.int("NEWSDESK_HTTP_MAX_BYTES", default=10 * 1024 *
 NEWSDESK_HTTP_MAX_REDIRECTS = env.int("NEWSDESK_HTTP_MAX_REDIRECTS", default=5)
 # Per-host politeness, shared across workers through the cache (Redis in the real stack).
 NEWSDESK_HOST_DELAY = env.float("NEWSDESK_HOST_DELAY", default=1.0)
+# Exact "host:port" → delay overrides ("127.0.0.1:8765=0,slow.example=5"): `run` gives its own
+# demo site zero delay this way, and every other host keeps NEWSDESK_HOST_DELAY.
+NEWSDESK_HOST_DELAYS = {
+    host.strip().lower(): float(seconds)
+    for host, _, seconds in (
+        item.partition("=") for item in env.list("NEWSDESK_HOST_DELAYS", default=[]) if item
+    )
+}
 NEWSDESK_OBEY_ROBOTS = env_bool("NEWSDESK_OBEY_ROBOTS", default=True)
 
 # Polling schedule bounds (seconds) and failure policy.
