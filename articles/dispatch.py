@@ -101,7 +101,7 @@ def take_pending(now=None, limit: int = DISPATCH_LIMIT) -> list[Dispatched]:
     """
     now = now or timezone.now()
     # The widest share any host has (a host may have its own delay); each host's own below.
-    share = max(per_host_share(), *map(per_host_share, settings.NEWSDESK_HOST_DELAYS))
+    share = max([per_host_share(), *map(per_host_share, settings.NEWSDESK_HOST_DELAYS)])
     # A host's share counts what is already queued for it and not yet done.
     in_flight = dict(
         Article.objects.filter(status=Article.Status.PENDING)

@@ -233,6 +233,24 @@ def test_fetch_work_is_dispatched_round_robin_by_host(settings):
     assert min(item.countdown for item in again) == 25  # behind the 25 still queued
 
 
+def test_a_host_with_its_own_delay_is_dispatched_by_it_and_the_others_by_the_default(settings):
+    settings.NEWSDESK_HOST_DELAY = 1
+    settings.NEWSDESK_DISPATCH_INTERVAL = 30
+    settings.NEWSDESK_HOST_DELAYS = {"127.0.0.1:8765": 0.0}  # as `run` gives its demo
+    now = timezone.now()
+    Article.objects.bulk_create(
+        Article(url=f"http://{host}/{i}", fetch_host=host, published_at=now, status="pending")
+        for host in ("127.0.0.1:8765", "operator.example")
+        for i in range(100)
+    )
+    chosen = dispatch.take_pending()
+    by_host = {"127.0.0.1:8765": [], "operator.example": []}
+    for item in chosen:
+        by_host[Article.objects.get(pk=item.article_id).fetch_host].append(item.countdown)
+    assert len(by_host["127.0.0.1:8765"]) == 100 and set(by_host["127.0.0.1:8765"]) == {0}
+    assert sorted(by_host["operator.example"]) == list(range(30))  # one a second, as before
+
+
 def test_two_services_on_one_machine_are_two_hosts_for_politeness():
     from articles.hosts import host_of
 
