@@ -305,9 +305,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retag-database", default="")
     parser.add_argument("--retag-seconds", type=float, default=120)
     parser.add_argument("--skip-scenarios", action="store_true")
+    parser.add_argument(
+        "--only-postgres", action="store_true", help="only the PostgreSQL restart scenario"
+    )
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()}", flush=True)
-    if not args.skip_scenarios:
+    if args.only_postgres:
+        print("fault scenarios (real workers, private Redis, private PostgreSQL):", flush=True)
+        postgres_restart(args.pages)
+    elif not args.skip_scenarios:
         with scratch_database(SCRATCH) as url:
             migrate(project_env(url))
             setup_django(url)

@@ -284,7 +284,9 @@ def send(broker_url: str, task: str, *args, queue: str = "default", times: int =
     task_id = str(uuid.uuid4())
     with Connection(broker_url) as conn:
         for _ in range(times):
-            Celery().send_task(task, args=list(args), queue=queue, connection=conn, task_id=task_id)
+            Celery(set_as_current=False).send_task(
+                task, args=list(args), queue=queue, connection=conn, task_id=task_id
+            )
 
 
 def wait_for(predicate, timeout: float = 60.0, every: float = 0.2) -> bool:
