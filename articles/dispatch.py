@@ -164,11 +164,16 @@ def take_stuck(now=None, limit: int = DISPATCH_LIMIT) -> tuple[list[int], list[i
 
 
 def counts_by_state() -> dict[str, int]:
-    """Articles per state, with "extracted, not tagged" apart (for operators and metrics)."""
+    """Articles per state, with "extracted, not tagged" and "pending, being fetched now" apart
+    (for operators and metrics)."""
     counts = {status: 0 for status in Article.Status.values}
     for status, n in Article.objects.order_by().values_list("status").annotate(n=Count("pk")):
         counts[status] = n
     counts["untagged"] = Article.objects.filter(
         status=Article.Status.OK, tagged_at__isnull=True
+    ).count()
+    # Pending articles a worker holds the fetch claim of right now (ingest.claim_fetch).
+    counts["fetching"] = Article.objects.filter(
+        status=Article.Status.PENDING, fetch_claimed_until__gt=timezone.now()
     ).count()
     return counts

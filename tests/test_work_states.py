@@ -394,3 +394,17 @@ def test_the_ingestion_pipeline_imports_nothing_from_tagging():
                 assert not (node.module or "").startswith("tags"), f"articles/{name}.py"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("tags") for a in node.names), name
+
+
+def test_a_fetch_claim_is_exclusive_and_shown_to_operators(httpserver):
+    feed = make_feed(serve_feed_of(httpserver, 1, "a"))
+    ingest.poll_feed(feed)
+    article = Article.objects.get()
+    assert ingest.claim_fetch(article, "message-1")
+    assert not ingest.claim_fetch(article, "message-2")  # another message: refused
+    assert ingest.claim_fetch(article, "message-1")  # the same message's retry: taken again
+    assert dispatch.counts_by_state()["fetching"] == 1
+    assert ingest.fetch_article(article, claim="message-2").status == Article.Status.PENDING
+    assert not any(r.path == "/a/0" for r, _ in httpserver.log)  # no request was made
+    Article.objects.update(fetch_claimed_until=timezone.now() - timedelta(seconds=1))
+    assert ingest.fetch_article(article, claim="message-2").status == Article.Status.OK
