@@ -1,7 +1,7 @@
 """Retag one topic over a generated archive through real workers, and a rule change mid-run.
 
     uv run python bench/retag.py [--database newsdesk_scale] [--topic SLUG]
-        [--baseline-seconds 60] [--supersede-after 10000]
+        [--baseline-seconds 60] [--supersede-after 10000] [--run-seconds 3600]
 
 Against a database made by bench/generate.py (default: the scale database, 1,000,000
 articles), with a private redis-server on a free port and `celery worker` processes:
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -99,11 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic", default="", help="a topic's slug (default: the biggest)")
     parser.add_argument("--baseline-seconds", type=float, default=60)  # at least one chunk
     parser.add_argument("--supersede-after", type=int, default=10_000)
-    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--run-seconds", type=float, default=3600)
     args = parser.parse_args(argv)
 
     from tests.faultkit import PrivateRedis, Worker, send
 
+    # A SIGTERM ends the run through `finally`: workers and the private Redis stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     url = database_url(args.database)
     broker = PrivateRedis()
     broker.start()
@@ -167,8 +170,20 @@ def main(argv: list[str] | None = None) -> None:
         new = retagging.start(Tag.objects.get(pk=topic.pk))
         old = wait_job(old.pk, lambda j: j.heartbeat_at and j.is_finished, 120)
         t1 = time.monotonic()
-        new = wait_job(new.pk, lambda j: j.is_finished, args.timeout, every=2)
+        new = wait_job(new.pk, lambda j: j.is_finished, args.run_seconds, every=2)
         took = time.monotonic() - t1
+        if not new.is_finished:
+            # Out of time on this machine: stop it between transactions (each is whole, so
+            # links and counts stay exact) and say how long the rest would take.
+            RetagJob.objects.filter(pk=new.pk).update(state=RetagJob.State.SUPERSEDED)
+            new = wait_job(new.pk, lambda j: j.heartbeat_at and j.is_finished, 60)
+            rate = new.done / took if took else 0
+            print(
+                f"  job {new.pk} stopped by the bench after {took:.0f} s (--run-seconds):"
+                f" {new.done:,} of {new.total:,} done; the whole scope would take about"
+                f" {new.total / rate if rate else float('inf'):,.0f} s at this rate",
+                flush=True,
+            )
         old_final = RetagJob.objects.get(pk=old.pk)
         print(
             f"  job {old.pk} (rules before the change): {old_final.state} after"
