@@ -93,7 +93,7 @@ def fetch_article(self, article_id: int) -> str:
         fetch_article.apply_async((article_id,), countdown=exc.wait, retries=self.request.retries)
         return "waiting for the host"
     except ingest.ArticleFetchError as exc:
-        countdown = max(exc.retry_after, 30 * 2 ** min(article.fetch_attempts, 6))
+        countdown = max(exc.retry_after, 30 * 2 ** min(max(article.fetch_attempts - 1, 0), 6))
         raise self.retry(
             countdown=countdown,
             exc=exc,
