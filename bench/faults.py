@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()}", flush=True)
     if args.only_postgres:
+        # Django only for the publisher's page builders: every query goes to the private cluster.
+        setup_django("sqlite:///:memory:")
         print("fault scenarios (real workers, private Redis, private PostgreSQL):", flush=True)
         postgres_restart(args.pages)
     elif not args.skip_scenarios:
