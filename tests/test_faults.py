@@ -220,7 +220,8 @@ def test_two_workers_never_ask_one_host_twice_inside_the_delay(broker, workers, 
         for article_id in Article.objects.values_list("pk", flat=True):
             send(broker.url, "articles.tasks.fetch_article", article_id, queue="fetch")
         Article.objects.update(queued_at=Article.objects.first().first_seen_at)
-        assert wait_for(settled, timeout=60)
+        # Two workers starting on a loaded machine can take a minute before the first fetch.
+        assert wait_for(settled, timeout=150)
         times = sorted(site.requests_to("/polite/"))
         assert len(times) == 6
         gaps = [b - a for a, b in itertools.pairwise(times)]
