@@ -94,16 +94,55 @@ def chunk_times(worker_log: str) -> list[float]:
     ]
 
 
+def baseline(args, url, broker, topic, workers) -> float:
+    """The per-article path (NEWSDESK_RETAG_PER_ARTICLE=true), timed over whole chunks."""
+    from django.conf import settings
+
+    from tags import retagging
+    from tags.models import RetagJob
+    from tests.faultkit import Worker, send
+
+    worker = Worker(url, broker.url, NEWSDESK_RETAG_PER_ARTICLE="true").start(1)
+    workers.append(worker)
+    job = RetagJob.objects.create(
+        tag=topic, tag_name=topic.name, phrases=retagging.phrases_of(topic)
+    )
+    send(broker.url, "tags.tasks.run_retag_job", job.pk, queue="tag")
+    # Progress is recorded per chunk: time whole chunks, from the end of the first.
+    first = wait_job(job.pk, lambda j: j.done > 0 or j.is_finished, 900)
+    started = time.monotonic()
+    job = wait_job(
+        job.pk,
+        lambda j: (
+            j.is_finished
+            or (j.done > first.done and time.monotonic() - started >= args.baseline_seconds)
+        ),
+        900,
+        every=0.2,
+    )
+    per_article = (job.done - first.done) / (time.monotonic() - started)
+    RetagJob.objects.filter(pk=job.pk).update(state=RetagJob.State.SUPERSEDED)
+    print(
+        f"  per-article path (baseline): {per_article:,.1f} articles/s"
+        f" ({job.done - first.done:,} articles in {time.monotonic() - started:.0f} s,"
+        f" chunks of at most {settings.NEWSDESK_RETAG_CHUNK_SECONDS:.0f} s)",
+        flush=True,
+    )
+    worker.stop()
+    return per_article
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="newsdesk_scale")
     parser.add_argument("--topic", default="", help="a topic's slug (default: the biggest)")
     parser.add_argument("--baseline-seconds", type=float, default=60)  # at least one chunk
+    parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--supersede-after", type=int, default=10_000)
     parser.add_argument("--run-seconds", type=float, default=3600)
     args = parser.parse_args(argv)
 
-    from tests.faultkit import PrivateRedis, Worker, send
+    from tests.faultkit import PrivateRedis, Worker
 
     # A SIGTERM ends the run through `finally`: workers and the private Redis stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -130,33 +169,10 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     workers: list[Worker] = []
+    per_article = 0.0
     try:
-        # 1. Baseline: the per-article path, time-capped.
-        baseline = Worker(url, broker.url, NEWSDESK_RETAG_PER_ARTICLE="true").start(1)
-        workers.append(baseline)
-        job = RetagJob.objects.create(
-            tag=topic, tag_name=topic.name, phrases=retagging.phrases_of(topic)
-        )
-        send(broker.url, "tags.tasks.run_retag_job", job.pk, queue="tag")
-        # Progress is recorded per chunk: time whole chunks, from the end of the first.
-        first = wait_job(job.pk, lambda j: j.done > 0, 900)
-        started = time.monotonic()
-        job = wait_job(
-            job.pk,
-            lambda j: j.done > first.done and time.monotonic() - started >= args.baseline_seconds,
-            900,
-            every=0.2,
-        )
-        per_article = (job.done - first.done) / (time.monotonic() - started)
-        RetagJob.objects.filter(pk=job.pk).update(state=RetagJob.State.SUPERSEDED)
-        print(
-            f"  per-article path (baseline): {per_article:,.1f} articles/s"
-            f" ({job.done - first.done:,} articles in {time.monotonic() - started:.0f} s,"
-            f" chunks of at most {settings.NEWSDESK_RETAG_CHUNK_SECONDS:.0f} s)",
-            flush=True,
-        )
-        baseline.stop()
-
+        if not args.skip_baseline:
+            per_article = baseline(args, url, broker, topic, workers)
         # 2. The batched path, superseded by a rule change, then the new job to the end.
         worker = Worker(url, broker.url).start(1)
         workers.append(worker)
