@@ -22,6 +22,7 @@ from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from articles.fetching import host_delay
 from articles.models import Article, Feed
 
 POLL_CLAIM_SECONDS = 300
@@ -72,10 +73,10 @@ def take_claim(feed_id: int, token: str | None) -> bool:
 # --- Articles ------------------------------------------------------------------------------------
 
 
-def per_host_share() -> int:
+def per_host_share(host: str = "") -> int:
     """How many fetches of one host a dispatch round sends: as many as politeness lets it
     make before the next round (at least one)."""
-    delay = settings.NEWSDESK_HOST_DELAY
+    delay = host_delay(host)
     if delay <= 0:
         return DISPATCH_LIMIT
     return max(1, math.ceil(settings.NEWSDESK_DISPATCH_INTERVAL / delay))
@@ -99,7 +100,8 @@ def take_pending(now=None, limit: int = DISPATCH_LIMIT) -> list[Dispatched]:
     returned by n, so the queue holds one article of every host before the second of any.
     """
     now = now or timezone.now()
-    share = per_host_share()
+    # The widest share any host has (a host may have its own delay); each host's own below.
+    share = max([per_host_share(), *map(per_host_share, settings.NEWSDESK_HOST_DELAYS)])
     # A host's share counts what is already queued for it and not yet done.
     in_flight = dict(
         Article.objects.filter(status=Article.Status.PENDING)
@@ -119,8 +121,9 @@ def take_pending(now=None, limit: int = DISPATCH_LIMIT) -> list[Dispatched]:
     turns = {
         pk: in_flight.get(host, 0) + turn
         for pk, host, turn in ranked
-        if in_flight.get(host, 0) + turn <= share
+        if in_flight.get(host, 0) + turn <= per_host_share(host)
     }
+    hosts = {pk: host for pk, host, _ in ranked}
     if not turns:
         return []
     with transaction.atomic():
@@ -133,9 +136,8 @@ def take_pending(now=None, limit: int = DISPATCH_LIMIT) -> list[Dispatched]:
             .values_list("pk", flat=True)
         )
         Article.objects.filter(pk__in=taken).update(queued_at=now)
-    delay = max(settings.NEWSDESK_HOST_DELAY, 0)
     chosen = sorted(taken, key=lambda pk: (turns[pk], pk))
-    return [Dispatched(pk, (turns[pk] - 1) * delay) for pk in chosen]
+    return [Dispatched(pk, (turns[pk] - 1) * max(host_delay(hosts[pk]), 0)) for pk in chosen]
 
 
 def take_stuck(now=None, limit: int = DISPATCH_LIMIT) -> tuple[list[int], list[int]]:
@@ -162,11 +164,16 @@ def take_stuck(now=None, limit: int = DISPATCH_LIMIT) -> tuple[list[int], list[i
 
 
 def counts_by_state() -> dict[str, int]:
-    """Articles per state, with "extracted, not tagged" apart (for operators and metrics)."""
+    """Articles per state, with "extracted, not tagged" and "pending, being fetched now" apart
+    (for operators and metrics)."""
     counts = {status: 0 for status in Article.Status.values}
     for status, n in Article.objects.order_by().values_list("status").annotate(n=Count("pk")):
         counts[status] = n
     counts["untagged"] = Article.objects.filter(
         status=Article.Status.OK, tagged_at__isnull=True
+    ).count()
+    # Pending articles a worker holds the fetch claim of right now (ingest.claim_fetch).
+    counts["fetching"] = Article.objects.filter(
+        status=Article.Status.PENDING, fetch_claimed_until__gt=timezone.now()
     ).count()
     return counts

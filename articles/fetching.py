@@ -67,13 +67,19 @@ def _host_key(url: str) -> str:
     return f"polite:{host_of(url)}"
 
 
+def host_delay(host: str) -> float:
+    """The politeness delay of a host ("host[:port]", as `host_of` gives it): its exact entry
+    in NEWSDESK_HOST_DELAYS, else NEWSDESK_HOST_DELAY."""
+    return settings.NEWSDESK_HOST_DELAYS.get(host.lower(), settings.NEWSDESK_HOST_DELAY)
+
+
 def take_turn(url: str, max_wait: float) -> None:
-    """Wait for this host's turn (one request per NEWSDESK_HOST_DELAY across all workers).
+    """Wait for this host's turn (one request per its delay across all workers).
 
     `cache.add` is atomic (SET NX in Redis): whoever adds the key owns the next slot, and the
     key's expiry is the delay. Raises HostBusyError rather than wait longer than `max_wait`.
     """
-    delay = settings.NEWSDESK_HOST_DELAY
+    delay = host_delay(host_of(url))
     key, deadline = _host_key(url), time.monotonic() + max_wait
     if delay <= 0:
         # No politeness delay, but a host that asked us to wait (Retry-After) is still obeyed.

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from articles.bounds import URL_COLUMN, within_bounds
@@ -369,25 +370,30 @@ UNFINISHED = (Article.Status.PENDING, Article.Status.FETCHED)
 
 
 def fetch_article(
-    article: Article, *, max_wait: float = 30.0, final_attempt: bool = True
+    article: Article, *, max_wait: float = 30.0, final_attempt: bool = True, claim: str = ""
 ) -> Article:
     """Move an article on: pending → fetched (page stored) → extracted | failed → announced.
 
     Run again on an article whose work is done, it does nothing; on a fetched one it extracts
-    from the stored page without fetching again. A transient failure raises ArticleFetchError
+    from the stored page without fetching again; on an extracted, untagged one it announces
+    it. A transient failure raises ArticleFetchError
     unless this is the final attempt, in which case (like a permanent failure) it is recorded.
     """
     if article.status == Article.Status.FETCHED:
         return reextract(article)
+    if article.status == Article.Status.OK and article.tagged_at is None:
+        # Extracted, but the listeners failed (the database went away while tagging): a
+        # retried message finishes the step instead of leaving it to the sweep.
+        announce(article)
+        return article
     if article.status != Article.Status.PENDING:
         return article
     if article.fetch_attempts >= MAX_ARTICLE_ATTEMPTS + 2:
         # Each delivery counts before it fetches: a page that kills its worker every time
         # (memory, a crash in a parser) is given up on instead of being retried forever.
         return _mark_failed(article, f"gave up after {article.fetch_attempts} attempts")
-    Article.objects.filter(pk=article.pk).update(
-        fetch_attempts=F("fetch_attempts") + 1, queued_at=timezone.now()
-    )
+    if not claim_fetch(article, claim or uuid.uuid4().hex):
+        return article  # another worker is fetching it now, or it has moved on
     article.fetch_attempts += 1
     try:
         response = polite_fetch(
@@ -397,12 +403,15 @@ def fetch_article(
             max_wait=max_wait,
         )
     except HostBusyError as exc:
-        Article.objects.filter(pk=article.pk).update(fetch_attempts=F("fetch_attempts") - 1)
+        Article.objects.filter(pk=article.pk).update(
+            fetch_attempts=F("fetch_attempts") - 1, fetch_claimed_until=None
+        )
         article.fetch_attempts -= 1
         raise HostWait(exc.retry_after) from exc
     except FetchError as exc:
         retryable = exc.retryable and article.fetch_attempts < MAX_ARTICLE_ATTEMPTS
         if retryable and not final_attempt:
+            Article.objects.filter(pk=article.pk).update(fetch_claimed_until=None)
             raise ArticleFetchError(exc.reason, getattr(exc, "retry_after", None) or 60) from exc
         return _mark_failed(article, f"fetch failed: {exc.reason}")
     if len(response.url) > URL_COLUMN:
@@ -411,6 +420,30 @@ def fetch_article(
         )
     store_page(article, response)
     return extract_article(article, response.body, response.url, response.charset)
+
+
+def claim_fetch(article: Article, claim: str) -> bool:
+    """Take the article's fetch: one conditional UPDATE, so of two workers given it at once
+    only one fetches. The claim lasts a fetch's longest time plus a margin, and the message
+    that holds it (`claim`, its task id) may take it again when retried after an error that
+    left it held (the database went away). It counts the attempt and marks the article queued
+    (the sweep leaves it alone meanwhile)."""
+    now = timezone.now()
+    return (
+        Article.objects.filter(pk=article.pk, status=Article.Status.PENDING)
+        .filter(
+            Q(fetch_claimed_until__isnull=True)
+            | Q(fetch_claimed_until__lt=now)
+            | Q(fetch_claim=claim)
+        )
+        .update(
+            fetch_attempts=F("fetch_attempts") + 1,
+            queued_at=now,
+            fetch_claimed_until=now + timedelta(seconds=settings.NEWSDESK_FETCH_CLAIM),
+            fetch_claim=claim,
+        )
+        == 1
+    )
 
 
 def store_page(article: Article, response: Response) -> None:
@@ -444,7 +477,7 @@ def store_page(article: Article, response: Response) -> None:
             ],
         )
         Article.objects.filter(pk=article.pk, status=Article.Status.PENDING).update(
-            status=Article.Status.FETCHED, fetched_at=now, queued_at=now
+            status=Article.Status.FETCHED, fetched_at=now, queued_at=now, fetch_claimed_until=None
         )
     article.status, article.fetched_at = Article.Status.FETCHED, now
 

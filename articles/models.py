@@ -245,6 +245,11 @@ class Article(models.Model):
     # When the article's next step was last handed to a worker; the sweep re-sends work whose
     # message was lost (a crash, a broker restart) once this is older than NEWSDESK_STUCK_AFTER.
     queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A worker fetching the article holds it until then (a conditional UPDATE takes it), so two
+    # fetch messages for it never fetch it twice at once; a crashed worker's claim runs out. The
+    # claim names the message (its task id): that message's own retry may take it again.
+    fetch_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    fetch_claim = models.CharField(max_length=64, blank=True, editable=False, db_default="")
     # Set by the tagger once it has placed an extracted article: extracted and not tagged is work.
     tagged_at = models.DateTimeField(null=True, blank=True, editable=False)
     # "host[:port]" of the article's URL: fetch work is dispatched round-robin over these.

@@ -69,18 +69,23 @@ def sweep() -> dict[str, int]:
     return {"fetch": sent, "extract": len(to_extract), "tag": len(to_announce)}
 
 
-@shared_task(bind=True, max_retries=ingest.MAX_ARTICLE_ATTEMPTS)
+# Unbounded here: the article's fetch_attempts (ingest.MAX_ARTICLE_ATTEMPTS) bound the retries.
+@shared_task(bind=True, max_retries=None)
 def fetch_article(self, article_id: int) -> str:
     article = Article.objects.filter(pk=article_id).first()
     if article is None:
         return "gone"
     # In-process (eager) runs cannot wait in a queue: they wait for the host here, and record
-    # a failure straight away.
+    # a failure straight away. Otherwise the article's own attempt count (in the database, so
+    # retries after a database outage do not use it up) decides when a failure is final.
     eager = bool(self.request.is_eager)
-    final = eager or self.request.retries >= self.max_retries
     try:
+        # The message's id names the fetch claim: its own retry may take the claim again.
         article = ingest.fetch_article(
-            article, max_wait=30.0 if eager else 0.0, final_attempt=final
+            article,
+            max_wait=30.0 if eager else 0.0,
+            final_attempt=eager,
+            claim=self.request.id or "",
         )
     except ingest.HostWait as exc:
         # Politeness: not a failure and not a retry. The message waits in the queue for the
@@ -88,8 +93,11 @@ def fetch_article(self, article_id: int) -> str:
         fetch_article.apply_async((article_id,), countdown=exc.wait, retries=self.request.retries)
         return "waiting for the host"
     except ingest.ArticleFetchError as exc:
-        countdown = max(exc.retry_after, 30 * 2**self.request.retries)
-        raise self.retry(countdown=countdown, exc=exc) from exc
+        countdown = max(exc.retry_after, 30 * 2 ** min(max(article.fetch_attempts - 1, 0), 6))
+        raise self.retry(
+            countdown=countdown,
+            exc=exc,
+        ) from exc
     return article.status
 
 

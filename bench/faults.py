@@ -5,7 +5,9 @@
 Each scenario runs in a scratch PostgreSQL database (`newsdesk_bench_faults`, recreated) with
 its own redis-server on a free port (never the shared one) and `celery worker` processes, and
 prints articles expected / stored / duplicated / lost and the time from the fault's repair
-(worker or broker back) until every article is extracted or failed and tagged.
+(worker or broker back) until every article is extracted or failed and tagged. The PostgreSQL
+restart runs in a private cluster (initdb in a temp dir, its own port; tests/faultkit.py), never
+the machine's server.
 
 Retag throughput runs, when --retag-database names a database made by bench/generate.py, the
 chunked job over that database's biggest topic (its links plus its aliases' matches), in this
@@ -198,6 +200,67 @@ def scenarios(url: str, pages: int) -> list[dict[str, object]]:
     return rows
 
 
+def postgres_restart(pages: int) -> dict[str, object]:
+    """A private PostgreSQL cluster stopped (fast: sessions cut) with pages in flight and
+    started again 4 s later; no sweep is sent, so only the tasks' own retries can finish."""
+    from tests.faultkit import PrivatePostgres, PrivateRedis, Publisher, Worker, send, wait_for
+    from tests.test_fault_postgres import SETUP, count
+
+    def unfinished() -> int | None:
+        return count(
+            cluster,
+            "SELECT count(*) FROM articles_article WHERE status IN ('pending', 'fetched')"
+            " OR (status = 'ok' AND tagged_at IS NULL)",
+        )
+
+    cluster, broker, site, worker = PrivatePostgres(), PrivateRedis(), Publisher(0.3), None
+    try:
+        cluster.init()
+        cluster.manage("migrate", "--noinput")
+        broker.start()
+        url = site.add_feed("/restart.xml", pages, "restart")
+        feed_id, _ = map(int, cluster.manage("shell", "-c", SETUP.format(url=url)).split()[-2:])
+        worker = Worker(cluster.url, broker.url, NEWSDESK_STUCK_AFTER="600").start(2)
+        send(broker.url, "articles.tasks.poll_feed", feed_id, queue="poll")
+        ok = "SELECT count(*) FROM articles_article WHERE status = 'ok'"
+        wait_for(lambda: (count(cluster, ok) or 0) >= pages // 4, 180)
+        cluster.stop()
+        time.sleep(4)
+        cluster.start()
+        started = time.monotonic()
+        total = "SELECT count(*) FROM articles_article"
+        recovered = wait_for(
+            lambda: unfinished() == 0 and count(cluster, total) == pages, 300, every=0.5
+        )
+        took = time.monotonic() - started if recovered else None
+        stored = count(cluster, total)
+        distinct = count(cluster, "SELECT count(DISTINCT url) FROM articles_article")
+        finished = count(
+            cluster,
+            "SELECT count(*) FROM articles_article WHERE status = 'failed'"
+            " OR (status = 'ok' AND tagged_at IS NOT NULL)",
+        )
+        wrong = count(
+            cluster,
+            "SELECT count(*) FROM tags_tag t WHERE article_count <> (SELECT count(*) FROM"
+            " tags_articletag l WHERE l.tag_id = t.id AND l.is_visible)",
+        )
+        recover = "did not recover" if took is None else f"{took:6.1f} s"
+        print(
+            f"  {'PostgreSQL restarted mid-run (no sweep)':<44} expected {pages:>5}  stored"
+            f" {stored:>5}  duplicated {stored - distinct:>3}  lost {pages - finished:>3}"
+            f"  counts wrong {wrong}  recovered in {recover}",
+            flush=True,
+        )
+        return {"scenario": "postgres restart", "stored": stored, "recover_s": took}
+    finally:
+        if worker is not None:
+            worker.stop()
+        site.stop()
+        broker.close()
+        cluster.close()
+
+
 def retag_throughput(database: str, seconds: float) -> None:
     """The chunked job over the biggest topic of a generated database, here, time-capped."""
     import psycopg
@@ -242,9 +305,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retag-database", default="")
     parser.add_argument("--retag-seconds", type=float, default=120)
     parser.add_argument("--skip-scenarios", action="store_true")
+    parser.add_argument(
+        "--only-postgres", action="store_true", help="only the PostgreSQL restart scenario"
+    )
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()}", flush=True)
-    if not args.skip_scenarios:
+    if args.only_postgres:
+        # Django only for the publisher's page builders: every query goes to the private cluster.
+        setup_django("sqlite:///:memory:")
+        print("fault scenarios (real workers, private Redis, private PostgreSQL):", flush=True)
+        postgres_restart(args.pages)
+    elif not args.skip_scenarios:
         with scratch_database(SCRATCH) as url:
             migrate(project_env(url))
             setup_django(url)
@@ -253,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
             from django.db import connections
 
             connections.close_all()
+        postgres_restart(args.pages)
     if args.retag_database:
         retag_throughput(args.retag_database, args.retag_seconds)
     print(f"load average after: {os.getloadavg()}")

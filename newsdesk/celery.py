@@ -7,7 +7,7 @@ from celery.signals import task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
 
-app = Celery("newsdesk")
+app = Celery("newsdesk", task_cls="newsdesk.taskbase:DatabaseRetryingTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -247,10 +247,21 @@ NEWSDESK_USER_AGENT = env.str(
 NEWSDESK_HTTP_CONNECT_TIMEOUT = env.float("NEWSDESK_HTTP_CONNECT_TIMEOUT", default=5.0)
 NEWSDESK_HTTP_READ_TIMEOUT = env.float("NEWSDESK_HTTP_READ_TIMEOUT", default=15.0)
 NEWSDESK_HTTP_TOTAL_TIMEOUT = env.float("NEWSDESK_HTTP_TOTAL_TIMEOUT", default=30.0)
+# How long a worker's claim on an article's fetch lasts (seconds): the longest fetch plus a
+# margin. A second delivery of the fetch meanwhile does nothing; a crashed worker's claim runs out.
+NEWSDESK_FETCH_CLAIM = env.float("NEWSDESK_FETCH_CLAIM", default=NEWSDESK_HTTP_TOTAL_TIMEOUT + 30)
 NEWSDESK_HTTP_MAX_BYTES = env.int("NEWSDESK_HTTP_MAX_BYTES", default=10 * 1024 * 1024)
 NEWSDESK_HTTP_MAX_REDIRECTS = env.int("NEWSDESK_HTTP_MAX_REDIRECTS", default=5)
 # Per-host politeness, shared across workers through the cache (Redis in the real stack).
 NEWSDESK_HOST_DELAY = env.float("NEWSDESK_HOST_DELAY", default=1.0)
+# Exact "host:port" → delay overrides ("127.0.0.1:8765=0,slow.example=5"): `run` gives its own
+# demo site zero delay this way, and every other host keeps NEWSDESK_HOST_DELAY.
+NEWSDESK_HOST_DELAYS = {
+    host.strip().lower(): float(seconds)
+    for host, _, seconds in (
+        item.partition("=") for item in env.list("NEWSDESK_HOST_DELAYS", default=[]) if item
+    )
+}
 NEWSDESK_OBEY_ROBOTS = env_bool("NEWSDESK_OBEY_ROBOTS", default=True)
 
 # Polling schedule bounds (seconds) and failure policy.
@@ -266,6 +277,12 @@ NEWSDESK_POLL_LOG_RETENTION_DAYS = env.int("NEWSDESK_POLL_LOG_RETENTION_DAYS", d
 # Work handed to a worker and not moved on for this long (its message lost to a crash or a
 # broker restart) is sent again by the sweep; it must exceed the hard task time limit.
 NEWSDESK_STUCK_AFTER = env.int("NEWSDESK_STUCK_AFTER", default=900)
+# Retag jobs tag each transaction's articles in a few batched queries; True selects the older
+# per-article path (about six queries an article), kept as bench/retag.py's baseline.
+NEWSDESK_RETAG_PER_ARTICLE = env_bool("NEWSDESK_RETAG_PER_ARTICLE", default=False)
+# A retag chunk stops after this long (seconds) and the next chunk goes on: far inside the
+# task time limits however slow the machine.
+NEWSDESK_RETAG_CHUNK_SECONDS = env.float("NEWSDESK_RETAG_CHUNK_SECONDS", default=30.0)
 # How often beat dispatches pending fetch work (and sweeps); each round sends each host as many
 # fetches as its politeness delay allows until the next round.
 NEWSDESK_DISPATCH_INTERVAL = env.int("NEWSDESK_DISPATCH_INTERVAL", default=30)

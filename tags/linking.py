@@ -2,7 +2,9 @@
 
 The count on a tag is the number of its links to visible articles. The rules for keeping it:
 - a link is created visible or not, and only `_create_links` creates links: it adds to counts;
-- deleting a link (here, or by cascade from an article or tag) subtracts in `tags.signals`;
+- deleting a link (here, or by cascade from an article or tag) subtracts in `tags.signals`,
+  except `tag_articles`, which deletes a batch's links in one statement and moves the counts
+  itself;
 - an article that becomes hidden or visible flips its links in `sync_visibility`.
 """
 
@@ -10,17 +12,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, ArticleFeed
 from tags import modelling
 from tags.matching import Matcher, Rule, TagMatch
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
@@ -178,6 +181,7 @@ def desired_links(
     publish_weak: Collection[int] = (),
     model_links: dict[int, tuple[float, dict[str, float]]] | None = None,
     vetoes: dict[int, float] | None = None,
+    decisions: dict[int, str] | None = None,
 ) -> dict[int, Link]:
     """Rule matches, model links, feed defaults and editor decisions, plus every ancestor of
     what remains.
@@ -200,7 +204,8 @@ def desired_links(
     for tag_id in feed_tags:
         if tag_id not in links or not links[tag_id].listed:
             links[tag_id] = Link(ArticleTag.Origin.FEED)
-    decisions = dict(article.tag_decisions.values_list("tag_id", "decision"))
+    if decisions is None:
+        decisions = dict(article.tag_decisions.values_list("tag_id", "decision"))
     for tag_id, decision in decisions.items():
         if decision == TagDecision.Decision.ADD:
             links[tag_id] = Link(ArticleTag.Origin.EDITOR)
@@ -263,6 +268,176 @@ def tag_article(
     if planned.reviews or model_topics:
         modelling.sync_reviews(article, planned.reviews)
     return changed
+
+
+@transaction.atomic
+def tag_articles(articles: Sequence[Article]) -> int:
+    """`tag_article` for a batch of articles in a few queries; returns how many changed.
+
+    Labels, hand decisions and current links are read for the whole batch at once; the count
+    rows of every topic the batch touches are locked once, in id order; links are deleted,
+    created and updated in one statement each and every topic's count moves by its net change
+    in one UPDATE. The rules are read once (one cache check) for the batch, so a batch is never
+    tagged with rules older than those current when it started.
+    """
+    articles = [a for a in articles if a.status == Article.Status.OK]
+    if not articles:
+        return 0
+    ids = [a.pk for a in articles]
+    matcher, parents = current_matcher(), current_parents()
+    model_topics = current_model_topics()
+    publish_weak = frozenset(current_publish_weak()) - model_topics.keys()
+    model = modelling.current_model()
+    labels = _labels_of(articles)
+    decisions: dict[int, dict[int, str]] = defaultdict(dict)
+    for article_id, tag_id, decision in TagDecision.objects.filter(article_id__in=ids).values_list(
+        "article_id", "tag_id", "decision"
+    ):
+        decisions[article_id][tag_id] = decision
+    current: dict[int, dict[int, ArticleTag]] = defaultdict(dict)
+    # Dates are never compared or rewritten here: not loading them is a tenth of the read.
+    for link in ArticleTag.objects.filter(article_id__in=ids).defer("published_at", "created_at"):
+        current[link.article_id][link.tag_id] = link
+
+    wanted: dict[int, dict[int, Link]] = {}
+    reviews = []
+    for article in articles:
+        words, feed_tags = labels[article.pk]
+        matches = matcher.match(
+            title=article.title, summary=article.summary, text=article.text, keywords=words
+        )
+        planned = modelling.plan(
+            matches,
+            model,
+            model_topics,
+            title=article.title,
+            summary=article.summary,
+            text=article.text,
+        )
+        wanted[article.pk] = desired_links(
+            article,
+            planned.matches,
+            feed_tags,
+            parents,
+            publish_weak,
+            planned.model_links,
+            planned.vetoes,
+            decisions=decisions[article.pk],
+        )
+        if planned.reviews or model_topics:
+            reviews.append((article, planned.reviews))
+
+    touched = {t for links in current.values() for t in links}
+    touched |= {t for links in wanted.values() for t in links}
+    lock_tags(touched)
+    delta: Counter[int] = Counter()
+    stale: list[int] = []
+    new: list[ArticleTag] = []
+    updated: list[ArticleTag] = []
+    changed = 0
+    for article in articles:
+        plan = _plan_links(article, current[article.pk], wanted[article.pk], delta)
+        stale += plan.stale
+        new += plan.new
+        updated += plan.updated
+        changed += plan.changed
+    if stale:
+        # One statement, no per-row signal: the counts move below with everything else.
+        ArticleTag.objects.filter(pk__in=stale)._raw_delete(ArticleTag.objects.db)
+    if new:
+        ArticleTag.objects.bulk_create(new)
+    if updated:
+        ArticleTag.objects.bulk_update(
+            updated, ["origin", "score", "terms", "strong", "hits", "is_visible"]
+        )
+    _move_counts(delta)
+    for article, planned_reviews in reviews:
+        modelling.sync_reviews(article, planned_reviews)
+    return changed
+
+
+@dataclass
+class _LinkPlan:
+    stale: list[int] = field(default_factory=list)
+    new: list[ArticleTag] = field(default_factory=list)
+    updated: list[ArticleTag] = field(default_factory=list)
+    changed: bool = False
+
+
+def _plan_links(
+    article: Article, current: dict[int, ArticleTag], wanted: dict[int, Link], delta: Counter
+) -> _LinkPlan:
+    """What `apply_links` would write for one article, with its count changes added to
+    `delta` (visible links gained minus lost, per topic)."""
+    plan = _LinkPlan()
+    for tag_id, existing in current.items():
+        if tag_id not in wanted:
+            plan.stale.append(existing.pk)
+            delta[tag_id] -= existing.is_visible
+    for tag_id, link in wanted.items():
+        visible = article.is_visible and link.listed
+        existing = current.get(tag_id)
+        if existing is None:
+            plan.new.append(
+                ArticleTag(
+                    article=article,
+                    tag_id=tag_id,
+                    origin=link.origin,
+                    score=link.score,
+                    terms=link.terms,
+                    strong=link.strong,
+                    hits=link.hits,
+                    published_at=article.published_at,
+                    is_visible=visible,
+                )
+            )
+            delta[tag_id] += visible
+            continue
+        if (
+            existing.origin,
+            existing.score,
+            existing.terms,
+            existing.strong,
+            existing.hits,
+            existing.is_visible,
+        ) != (link.origin, link.score, link.terms, link.strong, link.hits, visible):
+            delta[tag_id] += visible - existing.is_visible
+            existing.origin, existing.score, existing.terms = link.origin, link.score, link.terms
+            existing.strong, existing.hits, existing.is_visible = link.strong, link.hits, visible
+            plan.updated.append(existing)
+    plan.changed = bool(plan.stale or plan.new or plan.updated)
+    return plan
+
+
+def _move_counts(delta: Counter) -> None:
+    """Every topic's count by its net change, in one UPDATE (rows already locked)."""
+    changes = {tag_id: change for tag_id, change in delta.items() if change}
+    if not changes:
+        return
+    change = Case(
+        *(When(pk=tag_id, then=Value(n)) for tag_id, n in changes.items()),
+        output_field=IntegerField(),
+    )
+    Tag.objects.filter(pk__in=list(changes)).update(
+        article_count=Greatest(F("article_count") + change, 0), content_changed_at=timezone.now()
+    )
+
+
+def _labels_of(articles: Sequence[Article]) -> dict[int, tuple[list[str], set[int]]]:
+    """`article_labels` for many articles in one query."""
+    labels = {a.pk: (list(a.categories or []) + list(a.keywords or []), set()) for a in articles}
+    seen: set[int] = set()
+    rows = ArticleFeed.objects.filter(article_id__in=list(labels)).order_by("article_id", "pk")
+    for article_id, entry_id, categories, tag_id in rows.values_list(
+        "article_id", "pk", "categories", "feed__default_tags"
+    ):
+        words, feed_tags = labels[article_id]
+        if entry_id not in seen:
+            seen.add(entry_id)
+            words.extend(categories or [])
+        if tag_id is not None:
+            feed_tags.add(tag_id)
+    return labels
 
 
 def _publishing_weak(matcher: Matcher) -> frozenset[int]:

@@ -4,6 +4,7 @@ that read and write the same PostgreSQL database as the caller."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -92,6 +93,128 @@ class PrivateRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def postgres_bin(name: str) -> str:
+    """A server binary from the newest PostgreSQL installed (initdb is not on PATH on Debian)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3])
+    )
+    if found:
+        return str(found[-1])
+    return shutil.which(name) or name
+
+
+def as_server_user(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: under root (containers, CI) run it as the
+    `postgres` system user, which owns the cluster's directory."""
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", "postgres", "--", *argv]
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (initdb in a temp dir, own port and socket dir, trust
+    auth) that a test may stop and start: never the machine's shared server."""
+
+    def __init__(self, name: str = "newsdesk_private") -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="nd-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.name = name
+        self.url = f"postgres://newsdesk@127.0.0.1:{self.port}/{name}"
+        if os.geteuid() == 0:
+            import pwd
+
+            server = pwd.getpwnam("postgres")
+            os.chown(self.dir, server.pw_uid, server.pw_gid)
+
+    def init(self) -> PrivatePostgres:
+        subprocess.run(
+            as_server_user(
+                [
+                    postgres_bin("initdb"),
+                    "-D",
+                    self.data,
+                    "-U",
+                    "newsdesk",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.start()
+        subprocess.run(
+            [
+                postgres_bin("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "newsdesk",
+                self.name,
+            ],
+            check=True,
+        )
+        return self
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            as_server_user([postgres_bin("pg_ctl"), "-D", self.data, "-w", "-t", "60", *args]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+            " -c shared_buffers=32MB -c max_connections=40"
+        )
+        self._ctl("-o", options, "-l", os.path.join(self.dir, "server.log"), "start")
+
+    def stop(self) -> None:
+        """A fast shutdown: every session is ended mid-statement, as a restart would."""
+        self._ctl("-m", "fast", "stop")
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def query(self, sql: str, *params) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url.replace("postgres://", "postgresql://")) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def manage(self, *args: str, broker_url: str = "", timeout: float = 300) -> str:
+        """Run a manage.py command against this cluster (in-process Celery, no broker)."""
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "CELERY_BROKER_URL": broker_url,
+            "REDIS_URL": broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": "false" if broker_url else "true",
+            "DEBUG": "false",
+            "SECRET_KEY": "fault-tests-only",
+        }
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+
 class Worker:
     """One `celery worker` process group; `kill()` is SIGKILL to the whole group."""
 
@@ -161,7 +284,9 @@ def send(broker_url: str, task: str, *args, queue: str = "default", times: int =
     task_id = str(uuid.uuid4())
     with Connection(broker_url) as conn:
         for _ in range(times):
-            Celery().send_task(task, args=list(args), queue=queue, connection=conn, task_id=task_id)
+            Celery(set_as_current=False).send_task(
+                task, args=list(args), queue=queue, connection=conn, task_id=task_id
+            )
 
 
 def wait_for(predicate, timeout: float = 60.0, every: float = 0.2) -> bool:

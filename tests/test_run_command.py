@@ -85,6 +85,23 @@ def test_run_ingests_the_demo_corpus_through_the_real_pipeline(capsys, settings)
 
 
 @pytest.mark.django_db
+def test_runs_zero_delay_is_for_the_demos_exact_host_only(settings):
+    from articles.fetching import HostBusyError, take_turn
+
+    settings.NEWSDESK_HOST_DELAY = 30
+    port = free_port()
+    call_command("run", "--no-serve", "--demo-port", str(port))
+    assert settings.NEWSDESK_HOST_DELAY == 30
+    for _ in range(3):  # the demo: no wait between requests
+        take_turn(f"http://127.0.0.1:{port}/story", max_wait=0)
+    # An operator's feed on another host (or another port of this one) keeps the delay.
+    for other in ("https://news.example.org/a", f"http://127.0.0.1:{port + 1}/a"):
+        take_turn(other, max_wait=0)
+        with pytest.raises(HostBusyError):
+            take_turn(other, max_wait=0)
+
+
+@pytest.mark.django_db
 def test_run_with_no_demo_and_no_feeds_ingests_nothing(capsys):
     call_command("run", "--no-serve", "--no-demo")
     assert "Ingesting 0 feeds" in capsys.readouterr().out

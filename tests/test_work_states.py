@@ -233,6 +233,24 @@ def test_fetch_work_is_dispatched_round_robin_by_host(settings):
     assert min(item.countdown for item in again) == 25  # behind the 25 still queued
 
 
+def test_a_host_with_its_own_delay_is_dispatched_by_it_and_the_others_by_the_default(settings):
+    settings.NEWSDESK_HOST_DELAY = 1
+    settings.NEWSDESK_DISPATCH_INTERVAL = 30
+    settings.NEWSDESK_HOST_DELAYS = {"127.0.0.1:8765": 0.0}  # as `run` gives its demo
+    now = timezone.now()
+    Article.objects.bulk_create(
+        Article(url=f"http://{host}/{i}", fetch_host=host, published_at=now, status="pending")
+        for host in ("127.0.0.1:8765", "operator.example")
+        for i in range(100)
+    )
+    chosen = dispatch.take_pending()
+    by_host = {"127.0.0.1:8765": [], "operator.example": []}
+    for item in chosen:
+        by_host[Article.objects.get(pk=item.article_id).fetch_host].append(item.countdown)
+    assert len(by_host["127.0.0.1:8765"]) == 100 and set(by_host["127.0.0.1:8765"]) == {0}
+    assert sorted(by_host["operator.example"]) == list(range(30))  # one a second, as before
+
+
 def test_two_services_on_one_machine_are_two_hosts_for_politeness():
     from articles.hosts import host_of
 
@@ -320,7 +338,7 @@ def test_a_failing_chunk_marks_the_job_failed(cobalt, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("matcher exploded")
 
-    monkeypatch.setattr(linking, "tag_article", boom)
+    monkeypatch.setattr(linking, "tag_articles", boom)
     with pytest.raises(RuntimeError):
         retagging.run_chunk(job.pk)
     job.refresh_from_db()
@@ -376,3 +394,17 @@ def test_the_ingestion_pipeline_imports_nothing_from_tagging():
                 assert not (node.module or "").startswith("tags"), f"articles/{name}.py"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("tags") for a in node.names), name
+
+
+def test_a_fetch_claim_is_exclusive_and_shown_to_operators(httpserver):
+    feed = make_feed(serve_feed_of(httpserver, 1, "a"))
+    ingest.poll_feed(feed)
+    article = Article.objects.get()
+    assert ingest.claim_fetch(article, "message-1")
+    assert not ingest.claim_fetch(article, "message-2")  # another message: refused
+    assert ingest.claim_fetch(article, "message-1")  # the same message's retry: taken again
+    assert dispatch.counts_by_state()["fetching"] == 1
+    assert ingest.fetch_article(article, claim="message-2").status == Article.Status.PENDING
+    assert not any(r.path == "/a/0" for r, _ in httpserver.log)  # no request was made
+    Article.objects.update(fetch_claimed_until=timezone.now() - timedelta(seconds=1))
+    assert ingest.fetch_article(article, claim="message-2").status == Article.Status.OK
