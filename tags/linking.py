@@ -4,6 +4,11 @@ The count on a tag is the number of its links to visible articles. The rules for
 - a link is created visible or not, and only `_create_links` creates links: it adds to counts;
 - deleting a link (here, or by cascade from an article or tag) subtracts in `tags.signals`;
 - an article that becomes hidden or visible flips its links in `sync_visibility`.
+
+The story count (`Tag.story_count`, the entries on the page) counts the visible links that
+represent their story (`tags.folding`). Each verb here moves it with the links it creates,
+deletes or flips, as it moves `article_count`, then re-folds the article's story for the
+topics it touched, which moves it again for any link that starts or stops representing.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from articles.models import Article
-from tags import modelling
+from tags import folding, modelling
 from tags.matching import Matcher, Rule, TagMatch
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
@@ -282,6 +287,8 @@ def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
     changed = bool(stale or new)
     shown: list[int] = []
     unshown: list[int] = []
+    entries: list[int] = []
+    unentries: list[int] = []
     for tag_id, link in wanted.items():
         existing = current.get(tag_id)
         if existing is None:
@@ -306,13 +313,28 @@ def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
             changed = True
             if visible != existing.is_visible:
                 (shown if visible else unshown).append(tag_id)
+                if existing.represents:
+                    (entries if visible else unentries).append(tag_id)
     if shown:
-        Tag.objects.filter(pk__in=shown).update(article_count=F("article_count") + 1)
+        Tag.objects.filter(pk__in=shown).update(
+            article_count=F("article_count") + 1,
+            story_count=F("story_count") + _one_for(entries),
+        )
     if unshown:
         Tag.objects.filter(pk__in=unshown, article_count__gt=0).update(
-            article_count=F("article_count") - 1
+            article_count=F("article_count") - 1,
+            story_count=F("story_count") - _one_for(unentries),
         )
+    if changed:
+        folding.refold_articles([article.pk], set(current) | set(wanted))
     return changed
+
+
+def _one_for(tag_ids: list[int]) -> Case | Value:
+    """1 for these topics' rows, 0 for the others, inside one UPDATE of several topics."""
+    if not tag_ids:
+        return Value(0)
+    return Case(When(pk__in=tag_ids, then=Value(1)), default=Value(0))
 
 
 def _create_links(article: Article, links: dict[int, Link]) -> None:
@@ -333,10 +355,13 @@ def _create_links(article: Article, links: dict[int, Link]) -> None:
         for tag_id, link in links.items()
     ]
     ArticleTag.objects.bulk_create(rows)
+    # A new link represents its article until the fold says otherwise (the caller re-folds).
     counted = [row.tag_id for row in rows if row.is_visible]
     if counted:
         Tag.objects.filter(pk__in=counted).update(
-            article_count=F("article_count") + 1, content_changed_at=timezone.now()
+            article_count=F("article_count") + 1,
+            story_count=F("story_count") + 1,
+            content_changed_at=timezone.now(),
         )
 
 
@@ -366,24 +391,31 @@ def _record_decision(
 @transaction.atomic
 def add_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
     _record_decision(article, tag, TagDecision.Decision.ADD, editor)
+    lock_tags([tag.pk])
     link = ArticleTag.objects.filter(article=article, tag=tag).first()
     if link is None:
         _create_links(article, {tag.pk: Link(ArticleTag.Origin.EDITOR)})
-        return
-    # A weak link the editor confirms becomes listed; its terms and hits still explain it.
-    lock_tags([tag.pk])
-    visible = article.is_visible
-    ArticleTag.objects.filter(pk=link.pk).update(
-        origin=ArticleTag.Origin.EDITOR, strong=True, is_visible=visible
-    )
-    if visible and not link.is_visible:
-        Tag.objects.filter(pk=tag.pk).update(article_count=F("article_count") + 1)
+    else:
+        # A weak link the editor confirms becomes listed; its terms and hits still explain it.
+        visible = article.is_visible
+        ArticleTag.objects.filter(pk=link.pk).update(
+            origin=ArticleTag.Origin.EDITOR, strong=True, is_visible=visible
+        )
+        if visible and not link.is_visible:
+            Tag.objects.filter(pk=tag.pk).update(
+                article_count=F("article_count") + 1,
+                story_count=F("story_count") + int(link.represents),
+            )
+    folding.refold_articles([article.pk], [tag.pk])
 
 
 @transaction.atomic
 def remove_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
     _record_decision(article, tag, TagDecision.Decision.REMOVE, editor)
+    lock_tags([tag.pk])
     ArticleTag.objects.filter(article=article, tag=tag).delete()
+    # Another member of the article's story may now be the story's entry on this topic.
+    folding.refold_articles([article.pk], [tag.pk])
 
 
 # --- Visibility and counts -----------------------------------------------------------------------
@@ -397,15 +429,21 @@ def sync_visibility(article: Article) -> None:
     if visible:
         # Weak links stay unlisted unless their topic publishes weak matches.
         links = links.filter(Q(strong=True) | Q(tag__publish_weak=True))
-    flipped = list(links.exclude(is_visible=visible).values_list("tag_id", flat=True))
+    flipped = dict(links.exclude(is_visible=visible).values_list("tag_id", "represents"))
     if not flipped:
         return
     lock_tags(flipped)
     ArticleTag.objects.filter(article=article, tag_id__in=flipped).update(is_visible=visible)
     delta = 1 if visible else -1
+    entries = [tag_id for tag_id, represents in flipped.items() if represents]
     Tag.objects.filter(pk__in=flipped).update(
-        article_count=F("article_count") + delta, content_changed_at=timezone.now()
+        article_count=F("article_count") + delta,
+        story_count=F("story_count") + delta * _one_for(entries),
+        content_changed_at=timezone.now(),
     )
+    # Hidden, the article hands its story's entries to the next member; shown, it may take
+    # them back.
+    folding.refold_articles([article.pk], list(flipped))
 
 
 def set_hidden(articles: Iterable[Article], hidden: bool) -> int:
@@ -432,21 +470,31 @@ def relist_weak(tag: Tag) -> None:
 
 
 def recount(tag_ids: Iterable[int] | None = None) -> int:
-    """Recompute counts from the links; returns how many tags were wrong."""
-    visible_links = (
-        ArticleTag.objects.filter(tag=OuterRef("pk"), is_visible=True)
-        .order_by()
-        .values("tag")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """Recompute both counts (articles, story entries) from the links; returns how many tags
+    were wrong."""
+
+    def counted(**flags: bool) -> Coalesce:
+        links = (
+            ArticleTag.objects.filter(tag=OuterRef("pk"), is_visible=True, **flags)
+            .order_by()
+            .values("tag")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(links, output_field=IntegerField()), Value(0))
+
     tags = Tag.objects.all() if tag_ids is None else Tag.objects.filter(pk__in=list(tag_ids))
-    exact = Coalesce(Subquery(visible_links, output_field=IntegerField()), Value(0))
-    wrong = tags.annotate(exact=exact).exclude(article_count=F("exact"))
+    wrong = (
+        tags.annotate(exact=counted(), exact_stories=counted(represents=True))
+        .exclude(article_count=F("exact"), story_count=F("exact_stories"))
+        .only("pk")
+    )
     fixed = 0
     for tag in wrong:
         Tag.objects.filter(pk=tag.pk).update(
-            article_count=tag.exact, content_changed_at=timezone.now()
+            article_count=tag.exact,
+            story_count=tag.exact_stories,
+            content_changed_at=timezone.now(),
         )
         fixed += 1
     return fixed
