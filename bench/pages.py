@@ -2,6 +2,7 @@
 
     uv run python bench/generate.py --database newsdesk_scale      # once, ~15-30 min
     uv run python bench/pages.py --database newsdesk_scale [--requests 200] [--json]
+    uv run python bench/pages.py --database newsdesk_scale --fill-stories   # once, see below
 
 Django runs in this process (DEBUG off, as in production) and the test Client times each page
 without a network in between: the biggest topic's first page, its page 2,000 both as a reader
@@ -10,6 +11,11 @@ reaches it (the "Older entries" link of page 1,999, which carries a cursor) and 
 mid-frequency one (found from the data). For each: p50/p95/max, the SQL queries one request
 runs, PASS/FAIL against the targets, and EXPLAIN (ANALYZE, BUFFERS) of its slowest query.
 Then the process's peak resident memory.
+
+Stories: topic pages list one entry per story (tags.folding). The biggest topic's first page is
+also measured, in the same run, the way it is served with no stories: the listing over every
+visible link and no story lines (the page before stories existed). `--fill-stories` first fills
+a scale database that has no stories with synthetic ones (bench/fill_stories.py).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -126,6 +133,29 @@ def measure(figure: Figure, urls: Callable[[int], str], requests: int, warmup: i
     return figure
 
 
+@contextmanager
+def without_stories() -> Iterator[None]:
+    """Serve topic pages as before stories: every visible link an entry, no story lines."""
+    from tags import queries
+    from tags.models import ArticleTag
+
+    saved = queries.visible_links, queries.story_lines, queries.PAGE_VERSION
+
+    def every_visible_link(tag):
+        return ArticleTag.objects.filter(tag=tag, is_visible=True).order_by(
+            "-published_at", "-article_id"
+        )
+
+    queries.visible_links = every_visible_link
+    queries.story_lines = lambda articles: {}
+    # Cached pages are keyed by ETag, which includes this: no page crosses between the modes.
+    queries.PAGE_VERSION = f"{saved[2]}-no-stories"
+    try:
+        yield
+    finally:
+        queries.visible_links, queries.story_lines, queries.PAGE_VERSION = saved
+
+
 def search_words() -> tuple[str, float, str, float]:
     """A word in about a quarter of the articles and one in about 2%, from a 0.5% sample."""
     from django.db import connection
@@ -164,8 +194,16 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     from django.urls import reverse
 
     from articles.models import Article
+    from stories.models import Story, StoryMembership
     from tags.models import Tag
 
+    if args.fill_stories and not Story.objects.exists():
+        print("filling synthetic stories (bench/fill_stories.py):", file=sys.stderr)
+        from bench.fill_stories import fill
+
+        fill(log=lambda line: print(line, file=sys.stderr, flush=True))
+    stories = Story.objects.count()
+    members = StoryMembership.objects.count()
     load_before = os.getloadavg()
     rss_start = peak_rss_hwm(os.getpid()) or 0
     tag = Tag.objects.active().order_by("-article_count").first()
@@ -194,7 +232,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
     page, found = TARGET_PAGE_MS, TARGET_SEARCH_MS
     plan: list[tuple[Figure, Callable[[int], str]]] = [
-        (Figure(f"topic page 1 ({tag.slug}, {tag.article_count:,})", page), lambda i: base),
+        (
+            Figure(
+                f"topic page 1 ({tag.slug}, {tag.article_count:,} in {tag.story_count:,} stories)",
+                page,
+            ),
+            lambda i: base,
+        ),
         (Figure(f"topic page {deep}, reader's link (cursor)", page), lambda i: reader_link),
         (Figure(f"topic page {deep}, bare ?page={deep}", page), lambda i: f"{base}?page={deep}"),
         (Figure("topic index (all topics)", page), lambda i: reverse("tag_index")),
@@ -212,7 +256,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     for figure, urls in plan:
         figures.append(measure(figure, urls, args.requests, args.warmup))
         print(f"  measured {figure.name}", file=sys.stderr, flush=True)
-    # Topic pages above are served warm: a rendered page is kept under its ETag. These two are
+    with without_stories():
+        figure = Figure("topic page 1, no stories (every link an entry)", page)
+        figures.append(measure(figure, lambda i: base, args.requests, args.warmup))
+    # Topic pages above are served warm: a rendered page is kept under its ETag. These are
     # rendered on every request, as after any change to the topic.
     from tags import views as tag_views
 
@@ -222,8 +269,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         figure = Figure(f"{figure.name}, rendered each time", figure.target_ms)
         figures.append(measure(figure, urls, args.requests, args.warmup))
         print(f"  measured {figure.name}", file=sys.stderr, flush=True)
+    with without_stories():
+        figure = Figure("topic page 1, no stories, rendered each time", page)
+        figures.append(measure(figure, lambda i: base, args.requests, args.warmup))
     return {
         "database": args.database,
+        "stories": stories,
+        "story_members": members,
         "requests": args.requests,
         "warmup": args.warmup,
         "load_average_before": load_before,
@@ -244,6 +296,16 @@ def report(result: dict[str, object]) -> None:
     print(
         f"load average before {result['load_average_before']}, after {result['load_average_after']}"
     )
+    print(f"stories: {result['stories']:,} holding {result['story_members']:,} articles")
+    figures = result["figures"]
+    folded = [f for f in figures if f["name"].startswith("topic page 1 (")]
+    plain = [f for f in figures if f["name"].startswith("topic page 1, no stories")]
+    for mode, with_stories, without in zip(("cached", "rendered"), folded, plain, strict=True):
+        ratio = with_stories["p95_ms"] / without["p95_ms"]
+        print(
+            f"topic page 1, {mode}: p95 {with_stories['p95_ms']:.1f} ms with stories, "
+            f"{without['p95_ms']:.1f} ms without: {ratio:.2f}x"
+        )
     print()
     print(f"{'page':<62} {'p50':>7} {'p95':>7} {'max':>7} {'SQL':>4} {'target':>7}  result")
     for f in result["figures"]:
@@ -274,6 +336,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--word", default="", help="search this word instead of picking two")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--fill-stories",
+        action="store_true",
+        help="when the database has no stories, fill synthetic ones first (writes to it)",
+    )
     args = parser.parse_args(argv)
     result = run(args)
     if args.json:

@@ -325,6 +325,22 @@ def test_a_topic_feed_carries_one_item_per_story(client, seabed):
         assert titles == ["Nodule permits delayed", lead.title, "Cobalt crust study"], route
 
 
+def test_the_site_feed_carries_one_item_per_story(client, seabed):
+    _tag, _story, (lead, _second, third), alone = seabed
+    for route in ("feed_rss", "feed_atom"):
+        first = client.get(reverse(route))
+        root = ElementTree.fromstring(first.content)  # noqa: S314 - our own feed
+        names = ("title", "{http://www.w3.org/2005/Atom}title")
+        titles = [el.text for el in root.iter() if el.tag in names][1:]
+        # The story appears once, where its newest telling falls.
+        assert titles == [third.title, alone[0].title, alone[1].title], route
+        # A member leaving the story changes what the feed shows, and so its validators.
+        etag = first["ETag"]
+        move_to_story(lead, Story.objects.create())
+        assert client.get(reverse(route), headers={"if-none-match": etag}).status_code == 200
+        move_to_story(lead, _story)
+
+
 # --- The story page -----------------------------------------------------------------------------
 
 
