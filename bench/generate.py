@@ -38,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
@@ -555,6 +558,57 @@ def summary(url: str) -> None:
     print(f"  database size: {size}")
 
 
+# Columns added after the loader was written have Django-side defaults only; COPY names the
+# columns it knows, so the others borrow their model default as a database default for the load.
+_MODEL_DEFAULTS = """
+import json, django
+django.setup()
+from django.apps import apps
+from django.db.models import NOT_PROVIDED
+from django.utils import timezone
+out = []
+for model in apps.get_models():
+    for field in model._meta.concrete_fields:
+        if field.null or field.primary_key or field.db_default is not NOT_PROVIDED:
+            continue
+        if field.default is timezone.now:
+            out.append([model._meta.db_table, field.column, None])
+            continue
+        value = field.get_default()  # "" for text fields without a default
+        if not isinstance(value, (str, int, float, dict, list)):
+            continue
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        out.append([model._meta.db_table, field.column, value])
+print(json.dumps(out))
+"""
+
+
+def borrow_model_defaults(conn: psycopg.Connection, env: dict[str, str]) -> list[sql.Composable]:
+    """Give every NOT NULL column without a database default its model's default; returns the
+    statements that take them away again after the load."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MODEL_DEFAULTS], env={**env, "DJANGO_SETTINGS_MODULE":
+        "newsdesk.settings"}, cwd=ROOT, capture_output=True, text=True, check=True
+    )  # fmt: skip
+    undo = []
+    for table, column, value in json.loads(done.stdout):
+        current = conn.execute(
+            "SELECT column_default FROM information_schema.columns"
+            " WHERE table_name = %s AND column_name = %s",
+            (table, column),
+        ).fetchone()
+        if current is None or current[0] is not None:
+            continue
+        default = sql.SQL("now()") if value is None else sql.Literal(value)
+        target = sql.SQL("ALTER TABLE {} ALTER COLUMN {} ").format(
+            sql.Identifier(table), sql.Identifier(column)
+        )
+        conn.execute(target + sql.SQL("SET DEFAULT ") + default)
+        undo.append(target + sql.SQL("DROP DEFAULT"))
+    return undo
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="newsdesk_scale")
@@ -570,6 +624,8 @@ def main(argv: list[str] | None = None) -> None:
     clock.phase("migrate", lambda: migrate(project_env(url)))
     prose = clock.phase("sentence pool and vocabulary", lambda: Prose(cfg.seed))
     with psycopg.connect(url) as conn:
+        undo_defaults = borrow_model_defaults(conn, project_env(url))
+        conn.commit()
         fast_session(conn)
         catalogue = clock.phase(
             "sources, feeds, topics, aliases", lambda: load_catalogue(conn, cfg, prose)
@@ -588,6 +644,9 @@ def main(argv: list[str] | None = None) -> None:
         for label, seconds in timings.items():
             print(f"    worker {worker}: {label:<40} {seconds:8.1f} s")
     clock.phase("sequences", lambda: finish(url))
+    with psycopg.connect(url) as conn:
+        for statement in undo_defaults:
+            conn.execute(statement)
     index_times = clock.phase(
         "rebuild indexes and constraints", lambda: restore_secondary(url, deferred)
     )
