@@ -10,6 +10,8 @@ members; `source_count` is set to the member count. Then every link's `represent
 set by the rule `tags.folding` applies, in one UPDATE with a window function (a sample of
 stories is then checked against `tags.folding.representatives`), and the story counts are
 recomputed. It refuses to run when any story exists, so it never mixes with real assignment.
+`clear()` takes them out again afterwards (bench/pages.py does unless `--keep-stories`), so the
+database is left as story assignment expects to find it.
 """
 
 from __future__ import annotations
@@ -110,6 +112,28 @@ def fill(log=print) -> dict[str, float]:
     log(f"  {'vacuum analyze':<28} {timings['vacuum analyze']:7.1f} s")
     check_sample()
     return timings
+
+
+CLEAR = [
+    ("unfold every link", "UPDATE tags_articletag SET represents = true WHERE NOT represents"),
+    ("story count = article count", "UPDATE tags_tag SET story_count = article_count"),
+    ("delete memberships", "DELETE FROM stories_storymembership"),
+    ("delete stories", "DELETE FROM stories_story"),
+]
+
+
+def clear(log=print) -> None:
+    """Remove the synthetic stories: every link its own entry again, as before `fill`."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, sql in CLEAR:
+            began = time.perf_counter()
+            cursor.execute(sql)
+            log(f"  {name:<28} {time.perf_counter() - began:7.1f} s  ({cursor.rowcount:,} rows)")
+    with connection.cursor() as cursor:
+        for table in ("tags_articletag", "stories_story", "stories_storymembership", "tags_tag"):
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
 
 
 def check_sample(stories: int = 200) -> None:

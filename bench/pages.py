@@ -227,11 +227,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     from stories.models import Story, StoryMembership
     from tags.models import Tag
 
+    filled = False
     if args.fill_stories and not Story.objects.exists():
         print("filling synthetic stories (bench/fill_stories.py):", file=sys.stderr)
         from bench.fill_stories import fill
 
         fill(log=lambda line: print(line, file=sys.stderr, flush=True))
+        filled = True
     stories = Story.objects.count()
     members = StoryMembership.objects.count()
     load_before = os.getloadavg()
@@ -315,8 +317,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             args.warmup,
         )
     )
+    if filled and not args.keep_stories:
+        print("removing the synthetic stories:", file=sys.stderr)
+        from bench.fill_stories import clear
+
+        clear(log=lambda line: print(line, file=sys.stderr, flush=True))
     return {
         "database": args.database,
+        "synthetic_stories": filled,
         "stories": stories,
         "story_members": members,
         "requests": args.requests,
@@ -339,7 +347,8 @@ def report(result: dict[str, object]) -> None:
     print(
         f"load average before {result['load_average_before']}, after {result['load_average_after']}"
     )
-    print(f"stories: {result['stories']:,} holding {result['story_members']:,} articles")
+    synthetic = " (synthetic: bench/fill_stories.py)" if result["synthetic_stories"] else ""
+    print(f"stories: {result['stories']:,} holding {result['story_members']:,} articles{synthetic}")
     figures = result["figures"]
     folded = [f for f in figures if "beside no stories" in f["name"]]
     plain = [f for f in figures if f["name"].startswith("topic page 1, no stories")]
@@ -382,8 +391,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--fill-stories",
         action="store_true",
-        help="when the database has no stories, fill synthetic ones first (writes to it)",
+        help="when the database has no stories, fill synthetic ones first (writes to it; "
+        "they are removed after measuring unless --keep-stories)",
     )
+    parser.add_argument("--keep-stories", action="store_true")
     args = parser.parse_args(argv)
     result = run(args)
     if args.json:
