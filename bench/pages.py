@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     visible = set(Article.objects.visible().filter(pk__in=article_ids).values_list("pk", flat=True))
     article_ids = [pk for pk in article_ids if pk in visible]
     common, common_share, middling, middling_share = (
-        (args.word, 0.0, args.word, 0.0) if args.word else search_words()
+        (args.word, 0.0, args.word, 0.0) if args.word or args.topic_only else search_words()
     )
     search = reverse("search")
 
@@ -273,17 +273,22 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         ),
         (Figure(f"topic page {deep}, reader's link (cursor)", page), lambda i: reader_link),
         (Figure(f"topic page {deep}, bare ?page={deep}", page), lambda i: f"{base}?page={deep}"),
-        (Figure("topic index (all topics)", page), lambda i: reverse("tag_index")),
-        (Figure("article page (random articles)", page), article_url),
-        (
-            Figure(f"search, common word {common!r} ({matches(common):,} matches)", found),
-            lambda i: f"{search}?q={common}",
-        ),
-        (
-            Figure(f"search, middling word {middling!r} ({matches(middling):,} matches)", found),
-            lambda i: f"{search}?q={middling}",
-        ),
     ]
+    if not args.topic_only:
+        plan += [
+            (Figure("topic index (all topics)", page), lambda i: reverse("tag_index")),
+            (Figure("article page (random articles)", page), article_url),
+            (
+                Figure(f"search, common word {common!r} ({matches(common):,} matches)", found),
+                lambda i: f"{search}?q={common}",
+            ),
+            (
+                Figure(
+                    f"search, middling word {middling!r} ({matches(middling):,} matches)", found
+                ),
+                lambda i: f"{search}?q={middling}",
+            ),
+        ]
     figures = []
     for figure, urls in plan:
         figures.append(measure(figure, urls, args.requests, args.warmup))
@@ -395,6 +400,9 @@ def main(argv: list[str] | None = None) -> None:
         "they are removed after measuring unless --keep-stories)",
     )
     parser.add_argument("--keep-stories", action="store_true")
+    parser.add_argument(
+        "--topic-only", action="store_true", help="only the topic pages (with and without stories)"
+    )
     args = parser.parse_args(argv)
     result = run(args)
     if args.json:
