@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
@@ -105,7 +106,8 @@ def article_page(request: HttpRequest, pk: int) -> HttpResponse:
         "image_url": article.image_url if article.image_url.startswith("https://") else "",
         "canonical_url": absolute(article.get_absolute_url()),
     }
-    return render(request, "articles/article.html", context)
+    # Lazy, so the URL layer may add to it (stories.views.with_story) before it renders.
+    return TemplateResponse(request, "articles/article.html", context)
 
 
 @require_safe

@@ -510,10 +510,11 @@ def finish(url: str) -> None:
 
 
 def recount(url: str) -> None:
+    # No stories yet (bench/fill_stories.py adds some): every visible link is its own entry.
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             """
-            UPDATE tags_tag SET article_count = coalesce(c.n, 0)
+            UPDATE tags_tag SET article_count = coalesce(c.n, 0), story_count = coalesce(c.n, 0)
             FROM tags_tag t LEFT JOIN (
                 SELECT tag_id, count(*) AS n FROM tags_articletag WHERE is_visible GROUP BY tag_id
             ) c ON c.tag_id = t.id

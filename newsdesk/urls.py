@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
-from django.urls import path
+from django.urls import include, path
 
 from articles.views import article_page, search_page
 from newsdesk.health import healthz
@@ -8,6 +8,7 @@ from newsdesk.metrics import metrics_view
 from newsdesk.operations_view import operations
 from newsdesk.sitemaps import SITEMAPS
 from newsdesk.views import home, robots_txt
+from stories.views import with_story
 from tags.feeds import LatestAtom, LatestRss, TagAtom, TagRss
 from tags.views import tag_index, tag_page
 
@@ -21,7 +22,9 @@ urlpatterns = [
     path("tags/<slug:slug>/", tag_page, name="tag"),
     path("tags/<slug:slug>/feed/atom/", TagAtom(), name="tag_feed_atom"),
     path("tags/<slug:slug>/feed/rss/", TagRss(), name="tag_feed_rss"),
-    path("articles/<int:pk>/", article_page, name="article"),
+    # The article page gains its story line here: articles itself knows nothing of stories.
+    path("articles/<int:pk>/", with_story(article_page), name="article"),
+    path("", include("stories.urls")),
     path("search/", search_page, name="search"),
     path("feed/atom/", LatestAtom(), name="feed_atom"),
     path("feed/rss/", LatestRss(), name="feed_rss"),

@@ -24,6 +24,9 @@ from tags.models import Tag
 from tags.views import resolve_public_tag
 
 FEED_ITEMS = 30
+# The site feed folds stories among this many newest articles (topic feeds fold through the
+# listing index, like topic pages).
+FOLD_WINDOW = FEED_ITEMS * 4
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -33,6 +36,26 @@ def with_topics(articles: list[Article]) -> list[Article]:
     for article in articles:
         article.topic_names = [t.name for t in topics.get(article.pk, [])]
     return articles
+
+
+def _keyed(articles) -> list[tuple[int, int | None]]:
+    return [(a.pk, queries.story_of(a)) for a in articles]
+
+
+def one_per_story(rows) -> list[tuple[int, int | None]]:
+    """The newest article of each story (an article in no story is its own), up to FEED_ITEMS,
+    from (article id, story id) rows newest first."""
+    seen: set[int] = set()
+    kept: list[tuple[int, int | None]] = []
+    for pk, story in rows:
+        if story is not None:
+            if story in seen:
+                continue
+            seen.add(story)
+        kept.append((pk, story))
+        if len(kept) == FEED_ITEMS:
+            break
+    return kept
 
 
 class ArticleItems:
@@ -84,13 +107,14 @@ class LatestRss(ArticleItems, Feed):
     route = "feed_rss"
 
     def items(self) -> list[Article]:
-        latest = (
+        latest = list(
             Article.objects.visible()
-            .select_related("source")
+            .select_related("source", "story_membership")
             .defer("text", "categories", "keywords")
-            .order_by("-published_at", "-id")[:FEED_ITEMS]
+            .order_by("-published_at", "-id")[:FOLD_WINDOW]
         )
-        return with_topics(list(latest))
+        shown = {pk for pk, _ in one_per_story(_keyed(latest))}
+        return with_topics([a for a in latest if a.pk in shown])
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         etag, last_modified = self.validators()
@@ -108,11 +132,14 @@ class LatestRss(ArticleItems, Feed):
         `updated_at` of any article and `content_changed_at` of any topic (renamed topics and
         sources move every topic's) say whether anything shown was edited. Three index reads.
         """
-        shown = list(
-            Article.objects.visible()
-            .order_by("-published_at", "-id")
-            .values_list("id", flat=True)[:FEED_ITEMS]
-        )
+        shown = [
+            pk
+            for pk, _ in one_per_story(
+                Article.objects.visible()
+                .order_by("-published_at", "-id")
+                .values_list("id", "story_membership__story_id")[:FOLD_WINDOW]
+            )
+        ]
         edited = Article.objects.aggregate(m=Max("updated_at"))["m"]
         renamed = Tag.objects.aggregate(m=Max("content_changed_at"))["m"]
         stamps = [s for s in (edited, renamed) if s is not None]

@@ -6,6 +6,11 @@ The count on a tag is the number of its links to visible articles. The rules for
   except `tag_articles`, which deletes a batch's links in one statement and moves the counts
   itself;
 - an article that becomes hidden or visible flips its links in `sync_visibility`.
+
+The story count (`Tag.story_count`, the entries on the page) counts the visible links that
+represent their story (`tags.folding`). Each verb here moves it with the links it creates,
+deletes or flips, as it moves `article_count`, then re-folds the article's story for the
+topics it touched, which moves it again for any link that starts or stops representing.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from articles.models import Article, ArticleFeed
-from tags import modelling
+from tags import folding, modelling
 from tags.matching import Matcher, Rule, TagMatch
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
@@ -331,12 +336,13 @@ def tag_articles(articles: Sequence[Article]) -> int:
     touched |= {t for links in wanted.values() for t in links}
     lock_tags(touched)
     delta: Counter[int] = Counter()
+    entries: Counter[int] = Counter()
     stale: list[int] = []
     new: list[ArticleTag] = []
     updated: list[ArticleTag] = []
     changed = 0
     for article in articles:
-        plan = _plan_links(article, current[article.pk], wanted[article.pk], delta)
+        plan = _plan_links(article, current[article.pk], wanted[article.pk], delta, entries)
         stale += plan.stale
         new += plan.new
         updated += plan.updated
@@ -350,7 +356,9 @@ def tag_articles(articles: Sequence[Article]) -> int:
         ArticleTag.objects.bulk_update(
             updated, ["origin", "score", "terms", "strong", "hits", "is_visible"]
         )
-    _move_counts(delta)
+    _move_counts(delta, entries)
+    if changed:
+        folding.refold_articles(ids, touched)
     for article, planned_reviews in reviews:
         modelling.sync_reviews(article, planned_reviews)
     return changed
@@ -365,15 +373,21 @@ class _LinkPlan:
 
 
 def _plan_links(
-    article: Article, current: dict[int, ArticleTag], wanted: dict[int, Link], delta: Counter
+    article: Article,
+    current: dict[int, ArticleTag],
+    wanted: dict[int, Link],
+    delta: Counter,
+    entries: Counter,
 ) -> _LinkPlan:
     """What `apply_links` would write for one article, with its count changes added to
-    `delta` (visible links gained minus lost, per topic)."""
+    `delta` (visible links gained minus lost, per topic) and `entries` (the same for links
+    that represent their story; the re-fold afterwards moves any that change role)."""
     plan = _LinkPlan()
     for tag_id, existing in current.items():
         if tag_id not in wanted:
             plan.stale.append(existing.pk)
             delta[tag_id] -= existing.is_visible
+            entries[tag_id] -= existing.is_visible and existing.represents
     for tag_id, link in wanted.items():
         visible = article.is_visible and link.listed
         existing = current.get(tag_id)
@@ -392,6 +406,7 @@ def _plan_links(
                 )
             )
             delta[tag_id] += visible
+            entries[tag_id] += visible  # a new link represents until the re-fold says not
             continue
         if (
             existing.origin,
@@ -402,6 +417,8 @@ def _plan_links(
             existing.is_visible,
         ) != (link.origin, link.score, link.terms, link.strong, link.hits, visible):
             delta[tag_id] += visible - existing.is_visible
+            if existing.represents:
+                entries[tag_id] += visible - existing.is_visible
             existing.origin, existing.score, existing.terms = link.origin, link.score, link.terms
             existing.strong, existing.hits, existing.is_visible = link.strong, link.hits, visible
             plan.updated.append(existing)
@@ -409,17 +426,26 @@ def _plan_links(
     return plan
 
 
-def _move_counts(delta: Counter) -> None:
-    """Every topic's count by its net change, in one UPDATE (rows already locked)."""
-    changes = {tag_id: change for tag_id, change in delta.items() if change}
-    if not changes:
-        return
-    change = Case(
-        *(When(pk=tag_id, then=Value(n)) for tag_id, n in changes.items()),
-        output_field=IntegerField(),
+def _move_counts(delta: Counter, entries: Counter) -> None:
+    """Every topic's article and story counts by their net change, in one UPDATE (rows
+    already locked)."""
+    moved = sorted(
+        tag_id for tag_id in delta.keys() | entries.keys() if delta[tag_id] or entries[tag_id]
     )
-    Tag.objects.filter(pk__in=list(changes)).update(
-        article_count=Greatest(F("article_count") + change, 0), content_changed_at=timezone.now()
+    if not moved:
+        return
+
+    def by_topic(counter: Counter) -> Case:
+        return Case(
+            *(When(pk=tag_id, then=Value(counter[tag_id])) for tag_id in moved),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+
+    Tag.objects.filter(pk__in=moved).update(
+        article_count=Greatest(F("article_count") + by_topic(delta), 0),
+        story_count=Greatest(F("story_count") + by_topic(entries), 0),
+        content_changed_at=timezone.now(),
     )
 
 
@@ -457,6 +483,8 @@ def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
     changed = bool(stale or new)
     shown: list[int] = []
     unshown: list[int] = []
+    entries: list[int] = []
+    unentries: list[int] = []
     for tag_id, link in wanted.items():
         existing = current.get(tag_id)
         if existing is None:
@@ -481,13 +509,28 @@ def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
             changed = True
             if visible != existing.is_visible:
                 (shown if visible else unshown).append(tag_id)
+                if existing.represents:
+                    (entries if visible else unentries).append(tag_id)
     if shown:
-        Tag.objects.filter(pk__in=shown).update(article_count=F("article_count") + 1)
+        Tag.objects.filter(pk__in=shown).update(
+            article_count=F("article_count") + 1,
+            story_count=F("story_count") + _one_for(entries),
+        )
     if unshown:
         Tag.objects.filter(pk__in=unshown, article_count__gt=0).update(
-            article_count=F("article_count") - 1
+            article_count=F("article_count") - 1,
+            story_count=F("story_count") - _one_for(unentries),
         )
+    if changed:
+        folding.refold_articles([article.pk], set(current) | set(wanted))
     return changed
+
+
+def _one_for(tag_ids: list[int]) -> Case | Value:
+    """1 for these topics' rows, 0 for the others, inside one UPDATE of several topics."""
+    if not tag_ids:
+        return Value(0)
+    return Case(When(pk__in=tag_ids, then=Value(1)), default=Value(0))
 
 
 def _create_links(article: Article, links: dict[int, Link]) -> None:
@@ -508,10 +551,13 @@ def _create_links(article: Article, links: dict[int, Link]) -> None:
         for tag_id, link in links.items()
     ]
     ArticleTag.objects.bulk_create(rows)
+    # A new link represents its article until the fold says otherwise (the caller re-folds).
     counted = [row.tag_id for row in rows if row.is_visible]
     if counted:
         Tag.objects.filter(pk__in=counted).update(
-            article_count=F("article_count") + 1, content_changed_at=timezone.now()
+            article_count=F("article_count") + 1,
+            story_count=F("story_count") + 1,
+            content_changed_at=timezone.now(),
         )
 
 
@@ -541,24 +587,31 @@ def _record_decision(
 @transaction.atomic
 def add_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
     _record_decision(article, tag, TagDecision.Decision.ADD, editor)
+    lock_tags([tag.pk])
     link = ArticleTag.objects.filter(article=article, tag=tag).first()
     if link is None:
         _create_links(article, {tag.pk: Link(ArticleTag.Origin.EDITOR)})
-        return
-    # A weak link the editor confirms becomes listed; its terms and hits still explain it.
-    lock_tags([tag.pk])
-    visible = article.is_visible
-    ArticleTag.objects.filter(pk=link.pk).update(
-        origin=ArticleTag.Origin.EDITOR, strong=True, is_visible=visible
-    )
-    if visible and not link.is_visible:
-        Tag.objects.filter(pk=tag.pk).update(article_count=F("article_count") + 1)
+    else:
+        # A weak link the editor confirms becomes listed; its terms and hits still explain it.
+        visible = article.is_visible
+        ArticleTag.objects.filter(pk=link.pk).update(
+            origin=ArticleTag.Origin.EDITOR, strong=True, is_visible=visible
+        )
+        if visible and not link.is_visible:
+            Tag.objects.filter(pk=tag.pk).update(
+                article_count=F("article_count") + 1,
+                story_count=F("story_count") + int(link.represents),
+            )
+    folding.refold_articles([article.pk], [tag.pk])
 
 
 @transaction.atomic
 def remove_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | None = None) -> None:
     _record_decision(article, tag, TagDecision.Decision.REMOVE, editor)
+    lock_tags([tag.pk])
     ArticleTag.objects.filter(article=article, tag=tag).delete()
+    # Another member of the article's story may now be the story's entry on this topic.
+    folding.refold_articles([article.pk], [tag.pk])
 
 
 # --- Visibility and counts -----------------------------------------------------------------------
@@ -572,15 +625,21 @@ def sync_visibility(article: Article) -> None:
     if visible:
         # Weak links stay unlisted unless their topic publishes weak matches.
         links = links.filter(Q(strong=True) | Q(tag__publish_weak=True))
-    flipped = list(links.exclude(is_visible=visible).values_list("tag_id", flat=True))
+    flipped = dict(links.exclude(is_visible=visible).values_list("tag_id", "represents"))
     if not flipped:
         return
     lock_tags(flipped)
     ArticleTag.objects.filter(article=article, tag_id__in=flipped).update(is_visible=visible)
     delta = 1 if visible else -1
+    entries = [tag_id for tag_id, represents in flipped.items() if represents]
     Tag.objects.filter(pk__in=flipped).update(
-        article_count=F("article_count") + delta, content_changed_at=timezone.now()
+        article_count=F("article_count") + delta,
+        story_count=F("story_count") + delta * _one_for(entries),
+        content_changed_at=timezone.now(),
     )
+    # Hidden, the article hands its story's entries to the next member; shown, it may take
+    # them back.
+    folding.refold_articles([article.pk], list(flipped))
 
 
 def set_hidden(articles: Iterable[Article], hidden: bool) -> int:
@@ -607,21 +666,31 @@ def relist_weak(tag: Tag) -> None:
 
 
 def recount(tag_ids: Iterable[int] | None = None) -> int:
-    """Recompute counts from the links; returns how many tags were wrong."""
-    visible_links = (
-        ArticleTag.objects.filter(tag=OuterRef("pk"), is_visible=True)
-        .order_by()
-        .values("tag")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """Recompute both counts (articles, story entries) from the links; returns how many tags
+    were wrong."""
+
+    def counted(**flags: bool) -> Coalesce:
+        links = (
+            ArticleTag.objects.filter(tag=OuterRef("pk"), is_visible=True, **flags)
+            .order_by()
+            .values("tag")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(links, output_field=IntegerField()), Value(0))
+
     tags = Tag.objects.all() if tag_ids is None else Tag.objects.filter(pk__in=list(tag_ids))
-    exact = Coalesce(Subquery(visible_links, output_field=IntegerField()), Value(0))
-    wrong = tags.annotate(exact=exact).exclude(article_count=F("exact"))
+    wrong = (
+        tags.annotate(exact=counted(), exact_stories=counted(represents=True))
+        .exclude(article_count=F("exact"), story_count=F("exact_stories"))
+        .only("pk")
+    )
     fixed = 0
     for tag in wrong:
         Tag.objects.filter(pk=tag.pk).update(
-            article_count=tag.exact, content_changed_at=timezone.now()
+            article_count=tag.exact,
+            story_count=tag.exact_stories,
+            content_changed_at=timezone.now(),
         )
         fixed += 1
     return fixed

@@ -85,6 +85,9 @@ class Tag(models.Model):
     )
     # Denormalised: every tag page and the index show it. Kept exact by tags.linking.
     article_count = models.PositiveIntegerField(default=0, editable=False)
+    # The entries on the page: visible links that represent their story here (tags.folding).
+    # Kept exact in the same places as article_count; equal to it when no story has two members.
+    story_count = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     rules_changed_at = models.DateTimeField(default=timezone.now, editable=False)
     # How rules and the topic model combine for this topic (tags.combining).
@@ -238,17 +241,30 @@ class ArticleTag(models.Model):
     # Copied from the article so a tag page is one index range scan, newest first.
     published_at = models.DateTimeField()
     is_visible = models.BooleanField(default=True)
+    # This link is its story's entry on this topic's page (tags.folding): the story's lead if
+    # the lead carries the topic visibly, else the earliest visible member that does. An article
+    # in no story represents itself. The page lists links that are visible and represent.
+    represents = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["article", "tag"], name="articletag_unique")]
         indexes = [
+            # Every visible link: the weekly chart, related articles, the newest link.
             models.Index(
                 "tag",
                 models.F("published_at").desc(),
                 models.F("article").desc(),
                 name="articletag_listing_idx",
                 condition=models.Q(is_visible=True),
+            ),
+            # One entry per story: what a topic page and feed list.
+            models.Index(
+                "tag",
+                models.F("published_at").desc(),
+                models.F("article").desc(),
+                name="articletag_story_listing_idx",
+                condition=models.Q(is_visible=True, represents=True),
             ),
         ]
 

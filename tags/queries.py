@@ -1,8 +1,10 @@
 """Read-only queries behind the public topic pages.
 
-A topic page must cost the same few queries on its first page and its thousandth: the total
-comes from the denormalised `Tag.article_count`, and a page is a range scan over the partial
-index on ArticleTag (tag, -published_at, -article) that reads only indexed columns.
+A topic page must cost the same few queries on its first page and its thousandth: the totals
+come from the denormalised `Tag.article_count` and `Tag.story_count`, and a page is a range scan
+over the partial index on ArticleTag (tag, -published_at, -article) of the links that are
+visible and represent their story (`tags.folding`): one entry per story, read from indexed
+columns only. The story lines under the entries ("Also: …") cost one more query for the page.
 
 Deep pages. OFFSET reads and throws away every entry before the page, so its cost grows with
 the depth (page 2,000 of a big topic skips 40,000 index entries). Two bounded paths replace it:
@@ -31,22 +33,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import Lower, RowNumber
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce, Lower, NullIf, RowNumber
 from django.utils import timezone
 
 from articles.models import Article, url_pattern
+from stories.models import StoryMembership
 from tags.models import ArticleTag, Tag
 
 # Following a chain of merges stops here: a loop made by hand must not hang a request.
 MAX_MERGE_HOPS = 5
 # Bumped when the page markup changes, so cached copies keyed by ETag are not reused.
-PAGE_VERSION = "1"
+PAGE_VERSION = "2"
 CHART_CACHE_SECONDS = 3600
 # A bare ?page=N never skips more index entries than this.
 ANCHOR_ROWS = 1000
 ANCHOR_CACHE_SECONDS = 3600
 _CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Sources named on an entry's story line before "+N more".
+ALSO_SOURCES = 2
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,8 @@ class Chart:
 
 
 def visible_links(tag: Tag) -> QuerySet[ArticleTag]:
-    """A topic's visible links in page order; the filter matches the partial index."""
-    return ArticleTag.objects.filter(tag=tag, is_visible=True).order_by(
+    """A topic's entries (one per story) in page order; the filter matches the partial index."""
+    return ArticleTag.objects.filter(tag=tag, is_visible=True, represents=True).order_by(
         "-published_at", "-article_id"
     )
 
@@ -167,7 +172,9 @@ def keys_before(tag: Tag, cursor: Cursor, limit: int) -> list[Cursor]:
 def keys_after(tag: Tag, cursor: Cursor, limit: int) -> list[Cursor]:
     """Up to `limit` links just newer than `cursor`, newest first (read upwards, reversed)."""
     newer = (
-        ArticleTag.objects.filter(tag=tag, is_visible=True, published_at__gte=cursor.published_at)
+        ArticleTag.objects.filter(
+            tag=tag, is_visible=True, represents=True, published_at__gte=cursor.published_at
+        )
         .filter(
             Q(published_at__gt=cursor.published_at)
             | Q(published_at=cursor.published_at, article_id__gt=cursor.article_id)
@@ -178,7 +185,7 @@ def keys_after(tag: Tag, cursor: Cursor, limit: int) -> list[Cursor]:
 
 
 def _compute_anchors(tag: Tag) -> list[Cursor]:
-    positions = list(range(1, max(1, tag.article_count) + 1, ANCHOR_ROWS))
+    positions = list(range(1, max(1, tag.story_count) + 1, ANCHOR_ROWS))
     ranked = (
         visible_links(tag)
         .annotate(
@@ -195,7 +202,7 @@ def _compute_anchors(tag: Tag) -> list[Cursor]:
 def anchors(tag: Tag) -> list[Cursor]:
     """The key of every ANCHOR_ROWS-th link, cached until the topic's count or newest changes."""
     newest = getattr(tag, "newest_published_at", None)
-    key = f"tags:anchors:{tag.pk}:{ANCHOR_ROWS}:{tag.article_count}:{newest and newest.isoformat()}"
+    key = f"tags:anchors:{tag.pk}:{ANCHOR_ROWS}:{tag.story_count}:{newest and newest.isoformat()}"
     return cache.get_or_set(key, lambda: _compute_anchors(tag), ANCHOR_CACHE_SECONDS)
 
 
@@ -220,7 +227,7 @@ def articles_for(keys: Sequence[Cursor]) -> list[Article]:
         return []
     by_id = (
         Article.objects.visible()
-        .select_related("source")
+        .select_related("source", "story_membership")
         .defer("text", "categories", "keywords")
         .in_bulk(ids)
     )
@@ -230,6 +237,78 @@ def articles_for(keys: Sequence[Cursor]) -> list[Article]:
 def page_articles(tag: Tag, page: int, size: int) -> list[Article]:
     """One numbered page of a topic, newest first: keys from the index, then the articles."""
     return articles_for(page_keys(tag, page, size))
+
+
+@dataclass(frozen=True)
+class StoryLine:
+    """What an entry says about the rest of its story: "Also: A · B · +3 more"."""
+
+    story_id: int
+    sources: tuple[str, ...]
+    more_sources: int
+    others: int
+
+    def get_absolute_url(self) -> str:
+        return url_pattern("story").format(self.story_id)
+
+    @property
+    def text(self) -> str:
+        if not self.sources:
+            return f"Also: {self.others} more article{'s' if self.others != 1 else ''}"
+        more = [f"+{self.more_sources} more"] if self.more_sources else []
+        return "Also: " + " · ".join([*self.sources, *more])
+
+
+def story_of(article: Article) -> int | None:
+    """The story an article read by `articles_for` belongs to, without another query."""
+    try:
+        return article.story_membership.story_id
+    except StoryMembership.DoesNotExist:
+        return None
+
+
+def story_lines(articles: Sequence[Article]) -> dict[int, StoryLine]:
+    """For each listed article whose story has other visible members, its story line: the
+    other sources, newest coverage first. One query for the whole page (members grouped by
+    story and source name), none when no listed article is in a story."""
+    stories = {a.pk: story_of(a) for a in articles}
+    ids = {story for story in stories.values() if story is not None}
+    if not ids:
+        return {}
+    name = Coalesce(NullIf("article__source__name", Value("")), "article__site_name")
+    rows = (
+        StoryMembership.objects.filter(
+            story_id__in=ids,
+            article__is_hidden=False,
+            article__status=Article.Status.OK,
+            article__duplicate_of__isnull=True,
+        )
+        .annotate(name=name)
+        .values("story_id", "name")
+        .annotate(n=Count("pk"), newest=Max("published_at"))
+        .order_by("story_id", "-newest", "name")
+    )
+    by_story: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for row in rows:
+        by_story[row["story_id"]].append((row["name"] or "", row["n"]))
+    lines: dict[int, StoryLine] = {}
+    for article in articles:
+        story = stories[article.pk]
+        if story is None:
+            continue
+        members = by_story.get(story, [])
+        others = sum(n for _, n in members) - 1
+        if others < 1:
+            continue
+        own = article.source.name if article.source else article.site_name
+        names = [name for name, _ in members if name and name != own]
+        lines[article.pk] = StoryLine(
+            story_id=story,
+            sources=tuple(names[:ALSO_SOURCES]),
+            more_sources=max(0, len(names) - ALSO_SOURCES),
+            others=others,
+        )
+    return lines
 
 
 def tags_by_article(
@@ -328,6 +407,7 @@ def tag_validators(tag: Tag, *parts: object) -> tuple[str, datetime]:
             tag.name,
             tag.description,
             tag.article_count,
+            tag.story_count,
             newest and newest.isoformat(),
             tag.rules_changed_at.isoformat(),
             tag.content_changed_at.isoformat(),

@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from articles.models import Article
-from tags import linking
+from tags import folding, linking
 from tags.models import Alias, ArticleTag, RetagJob, Tag, TagDecision
 
 log = logging.getLogger(__name__)
@@ -264,6 +264,8 @@ def _merge_links(job: RetagJob, ids: list[int]) -> int:
         )
         # What the target already had (or its editors refused) goes, counted by the signal.
         ArticleTag.objects.filter(article_id__in=ids, tag_id=job.tag_id).delete()
+        # A moved link may meet its story's entry already on the target: one of them stays.
+        folding.refold_articles(ids, [job.target_id])
         linking.recount([job.tag_id, job.target_id])
     return moved
 

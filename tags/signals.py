@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from articles.models import Article, Source
 from articles.signals import article_extracted, article_failed
-from tags import freshness
-from tags.linking import rules_changed, sync_visibility, tag_article
+from stories.models import StoryMembership
+from stories.signals import story_changed
+from tags import folding, freshness
+from tags.linking import lock_tags, rules_changed, sync_visibility, tag_article
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
 
@@ -20,6 +22,10 @@ def link_deleted(sender, instance: ArticleTag, **kwargs) -> None:
         Tag.objects.filter(pk=instance.tag_id, article_count__gt=0).update(
             article_count=F("article_count") - 1
         )
+        if instance.represents:
+            Tag.objects.filter(pk=instance.tag_id, story_count__gt=0).update(
+                story_count=F("story_count") - 1
+            )
         freshness.touch_tags([instance.tag_id])
 
 
@@ -82,3 +88,29 @@ def source_saved(sender, instance: Source, created: bool, **kwargs) -> None:
     """A renamed source shows on the pages of every topic its articles are in."""
     if not created and not kwargs.get("raw"):
         freshness.touch_all()
+
+
+# Story assignment changed members or leads (sent after its commit): each topic page lists one
+# entry per story, so the stories' entries are settled again (tags.folding).
+@receiver(story_changed)
+def story_regrouped(sender, story_ids=(), **kwargs) -> None:
+    folding.refold_stories(list(story_ids))
+
+
+@receiver(post_delete, sender=StoryMembership)
+def membership_deleted(sender, instance: StoryMembership, **kwargs) -> None:
+    """An article left its story without a new one (deleted, or assignment dropped the row):
+    the rest of the story may need a new entry, and the article, if it stays, is its own."""
+    article_id, story_id = instance.article_id, instance.story_id
+
+    def settle() -> None:
+        with transaction.atomic():
+            tag_ids = set(
+                ArticleTag.objects.filter(article_id=article_id).values_list("tag_id", flat=True)
+            )
+            if tag_ids:
+                lock_tags(tag_ids)
+                folding.refold_articles([article_id], tag_ids)
+        folding.refold_stories([story_id])
+
+    transaction.on_commit(settle)

@@ -141,7 +141,8 @@ def tag_page(request: HttpRequest, slug: str) -> HttpResponse:
     page = page_number(request)
     before, after = _cursor(request, "before"), _cursor(request, "after")
     size = settings.NEWSDESK_PAGE_SIZE
-    pages = queries.page_count(tag.article_count, size)
+    # One entry per story: the pages are counted in stories.
+    pages = queries.page_count(tag.story_count, size)
     if page > pages and before is None and after is None:
         raise Http404("No such page.")
     cursor = (before and before.token(), after and after.token())
@@ -167,12 +168,13 @@ def _render_tag_page(
         raise Http404("No such page.")
     articles = queries.articles_for(listing.keys)
     others = queries.tags_by_article((a.pk for a in articles), exclude=tag) if articles else {}
+    lines = queries.story_lines(articles)
     base = reverse("tag", args=[tag.slug])
     page = listing.page
     older = listing.keys and listing.has_older
     context = {
         "tag": tag,
-        "articles": [(a, others.get(a.pk, [])) for a in articles],
+        "articles": [(a, others.get(a.pk, []), lines.get(a.pk)) for a in articles],
         "page": page,
         "pages": max(pages, page),
         "older_url": _page_url(base, page + 1, size, "before", listing.keys[-1]) if older else "",

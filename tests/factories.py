@@ -10,6 +10,8 @@ from html import escape
 from django.contrib.auth.models import Group, User
 
 from articles.models import Article, Feed
+from stories.models import Story, StoryMembership
+from stories.signals import story_changed
 from tags.models import Alias, Exclusion, Tag
 
 _counter = itertools.count(1)
@@ -99,3 +101,46 @@ def staff(username: str, group: str) -> User:
     user = User.objects.create_user(username, password="pw", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return user
+
+
+def make_story(*articles: Article, lead: Article | None = None, announce: bool = True) -> Story:
+    """A story of these articles, written the way assignment writes one, then announced.
+
+    The lead is the earliest member unless given. `story_changed` is sent as assignment sends
+    it after its commit (tests run inside one transaction, so it is sent at once).
+    """
+    first = min(articles, key=lambda a: (a.published_at, a.pk))
+    story = Story.objects.create(lead=lead or first)
+    for article in articles:
+        StoryMembership.objects.create(
+            article=article, story=story, published_at=article.published_at
+        )
+    _recount(story)
+    if announce:
+        story_changed.send(sender=Story, story_ids=[story.pk])
+    return story
+
+
+def move_to_story(article: Article, story: Story, announce: bool = True) -> None:
+    """Move (or add) an article into `story`, as assignment or an editor's split does."""
+    old = StoryMembership.objects.filter(article=article).values_list("story_id", flat=True)
+    before = list(old)
+    StoryMembership.objects.update_or_create(
+        article=article, defaults={"story": story, "published_at": article.published_at}
+    )
+    for changed in Story.objects.filter(pk__in=[story.pk, *before]):
+        _recount(changed)
+    if announce:
+        story_changed.send(sender=Story, story_ids=[story.pk, *before])
+
+
+def _recount(story: Story) -> None:
+    members = Article.objects.filter(story_membership__story=story)
+    dates = sorted(a.published_at for a in members)
+    Story.objects.filter(pk=story.pk).update(
+        article_count=len(dates),
+        source_count=len({a.source_id or a.site_name for a in members}),
+        first_published_at=dates[0] if dates else None,
+        last_published_at=dates[-1] if dates else None,
+    )
+    story.refresh_from_db()

@@ -72,8 +72,12 @@ def link(article: Article, tag: Tag, visible: bool | None = None) -> ArticleTag:
         is_visible=visible,
     )
     if visible:
-        Tag.objects.filter(pk=tag.pk).update(article_count=F("article_count") + 1)
+        # A new link represents its article until a story folds it (tests/factories.py).
+        Tag.objects.filter(pk=tag.pk).update(
+            article_count=F("article_count") + 1, story_count=F("story_count") + 1
+        )
         tag.article_count += 1
+        tag.story_count += 1
     return row
 
 

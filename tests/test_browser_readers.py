@@ -67,3 +67,69 @@ def test_an_article_page_says_which_time_zone_its_time_is_in(live_server, page, 
     page.goto(f"{live_server.url}/articles/{article.pk}/")
     shown = page.locator(".story time").inner_text()
     assert shown.endswith(" UTC"), shown
+
+
+def test_a_story_shows_once_on_its_topic_and_opens_on_its_own_page(live_server, page):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import make_story
+    from tests.pages_fixtures import make_source
+
+    tag = make_tag("Heavy rare earths")
+    now = timezone.now()
+    wire = make_source("Mineral Wire", "wire.example")
+    desk = make_source("Pacific Desk", "desk.example")
+    lead = make_article(
+        "Sarawak separation plant signs Japanese offtake for its heavy rare earths",
+        tags=[tag],
+        source=wire,
+        published_at=now - timedelta(hours=6),
+        summary="A planned plant in Sarawak will sell most of its dysprosium to Japan.",
+    )
+    retold = make_article(
+        "Japanese trader secures a decade of Sarawak dysprosium and terbium",
+        tags=[tag],
+        source=desk,
+        published_at=now - timedelta(hours=2),
+    )
+    make_article("Unrelated magnet news", tags=[tag], published_at=now - timedelta(hours=1))
+    story = make_story(lead, retold)
+
+    page.goto(f"{live_server.url}/tags/{tag.slug}/")
+    main = page.locator("main")
+    assert "Total: 3 articles found in 2 stories" in main.inner_text()
+    titles = page.locator("article.entry h2").all_inner_texts()
+    assert titles == ["Unrelated magnet news", lead.title]
+    also = page.get_by_role("link", name="Also: Pacific Desk")
+    assert also.count() == 1
+    shared.assert_fits_the_screen(page)
+    shared.shot(page, "topic-with-story")
+
+    also.click()
+    page.wait_for_url(f"**/stories/{story.pk}/")
+    assert page.locator("h1").inner_text() == lead.title
+    # Landmarks and a heading outline a screen reader can walk.
+    assert page.locator("header.site-header").count() == 1
+    assert page.get_by_role("main").count() == 1
+    assert page.get_by_role("contentinfo").count() == 1
+    assert page.locator("h1").count() == 1
+    listed = page.locator(".story-article h3").all_inner_texts()
+    assert listed == [retold.title, lead.title]  # newest first
+    assert page.locator(".story-article .source").all_inner_texts() == [
+        "Pacific Desk",
+        "Mineral Wire",
+    ]
+    originals = page.locator(".story-article a.original")
+    assert originals.nth(0).get_attribute("href") == retold.url
+    canonical = page.locator("link[rel=canonical]").get_attribute("href")
+    assert canonical.endswith(f"/stories/{story.pk}/")
+    shared.assert_fits_the_screen(page)
+    shared.shot(page, "story-page")
+
+    page.get_by_role("link", name=retold.title, exact=True).click()
+    page.wait_for_url(f"**/articles/{retold.pk}/")
+    page.get_by_role("link", name="Part of a story: 2 articles").click()
+    page.wait_for_url(f"**/stories/{story.pk}/")
+    assert page.console_errors == []

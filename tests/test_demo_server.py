@@ -23,6 +23,7 @@ from articles.demo import (
     MISSING_PATHS,
     SHARED_PATHS,
     SITE_ROOT,
+    STORY_PATHS,
     STUB_PATHS,
     TRACKED_PATHS,
     DemoSite,
@@ -402,3 +403,36 @@ def assert_related_titles_are_printed_twice(tree: lxml.html.HtmlElement) -> None
     titles = [title for title in ALL_TITLES if title in block]
     assert len(titles) >= 2
     assert all(block.count(title) == 2 for title in titles)
+
+
+# ---------------------------------------------------------------- one event, two publishers
+
+
+def test_two_publishers_retell_one_event_and_the_clusterer_groups_only_them() -> None:
+    """The demo's multi-source story: the pure clusterer (the code assignment runs) puts the two
+    tellings together and every other demo article in a story of its own."""
+    from datetime import datetime
+
+    from stories.clustering import StoryItem, cluster
+
+    items = []
+    for path in ARTICLE_PAGES:
+        tree = lxml.html.parse(str(SITE_ROOT / path.lstrip("/")))
+        body = tree.xpath("//*[@itemprop='articleBody']//p")
+        items.append(
+            StoryItem(
+                key=path,
+                title=meta(tree, "og:title"),
+                summary=meta(tree, "description"),
+                text="\n\n".join(p.text_content() for p in body),
+                source=path.split("/")[1],
+                published=datetime.fromisoformat(meta(tree, "article:published_time")),
+            )
+        )
+    items.sort(key=lambda item: item.published)
+    labels = dict(zip((item.key for item in items), cluster(items), strict=True))
+    told = {labels[path] for path in STORY_PATHS}
+    assert len(told) == 1
+    assert {path.split("/")[1] for path in STORY_PATHS} == {"mineral-wire", "pacific-desk"}
+    others = [label for path, label in labels.items() if path not in STORY_PATHS]
+    assert len(set(others)) == len(others) and not told & set(others)
