@@ -32,6 +32,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import pairwise
 from typing import Protocol
 
@@ -159,7 +160,6 @@ LEAD_WORDS = 120  # of the text, for the bag of terms; near-duplicates see the w
 SHINGLE_WORDS = 5
 MIN_SHINGLES = 20  # shorter texts are too short to call two of them copies
 PERMUTATIONS = 64
-DUPLICATE_THRESHOLD = 0.7
 
 
 @dataclass(frozen=True)
@@ -415,12 +415,18 @@ class MemoryStore:
         return len(self._stories)
 
 
-def band_keys(minhash: MinHash) -> list[int]:
+@cache
+def banding(threshold: float) -> tuple[tuple[int, int], ...]:
+    """datasketch's LSH banding (which hash values form each band) for a Jaccard threshold."""
+    return tuple(MinHashLSH(threshold=threshold, num_perm=PERMUTATIONS).hashranges)
+
+
+def band_keys(minhash: MinHash, threshold: float) -> list[int]:
     """The LSH band keys of a MinHash, as signed 64-bit integers a database index can hold:
-    two texts are near-duplicate candidates when they share any band (datasketch's banding
-    for ``DUPLICATE_THRESHOLD``, so the in-memory and database stores find the same pairs)."""
+    two texts are near-duplicate candidates when they share any band (datasketch's banding,
+    so the in-memory and database stores find the same pairs)."""
     keys = []
-    for band, (start, end) in enumerate(_BANDING.hashranges):
+    for band, (start, end) in enumerate(banding(threshold)):
         digest = hashlib.blake2b(
             band.to_bytes(2, "big") + minhash.hashvalues[start:end].byteswap().tobytes(),
             digest_size=8,
@@ -459,7 +465,8 @@ class StoryClusterer:
         self.window = window
         self.index_terms = index_terms
         self.max_candidates = max_candidates
-        # The banding is fixed for the database's band table, whatever the threshold here.
+        # Sets the LSH banding: a database's band table holds keys of one banding, so changing
+        # it means a restory (old members' bands no longer match).
         self.duplicate_threshold = duplicate_threshold
         self.store: ClusterStore = store if store is not None else MemoryStore()
 
@@ -604,14 +611,13 @@ class StoryClusterer:
         )
 
     def _near_duplicate(self, item: StoryItem, horizon: datetime) -> object | None:
-        if item.duplicate_of is not None:
-            # An exact copy (same content hash) joins its original's story whenever it has one.
-            if self.store.story_of(item.duplicate_of) is not None:
-                return item.duplicate_of
+        # An exact copy (same content hash) joins its original's story whenever it has one.
+        if item.duplicate_of is not None and self.store.story_of(item.duplicate_of) is not None:
+            return item.duplicate_of
         minhash = minhash_of(item.text)
         if minhash is None:
             return None
-        bands = band_keys(minhash)
+        bands = band_keys(minhash, self.duplicate_threshold)
         found = []
         for key in self.store.keys_sharing_a_band(bands, horizon):
             story_id = self.store.story_of(key)
@@ -619,10 +625,6 @@ class StoryClusterer:
                 found.append(key)
         self.store.remember_bands(item.key, bands, item.published)
         return found[0] if found else None
-
-
-# datasketch's banding (bands x rows) for the near-duplicate threshold.
-_BANDING = MinHashLSH(threshold=DUPLICATE_THRESHOLD, num_perm=PERMUTATIONS)
 
 
 def cluster(items: Sequence[StoryItem], *, merge_every: int = 0, **options) -> list[int]:

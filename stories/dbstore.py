@@ -239,7 +239,9 @@ class DatabaseStore:
         return self._centroids[story_id]
 
     def size(self, story_id: int) -> int:
-        return StoryState.objects.filter(story_id=story_id).values_list("size", flat=True).first() or 0
+        return (
+            StoryState.objects.filter(story_id=story_id).values_list("size", flat=True).first() or 0
+        )
 
     def new_story(self) -> int:
         now = timezone.now()
@@ -293,15 +295,15 @@ class DatabaseStore:
             "lead_id", "lead_chosen_by_id", "first_published_at", "last_published_at"
         )[0]
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM stories_storymembership m "
-                "JOIN articles_article a ON a.id = m.article_id "
-                "WHERE m.story_id = %s AND a.source_id = "
-                "(SELECT source_id FROM articles_article WHERE id = %s) AND m.article_id <> %s "
-                "LIMIT 1",
-                [story_id, item.key, item.key],
-            )
-            new_source = cursor.fetchone() is None
+            new_source = False
+            if item.source:  # the source's id, as the worker's items carry it
+                cursor.execute(
+                    "SELECT 1 FROM stories_storymembership m "
+                    "JOIN articles_article a ON a.id = m.article_id "
+                    "WHERE m.story_id = %s AND a.source_id = %s AND m.article_id <> %s LIMIT 1",
+                    [story_id, int(item.source), item.key],
+                )
+                new_source = cursor.fetchone() is None
             lead_id = story["lead_id"]
             could_lead = bool(item.text.strip()) and item.duplicate_of is None
             if could_lead and not story["lead_chosen_by_id"]:
@@ -328,7 +330,9 @@ class DatabaseStore:
 
     def set_index(self, story_id: int, norm: float, index_terms: set[str]) -> None:
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE stories_storystate SET norm = %s WHERE story_id = %s", [norm, story_id])
+            cursor.execute(
+                "UPDATE stories_storystate SET norm = %s WHERE story_id = %s", [norm, story_id]
+            )
             cursor.execute("SELECT term FROM stories_storyterm WHERE story_id = %s", [story_id])
             current = {row[0] for row in cursor.fetchall()}
             gone = sorted(current - index_terms)
@@ -396,7 +400,9 @@ class DatabaseStore:
         seen = set()
         while story_id not in seen:
             seen.add(story_id)
-            into = Story.objects.filter(pk=story_id).values_list("merged_into_id", flat=True).first()
+            into = (
+                Story.objects.filter(pk=story_id).values_list("merged_into_id", flat=True).first()
+            )
             if not into:
                 break
             story_id = into
@@ -408,4 +414,3 @@ class DatabaseStore:
 
     def live_stories(self) -> int:
         return StoryState.objects.count()
-

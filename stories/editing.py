@@ -111,7 +111,9 @@ def split(article_id: int, user) -> Story:
 
     with transaction.atomic():
         lock()
-        membership = StoryMembership.objects.select_for_update().filter(article_id=article_id).first()
+        membership = (
+            StoryMembership.objects.select_for_update().filter(article_id=article_id).first()
+        )
         if membership is None:
             raise StoryEditError("This article is in no story yet.")
         old = membership.story_id

@@ -81,11 +81,16 @@ class StoryState(models.Model):
     """A live story as the clusterer sees it: how many members it took, its centroid's norm
     (under the IDF of its last change) and when its newest member was published."""
 
-    story = models.OneToOneField(Story, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    story = models.OneToOneField(
+        Story, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
     size = models.PositiveIntegerField(default=0)
     norm = models.FloatField(default=1.0)
     last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"state of story {self.story_id}"
 
 
 class StoryTerm(models.Model):
@@ -94,6 +99,9 @@ class StoryTerm(models.Model):
     pk = models.CompositePrimaryKey("term", "story")
     term = models.TextField()
     story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.term!r} → story {self.story_id}"
 
 
 class StoryCentroid(models.Model):
@@ -105,6 +113,9 @@ class StoryCentroid(models.Model):
     term = models.TextField()
     weight = models.FloatField()
 
+    def __str__(self) -> str:
+        return f"story {self.story_id}: {self.term!r} {self.weight:.3f}"
+
 
 class StoryBand(models.Model):
     """One LSH band key of a recent member's MinHash: two articles sharing a band are
@@ -115,6 +126,9 @@ class StoryBand(models.Model):
     article = models.ForeignKey("articles.Article", on_delete=models.CASCADE, related_name="+")
     published_at = models.DateTimeField(db_index=True)
 
+    def __str__(self) -> str:
+        return f"band {self.band} of article {self.article_id}"
+
 
 class TermFrequency(models.Model):
     """Document frequencies shared by every worker (the IDF); the row with the empty term counts
@@ -122,6 +136,9 @@ class TermFrequency(models.Model):
 
     term = models.TextField(primary_key=True)
     documents = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.term!r} in {self.documents} documents"
 
 
 class RestoryJob(models.Model):

@@ -112,8 +112,9 @@ def reassign(article_ids: list[int]) -> int:
     with transaction.atomic():
         assignment.lock()
         before = dict(
-            StoryMembership.objects.filter(article_id__in=article_ids, pinned_by__isnull=True)
-            .values_list("article_id", "story_id")
+            StoryMembership.objects.filter(
+                article_id__in=article_ids, pinned_by__isnull=True
+            ).values_list("article_id", "story_id")
         )
         pinned = set(
             StoryMembership.objects.filter(

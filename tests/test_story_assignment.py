@@ -60,7 +60,9 @@ def article(title, text, hours=0.0, source=None, **fields) -> Article:
 
 
 def source(name: str) -> Source:
-    return Source.objects.create(name=name, domain=f"{name.lower()}.example", url=f"https://{name.lower()}.example/")
+    return Source.objects.create(
+        name=name, domain=f"{name.lower()}.example", url=f"https://{name.lower()}.example/"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -217,7 +219,7 @@ def test_the_merge_pass_joins_stories_but_leaves_editors_stories_alone():
     StoryMembership.objects.update(pinned_by=None)
     merged = assignment.merge_pass(now=T0 + timedelta(hours=2))
     assert len(merged) == 1
-    (gone, keep), = merged.items()
+    ((gone, keep),) = merged.items()
     assert Story.objects.get(pk=gone).merged_into_id == keep
     assert Story.objects.get(pk=keep).article_count == 2
     assert set(StoryMembership.objects.values_list("story_id", flat=True)) == {keep}

@@ -13,7 +13,9 @@ def parse_since(value: str) -> datetime:
     if moment is None:
         day = parse_date(value)
         if day is None:
-            raise CommandError(f"--since wants a date (2026-11-01) or a date and time, not {value!r}.")
+            raise CommandError(
+                f"--since wants a date (2026-11-01) or a date and time, not {value!r}."
+            )
         moment = datetime.combine(day, time.min)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
