@@ -71,3 +71,17 @@ def test_operators_may_look_but_not_split(operator, placed):
     response = operator.post(reverse("admin:stories_story_split", args=[ferry, placed[1].pk]))
     assert response.status_code == 403
     assert story_of(placed[1]) == ferry
+
+
+def test_the_operations_page_counts_extracted_articles_in_no_story(operator):
+    from django.contrib.auth.models import Permission
+
+    from tests.test_story_assignment import FERRY
+
+    article("Waiting for its story", FERRY)
+    page = operator.get("/admin/operations/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "in no story yet" in text
+    assert "<strong>1</strong> (the sweep places them" in text
+    assert Permission.objects.filter(codename="view_restoryjob").exists()
