@@ -141,22 +141,20 @@ def merge_pass(now=None) -> dict[int, int]:
     return merged
 
 
-def prune(now=None) -> dict[str, int]:
+def prune(now=None, *, touched_before=None) -> dict[str, int]:
     """Drop the clusterer's state for stories past the window (a day's margin, and none
     touched in the last hour, so a restory walking an old period keeps what it built)."""
     from stories.models import StoryBand, StoryCentroid, StoryState, StoryTerm
 
     now = now or timezone.now()
+    touched_before = touched_before or now - timedelta(hours=1)
     horizon = now - window() - timedelta(days=1)
     with transaction.atomic():
         lock()
-        old = StoryState.objects.filter(
-            last_seen__lt=horizon, updated_at__lt=now - timedelta(hours=1)
-        ).values("story_id")
-        terms = StoryTerm.objects.filter(story_id__in=old).delete()[0]
-        centroids = StoryCentroid.objects.filter(story_id__in=old).delete()[0]
-        states = StoryState.objects.filter(
-            last_seen__lt=horizon, updated_at__lt=now - timedelta(hours=1)
-        ).delete()[0]
+        old = StoryState.objects.filter(last_seen__lt=horizon, updated_at__lt=touched_before)
+        ids = old.values("story_id")
+        terms = StoryTerm.objects.filter(story_id__in=ids).delete()[0]
+        centroids = StoryCentroid.objects.filter(story_id__in=ids).delete()[0]
+        states = old.delete()[0]
         bands = StoryBand.objects.filter(published_at__lt=horizon).delete()[0]
     return {"states": states, "terms": terms, "centroids": centroids, "bands": bands}
