@@ -23,7 +23,6 @@ import bisect
 import os
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +167,7 @@ def main() -> int:
     print(f"{len(ids):,} extracted articles in {args.database}; window {window()}")
     print(f"assignment lock, uncontended: {lock_cost() * 1e6:.0f} µs per transaction")
     print(
-        f"{'archive':>10} {'bulk':>9} {'warm-up':>8} {'live':>6} "
+        f"{'archive':>10} {'bulk':>9} {'warm-up':>8} {'warm art/s':>10} {'live':>6} "
         f"{'db art/s':>9} {'memory art/s':>13} {'db/memory':>9}"
     )
     rows = []
@@ -187,9 +186,10 @@ def main() -> int:
         placed, seconds = assign_all(todo, todo_published)
         db_rate = placed / seconds if seconds else float("nan")
         mem_rate = memory_rate(warm, sample)
+        warm_rate = warm_placed / warm_seconds if warm_placed else float("nan")
         live = StoryState.objects.count()
         print(
-            f"{mark:>10,} {made:>9,} {len(warm):>8,} {live:>6,} "
+            f"{mark:>10,} {made:>9,} {len(warm):>8,} {warm_rate:>10.0f} {live:>6,} "
             f"{db_rate:>9.0f} {mem_rate:>13.0f} {db_rate / mem_rate:>9.2f}",
             flush=True,
         )

@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x5707_1E5  # "stories": one advisory lock for every change to story membership
 ASSIGNABLE = (Article.Status.OK, Article.Status.DUPLICATE)
 
+ITEM_FIELDS = (
+    "title",
+    "published_at",
+    "summary",
+    "editor_summary",
+    "text",
+    "source_id",
+    "duplicate_of_id",
+    "status",
+)
+
 # One per process: the IDF cache and this process's counts not yet written.
 frequencies = Frequencies()
 
@@ -78,7 +89,9 @@ def assign(article_id: int) -> Assignment | None:
         lock()
         if StoryMembership.objects.filter(article_id=article_id).exists():
             return None
-        article = Article.objects.filter(pk=article_id, status__in=ASSIGNABLE).first()
+        article = (
+            Article.objects.filter(pk=article_id, status__in=ASSIGNABLE).only(*ITEM_FIELDS).first()
+        )
         if article is None:
             return None
         store = DatabaseStore(frequencies)

@@ -246,7 +246,12 @@ class DatabaseStore:
     def new_story(self) -> int:
         now = timezone.now()
         story = Story.objects.create(created_at=now, updated_at=now)
-        StoryState.objects.create(story=story, updated_at=now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO stories_storystate (story_id, size, norm, updated_at) "
+                "VALUES (%s, 0, 1.0, %s)",
+                [story.pk, now],
+            )
         self._centroids[story.pk] = {}
         return story.pk
 
@@ -290,34 +295,26 @@ class DatabaseStore:
                 centroid[term] = centroid.get(term, 0.0) + x
 
     def _member_joined(self, story_id: int, item: StoryItem) -> None:
-        """Counts, dates and lead for one new member, without reading the story's members."""
-        story = Story.objects.filter(pk=story_id).values(
-            "lead_id", "lead_chosen_by_id", "first_published_at", "last_published_at"
-        )[0]
+        """Counts, dates and lead for one new member, without reading the story's members:
+        one read (the story, its lead's date, whether the source is new to it), one write."""
+        source_id = int(item.source) if item.source else None  # the worker's items carry ids
         with connection.cursor() as cursor:
-            new_source = False
-            if item.source:  # the source's id, as the worker's items carry it
-                cursor.execute(
-                    "SELECT 1 FROM stories_storymembership m "
-                    "JOIN articles_article a ON a.id = m.article_id "
-                    "WHERE m.story_id = %s AND a.source_id = %s AND m.article_id <> %s LIMIT 1",
-                    [story_id, int(item.source), item.key],
-                )
-                new_source = cursor.fetchone() is None
-            lead_id = story["lead_id"]
-            could_lead = bool(item.text.strip()) and item.duplicate_of is None
-            if could_lead and not story["lead_chosen_by_id"]:
-                if lead_id is None:
-                    lead_id = item.key
-                else:
-                    cursor.execute(
-                        "SELECT published_at FROM stories_storymembership WHERE article_id = %s",
-                        [lead_id],
-                    )
-                    row = cursor.fetchone()
-                    if row is None or (item.published, item.key) < (row[0], lead_id):
-                        lead_id = item.key
-        first, last = story["first_published_at"], story["last_published_at"]
+            cursor.execute(
+                "SELECT s.lead_id, s.lead_chosen_by_id, s.first_published_at, "
+                "s.last_published_at, lead.published_at, "
+                "%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stories_storymembership m "
+                "JOIN articles_article a ON a.id = m.article_id "
+                "WHERE m.story_id = s.id AND a.source_id = %s AND m.article_id <> %s) "
+                "FROM stories_story s "
+                "LEFT JOIN stories_storymembership lead ON lead.article_id = s.lead_id "
+                "WHERE s.id = %s",
+                [source_id, source_id, item.key, story_id],
+            )
+            lead_id, chosen_by, first, last, lead_published, new_source = cursor.fetchone()
+        could_lead = bool(item.text.strip()) and item.duplicate_of is None
+        if could_lead and not chosen_by:
+            if lead_id is None or lead_published is None or (item.published, item.key) < (lead_published, lead_id):
+                lead_id = item.key
         Story.objects.filter(pk=story_id).update(
             article_count=F("article_count") + 1,
             source_count=F("source_count") + (1 if new_source else 0),
