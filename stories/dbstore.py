@@ -311,10 +311,10 @@ class DatabaseStore:
                 [source_id, source_id, item.key, story_id],
             )
             lead_id, chosen_by, first, last, lead_published, new_source = cursor.fetchone()
-        could_lead = bool(item.text.strip()) and item.duplicate_of is None
-        if could_lead and not chosen_by:
-            if lead_id is None or lead_published is None or (item.published, item.key) < (lead_published, lead_id):
-                lead_id = item.key
+        could_lead = bool(item.text.strip()) and item.duplicate_of is None and not chosen_by
+        earlier = lead_published is None or (item.published, item.key) < (lead_published, lead_id)
+        if could_lead and (lead_id is None or earlier):
+            lead_id = item.key
         Story.objects.filter(pk=story_id).update(
             article_count=F("article_count") + 1,
             source_count=F("source_count") + (1 if new_source else 0),
