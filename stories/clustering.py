@@ -160,6 +160,7 @@ LEAD_WORDS = 120  # of the text, for the bag of terms; near-duplicates see the w
 SHINGLE_WORDS = 5
 MIN_SHINGLES = 20  # shorter texts are too short to call two of them copies
 PERMUTATIONS = 64
+NORM_EVERY = 32  # a story's norm is recomputed in full up to this size, then this often
 
 
 @dataclass(frozen=True)
@@ -269,8 +270,11 @@ class ClusterStore(Protocol):
     def new_story(self) -> int: ...
     def add_member(
         self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
+    ) -> int: ...
+    def index_terms(self, story_id: int) -> set[str]: ...
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
     ) -> None: ...
-    def set_index(self, story_id: int, norm: float, index_terms: set[str]) -> None: ...
     def postings(self, horizon: datetime) -> Iterable[Sequence[int]]: ...
     def can_merge(self, a: int, b: int) -> bool: ...
     def absorb(self, keep: int, gone: int, merged: dict[str, float]) -> None: ...
@@ -357,7 +361,7 @@ class MemoryStore:
 
     def add_member(
         self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
-    ) -> None:
+    ) -> int:
         story = self._stories[story_id]
         for term, x in raw.items():
             story.centroid[term] += x
@@ -365,8 +369,14 @@ class MemoryStore:
         if story.last_seen is None or item.published > story.last_seen:
             story.last_seen = item.published
         self._story_of_key[item.key] = story_id
+        return story.size
 
-    def set_index(self, story_id: int, norm: float, index_terms: set[str]) -> None:
+    def index_terms(self, story_id: int) -> set[str]:
+        return set(self._stories[story_id].index_terms)
+
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
+    ) -> None:
         story = self._stories[story_id]
         story.norm = norm
         for term in story.index_terms - index_terms:
@@ -499,7 +509,7 @@ class StoryClusterer:
         if best is None or best_score < self.threshold:
             best, best_score = store.new_story(), 0.0
         assignment = Assignment(item.key, best, best_score)
-        self._join(best, bag, item, assignment)
+        self._join(best, bag, item, assignment, fresh=best_score < self.threshold)
         return assignment
 
     def story_of(self, key: object) -> int:
@@ -595,13 +605,44 @@ class StoryClusterer:
         return pairs
 
     def _join(
-        self, story_id: int, bag: Counter[str], item: StoryItem, assignment: Assignment
+        self,
+        story_id: int,
+        bag: Counter[str],
+        item: StoryItem,
+        assignment: Assignment,
+        *,
+        fresh: bool = False,
     ) -> None:
         vector = self._weighted(bag)
         # Members count equally whatever their length: add the unit vector, in raw weights.
         raw = {term: x / self._idf(term) for term, x in vector.items()}
-        self.store.add_member(story_id, item, raw, assignment)
-        self._reindex(story_id)
+        # The norm and the index terms follow from the terms this member touches (and the
+        # current index terms), so a join costs the item's size, not the story's: under one
+        # IDF, a term neither in the item nor in the index cannot enter the top.
+        index = set() if fresh else self.store.index_terms(story_id)
+        if fresh:
+            norm, before = 0.0, {}
+        else:
+            norm, before = self.store.partial_centroids([story_id], raw.keys() | index)[story_id]
+        size = self.store.add_member(story_id, item, raw, assignment)
+        idf = self._idf
+        square = norm * norm
+        value: dict[str, float] = {t: before.get(t, 0.0) * idf(t) for t in index}
+        for term, x in raw.items():
+            old = before.get(term, 0.0)
+            square += ((old + x) ** 2 - old * old) * idf(term) ** 2
+            value[term] = (old + x) * idf(term)
+        top = set(heapq.nlargest(self.index_terms, value, key=value.__getitem__))
+        # The norm, though, must follow the IDF as it moves (most while a story is young): it is
+        # recomputed in full while the story is small and then every NORM_EVERY members, so
+        # the cost per join stays bounded as a story grows.
+        if size <= NORM_EVERY or size % NORM_EVERY == 0:
+            centroid = self.store.centroid(story_id)
+            self.store.prefetch(centroid.keys())
+            norm = self._norm(centroid)
+        else:
+            norm = math.sqrt(max(square, 0.0)) or 1.0
+        self.store.set_index(story_id, norm, top, current=index)
 
     def _reindex(self, story_id: int) -> None:
         centroid = self.store.centroid(story_id)

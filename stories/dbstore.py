@@ -257,16 +257,17 @@ class DatabaseStore:
 
     def add_member(
         self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
-    ) -> None:
+    ) -> int:
         self.add_to_centroid(story_id, raw)
         now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE stories_storystate SET size = size + 1, updated_at = %s, "
                 "last_seen = CASE WHEN last_seen IS NULL OR last_seen < %s THEN %s "
-                "ELSE last_seen END WHERE story_id = %s",
+                "ELSE last_seen END WHERE story_id = %s RETURNING size",
                 [now, item.published, item.published, story_id],
             )
+            size = cursor.fetchone()[0]
             cursor.execute(
                 "INSERT INTO stories_storymembership (article_id, story_id, score, "
                 "near_duplicate_of_id, published_at, joined_at) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -280,6 +281,7 @@ class DatabaseStore:
                 ],
             )
         self._member_joined(story_id, item)
+        return size
 
     def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
         with connection.cursor() as cursor:
@@ -325,13 +327,20 @@ class DatabaseStore:
         )
         self.changed.add(story_id)
 
-    def set_index(self, story_id: int, norm: float, index_terms: set[str]) -> None:
+    def index_terms(self, story_id: int) -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT term FROM stories_storyterm WHERE story_id = %s", [story_id])
+            return {row[0] for row in cursor.fetchall()}
+
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
+    ) -> None:
+        if current is None:
+            current = self.index_terms(story_id)
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE stories_storystate SET norm = %s WHERE story_id = %s", [norm, story_id]
             )
-            cursor.execute("SELECT term FROM stories_storyterm WHERE story_id = %s", [story_id])
-            current = {row[0] for row in cursor.fetchall()}
             gone = sorted(current - index_terms)
             if gone:
                 marks, params = _list(gone)
