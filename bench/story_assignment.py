@@ -134,6 +134,18 @@ def memory_rate(warm: list[int], sample: list[int]) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
+def round_trip(n: int = 2000) -> float:
+    """Seconds for one ``SELECT 1``: what every query costs before it does anything."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        for _ in range(n):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.perf_counter() - start) / n
+
+
 def lock_cost(n: int = 2000) -> float:
     """Seconds per transaction that takes the assignment lock, uncontended."""
     from django.db import transaction
@@ -165,7 +177,10 @@ def main() -> int:
 
     ids, published = ordered_articles()
     print(f"{len(ids):,} extracted articles in {args.database}; window {window()}")
-    print(f"assignment lock, uncontended: {lock_cost() * 1e6:.0f} µs per transaction")
+    print(
+        f"one query round trip: {round_trip() * 1e6:.0f} µs; the assignment lock, uncontended: "
+        f"{lock_cost() * 1e6:.0f} µs more per transaction"
+    )
     print(
         f"{'archive':>10} {'bulk':>9} {'warm-up':>8} {'warm art/s':>10} {'live':>6} "
         f"{'db art/s':>9} {'memory art/s':>13} {'db/memory':>9}"

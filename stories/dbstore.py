@@ -32,6 +32,10 @@ from stories.models import Story, StoryState
 DOCUMENTS = ""  # the TermFrequency row that counts documents
 
 
+def _on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
 def _list(values: Sequence) -> tuple[str, list]:
     """An ``IN (…)`` list that works on PostgreSQL and SQLite alike."""
     return ", ".join(["%s"] * len(values)), list(values)
@@ -168,11 +172,18 @@ class DatabaseStore:
 
     def remember_bands(self, key: object, bands: Sequence[int], published: datetime) -> None:
         with connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO stories_storyband (band, article_id, published_at) "
-                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                [(band, key, published) for band in set(bands)],
-            )
+            if _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storyband (band, article_id, published_at) "
+                    "SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING",
+                    [sorted(set(bands)), key, published],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_storyband (band, article_id, published_at) "
+                    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(band, key, published) for band in set(bands)],
+                )
 
     # --- Stories -----------------------------------------------------------------------------
 
@@ -210,20 +221,20 @@ class DatabaseStore:
             return out
         story_marks, story_params = _list(story_ids)
         term_marks, term_params = _list(wanted)
+        norms: dict[int, float] = {}
+        weights: defaultdict[int, dict[str, float]] = defaultdict(dict)
         with connection.cursor() as cursor:
+            # One query: each story's norm, with its centroid's rows for the item's terms.
             cursor.execute(
-                f"SELECT story_id, norm FROM stories_storystate WHERE story_id IN ({story_marks})",  # noqa: S608
-                story_params,
+                "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
+                "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "
+                f"AND c.term IN ({term_marks}) WHERE s.story_id IN ({story_marks})",
+                [*term_params, *story_params],
             )
-            norms = dict(cursor.fetchall())
-            cursor.execute(
-                "SELECT story_id, term, weight FROM stories_storycentroid "  # noqa: S608
-                f"WHERE story_id IN ({story_marks}) AND term IN ({term_marks})",
-                [*story_params, *term_params],
-            )
-            weights: defaultdict[int, dict[str, float]] = defaultdict(dict)
-            for story_id, term, weight in cursor.fetchall():
-                weights[story_id][term] = weight
+            for story_id, norm, term, weight in cursor.fetchall():
+                norms[story_id] = norm
+                if term is not None:
+                    weights[story_id][term] = weight
         for story_id in story_ids:
             out[story_id] = (norms.get(story_id, 1.0), weights.get(story_id, {}))
         return out
@@ -284,13 +295,24 @@ class DatabaseStore:
         return size
 
     def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
+        rows = sorted(raw.items())
+        upsert = (
+            "ON CONFLICT (story_id, term) DO UPDATE "
+            "SET weight = stories_storycentroid.weight + excluded.weight"
+        )
         with connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO stories_storycentroid (story_id, term, weight) VALUES (%s, %s, %s) "
-                "ON CONFLICT (story_id, term) DO UPDATE "
-                "SET weight = stories_storycentroid.weight + excluded.weight",
-                [(story_id, term, x) for term, x in sorted(raw.items())],
-            )
+            if _on_postgres():  # one statement, not one per term
+                cursor.execute(
+                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
+                    f"SELECT %s, unnest(%s::text[]), unnest(%s::float8[]) {upsert}",
+                    [story_id, [t for t, _ in rows], [x for _, x in rows]],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
+                    f"VALUES (%s, %s, %s) {upsert}",
+                    [(story_id, term, x) for term, x in rows],
+                )
         centroid = self._centroids.get(story_id)
         if centroid is not None:
             for term, x in raw.items():
@@ -349,7 +371,12 @@ class DatabaseStore:
                     [story_id, *params],
                 )
             new = sorted(index_terms - current)
-            if new:
+            if new and _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storyterm (term, story_id) SELECT unnest(%s::text[]), %s",
+                    [new, story_id],
+                )
+            elif new:
                 cursor.executemany(
                     "INSERT INTO stories_storyterm (term, story_id) VALUES (%s, %s)",
                     [(term, story_id) for term in new],
