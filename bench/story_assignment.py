@@ -23,6 +23,7 @@ import bisect
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +170,12 @@ def main() -> int:
     parser.add_argument("--database", default="newsdesk_scale")
     parser.add_argument("--marks", default="10000,100000,1000000")
     parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument(
+        "--warm-days",
+        type=float,
+        default=None,
+        help="days before each mark placed through the real path first (default: the window)",
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
     configure(args.database)
@@ -176,7 +183,10 @@ def main() -> int:
     from stories.models import Story, StoryMembership, StoryState
 
     ids, published = ordered_articles()
-    print(f"{len(ids):,} extracted articles in {args.database}; window {window()}")
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    print(f"{len(ids):,} extracted articles in {name}; window {window()}")
     print(
         f"one query round trip: {round_trip() * 1e6:.0f} µs; the assignment lock, uncontended: "
         f"{lock_cost() * 1e6:.0f} µs more per transaction"
@@ -190,7 +200,8 @@ def main() -> int:
         if mark >= len(ids):
             print(f"{mark:>10,} skipped: the database has {len(ids):,} articles")
             continue
-        first_live = bisect.bisect_left(published, published[mark] - window())
+        warm_span = timedelta(days=args.warm_days) if args.warm_days is not None else window()
+        first_live = bisect.bisect_left(published, published[mark] - warm_span)
         made = bulk_singletons(ids[:first_live])
         warm = ids[first_live:mark]
         warm_placed, warm_seconds = assign_all(warm, published[first_live:mark])

@@ -304,13 +304,13 @@ class DatabaseStore:
             if _on_postgres():  # one statement, not one per term
                 cursor.execute(
                     "INSERT INTO stories_storycentroid (story_id, term, weight) "
-                    f"SELECT %s, unnest(%s::text[]), unnest(%s::float8[]) {upsert}",  # noqa: S608
+                    f"SELECT %s, unnest(%s::text[]), unnest(%s::float8[]) {upsert}",
                     [story_id, [t for t, _ in rows], [x for _, x in rows]],
                 )
             else:
                 cursor.executemany(
                     "INSERT INTO stories_storycentroid (story_id, term, weight) "
-                    f"VALUES (%s, %s, %s) {upsert}",  # noqa: S608 - constant text only
+                    f"VALUES (%s, %s, %s) {upsert}",
                     [(story_id, term, x) for term, x in rows],
                 )
         centroid = self._centroids.get(story_id)
