@@ -30,6 +30,18 @@ from stories.clustering import Assignment, StoryItem
 from stories.models import Story, StoryState
 
 DOCUMENTS = ""  # the TermFrequency row that counts documents
+# A member's raw weights added to its story's centroid, as arrays (PostgreSQL) or rows.
+CENTROID_ARRAYS = (
+    "INSERT INTO stories_storycentroid (story_id, term, weight) "
+    "SELECT %s, unnest(%s::text[]), unnest(%s::float8[]) "
+    "ON CONFLICT (story_id, term) DO UPDATE "
+    "SET weight = stories_storycentroid.weight + excluded.weight"
+)
+CENTROID_ROWS = (
+    "INSERT INTO stories_storycentroid (story_id, term, weight) VALUES (%s, %s, %s) "
+    "ON CONFLICT (story_id, term) DO UPDATE "
+    "SET weight = stories_storycentroid.weight + excluded.weight"
+)
 
 
 def _on_postgres() -> bool:
@@ -296,23 +308,13 @@ class DatabaseStore:
 
     def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
         rows = sorted(raw.items())
-        upsert = (
-            "ON CONFLICT (story_id, term) DO UPDATE "
-            "SET weight = stories_storycentroid.weight + excluded.weight"
-        )
         with connection.cursor() as cursor:
             if _on_postgres():  # one statement, not one per term
                 cursor.execute(
-                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
-                    f"SELECT %s, unnest(%s::text[]), unnest(%s::float8[]) {upsert}",
-                    [story_id, [t for t, _ in rows], [x for _, x in rows]],
+                    CENTROID_ARRAYS, [story_id, [t for t, _ in rows], [x for _, x in rows]]
                 )
             else:
-                cursor.executemany(
-                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
-                    f"VALUES (%s, %s, %s) {upsert}",
-                    [(story_id, term, x) for term, x in rows],
-                )
+                cursor.executemany(CENTROID_ROWS, [(story_id, term, x) for term, x in rows])
         centroid = self._centroids.get(story_id)
         if centroid is not None:
             for term, x in raw.items():
