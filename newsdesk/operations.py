@@ -14,6 +14,8 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from articles.models import Article, Feed, PollLog
+from stories import assignment
+from stories.models import RestoryJob
 from tags.models import RetagJob
 
 QUEUES = ("poll", "fetch", "tag", "default")
@@ -73,6 +75,9 @@ class Snapshot:
     polls_last_hour: dict[str, int]
     jobs: list[RetagJob]
     jobs_by_state: dict[str, int] = field(default_factory=dict)
+    # Extracted within the story window and in no story (assignment failed or is running).
+    unplaced_in_stories: int = 0
+    restory_jobs: list = field(default_factory=list)
 
 
 def snapshot(now=None, *, lists: bool = True) -> Snapshot:
@@ -143,4 +148,6 @@ def snapshot(now=None, *, lists: bool = True) -> Snapshot:
         polls_last_hour=polls,
         jobs=jobs,
         jobs_by_state=jobs_by_state,
+        unplaced_in_stories=assignment.unassigned(now).count(),
+        restory_jobs=list(RestoryJob.objects.all()[:10]) if lists else [],
     )

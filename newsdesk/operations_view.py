@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +19,7 @@ def operations(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": "Operations",
         "snap": snap,
+        "story_window_days": settings.NEWSDESK_STORY_WINDOW_DAYS,
         "age_labels": [label for label, _ in AGE_BUCKETS],
         "unfinished_rows": [
             (state, [buckets[label] for label, _ in AGE_BUCKETS])

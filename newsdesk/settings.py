@@ -295,6 +295,9 @@ NEWSDESK_TRAIN_AFTER_DECISIONS = env.int("NEWSDESK_TRAIN_AFTER_DECISIONS", defau
 # Seconds a whole topic page is served from the shared cache (0 turns it off): the price is that
 # a hidden article or new story can take this long to show.
 NEWSDESK_HOT_PAGE_SECONDS = env.int("NEWSDESK_HOT_PAGE_SECONDS", default=10)
+# Stories: an article is compared with the stories that had a member in this many days before it.
+NEWSDESK_STORY_WINDOW_DAYS = env.int("NEWSDESK_STORY_WINDOW_DAYS", default=3)
+NEWSDESK_STORY_MERGE_INTERVAL = env.int("NEWSDESK_STORY_MERGE_INTERVAL", default=600)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or None)
@@ -325,6 +328,7 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.sweep": {"queue": "poll"},
     "articles.tasks.announce_article": {"queue": "tag"},
     "tags.tasks.*": {"queue": "tag"},
+    "stories.tasks.*": {"queue": "tag"},
 }
 # Each periodic job expires before its next run so a backlog never piles up duplicates.
 CELERY_BEAT_SCHEDULE = {
@@ -342,6 +346,29 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resume-jobs": {
         "task": "tags.tasks.resume_jobs",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    # Stories: articles assignment missed are placed, stories that grew alike are merged (two
+    # workers' first reports of one event), state past the window is dropped, lost restory
+    # chunks resume.
+    "stories-sweep": {
+        "task": "stories.tasks.sweep",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    "stories-merge-pass": {
+        "task": "stories.tasks.merge_pass",
+        "schedule": float(NEWSDESK_STORY_MERGE_INTERVAL),
+        "options": {"expires": max(1, NEWSDESK_STORY_MERGE_INTERVAL - 10)},
+    },
+    "stories-prune": {
+        "task": "stories.tasks.prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "stories-resume-jobs": {
+        "task": "stories.tasks.resume_jobs",
         "schedule": 300.0,
         "options": {"expires": 290},
     },

@@ -24,15 +24,18 @@ How an item finds its story (single pass, in arrival order):
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import pairwise
+from typing import Protocol
 
 from datasketch import MinHash, MinHashLSH
 
@@ -158,6 +161,7 @@ LEAD_WORDS = 120  # of the text, for the bag of terms; near-duplicates see the w
 SHINGLE_WORDS = 5
 MIN_SHINGLES = 20  # shorter texts are too short to call two of them copies
 PERMUTATIONS = 64
+NORM_EVERY = 32  # a story's norm is recomputed in full up to this size, then this often
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,8 @@ class StoryItem:
     summary: str = ""
     text: str = ""
     source: str = ""
+    # An exact copy (same content hash) of this earlier item: it joins the original's story.
+    duplicate_of: object | None = None
 
 
 @dataclass
@@ -228,8 +234,216 @@ def shingles(text: str) -> set[bytes]:
     }
 
 
+class ClusterStore(Protocol):
+    """Where the clusterer keeps its state: in memory (``MemoryStore``, for the benchmark and
+    the tests) or in PostgreSQL (``stories.dbstore.DatabaseStore``, for the workers). The
+    decisions are the clusterer's; a store only keeps and finds."""
+
+    def documents(self) -> int: ...
+    def df(self, term: str) -> int: ...
+    def prefetch(self, terms: Iterable[str]) -> None: ...
+    def count_document(self, terms: Iterable[str]) -> None: ...
+    def keys_sharing_a_band(self, bands: Sequence[int], horizon: datetime) -> list[object]: ...
+    def remember_bands(self, key: object, bands: Sequence[int], published: datetime) -> None: ...
+    def story_of(self, key: object) -> int | None: ...
+    def is_live(self, story_id: int, horizon: datetime) -> bool: ...
+    def candidates(self, terms: Sequence[str], horizon: datetime, limit: int) -> list[int]: ...
+    def partial_centroids(
+        self, story_ids: Sequence[int], terms: Iterable[str]
+    ) -> dict[int, tuple[float, dict[str, float]]]: ...
+    def centroid(self, story_id: int) -> dict[str, float]: ...
+    def size(self, story_id: int) -> int: ...
+    def new_story(self) -> int: ...
+    def add_member(
+        self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
+    ) -> int: ...
+    def index_terms(self, story_id: int) -> set[str]: ...
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
+    ) -> None: ...
+    def postings(self, horizon: datetime) -> Iterable[Sequence[int]]: ...
+    def can_merge(self, a: int, b: int) -> bool: ...
+    def absorb(self, keep: int, gone: int, merged: dict[str, float]) -> None: ...
+    def resolve(self, story_id: int) -> int: ...
+    def expire(self, horizon: datetime) -> None: ...
+    def live_stories(self) -> int: ...
+
+
+class MemoryStore:
+    """The clusterer's state in dicts: one process, one stream."""
+
+    def __init__(self) -> None:
+        self._df: Counter[str] = Counter()
+        self._docs = 0
+        self._stories: dict[int, _Story] = {}
+        self._postings: defaultdict[str, set[int]] = defaultdict(set)
+        self._merged_into: dict[int, int] = {}
+        self._next_id = 0
+        self._bands: defaultdict[int, list[object]] = defaultdict(list)
+        self._band_keys: deque[tuple[datetime, object, Sequence[int]]] = deque()
+        self._story_of_key: dict[object, int] = {}
+
+    def documents(self) -> int:
+        return self._docs
+
+    def df(self, term: str) -> int:
+        return self._df[term]
+
+    def prefetch(self, terms: Iterable[str]) -> None:
+        pass
+
+    def count_document(self, terms: Iterable[str]) -> None:
+        self._docs += 1
+        self._df.update(terms)
+
+    def keys_sharing_a_band(self, bands: Sequence[int], horizon: datetime) -> list[object]:
+        found: dict[object, None] = {}
+        for band in bands:
+            found.update(dict.fromkeys(self._bands.get(band, ())))
+        return list(found)
+
+    def remember_bands(self, key: object, bands: Sequence[int], published: datetime) -> None:
+        for band in bands:
+            self._bands[band].append(key)
+        self._band_keys.append((published, key, bands))
+
+    def story_of(self, key: object) -> int | None:
+        story_id = self._story_of_key.get(key)
+        return None if story_id is None else self.resolve(story_id)
+
+    def is_live(self, story_id: int, horizon: datetime) -> bool:
+        return story_id in self._stories
+
+    def candidates(self, terms: Sequence[str], horizon: datetime, limit: int) -> list[int]:
+        seen: Counter[int] = Counter()
+        for term in terms:
+            seen.update(self._postings.get(term, ()))
+        return [story_id for story_id, _ in seen.most_common(limit)]
+
+    def partial_centroids(
+        self, story_ids: Sequence[int], terms: Iterable[str]
+    ) -> dict[int, tuple[float, dict[str, float]]]:
+        wanted = list(terms)
+        out = {}
+        for story_id in story_ids:
+            story = self._stories[story_id]
+            out[story_id] = (
+                story.norm,
+                {t: story.centroid[t] for t in wanted if t in story.centroid},
+            )
+        return out
+
+    def centroid(self, story_id: int) -> dict[str, float]:
+        return self._stories[story_id].centroid
+
+    def size(self, story_id: int) -> int:
+        return self._stories[story_id].size
+
+    def new_story(self) -> int:
+        story_id = self._next_id
+        self._next_id += 1
+        self._stories[story_id] = _Story()
+        return story_id
+
+    def add_member(
+        self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
+    ) -> int:
+        story = self._stories[story_id]
+        for term, x in raw.items():
+            story.centroid[term] += x
+        story.size += 1
+        if story.last_seen is None or item.published > story.last_seen:
+            story.last_seen = item.published
+        self._story_of_key[item.key] = story_id
+        return story.size
+
+    def index_terms(self, story_id: int) -> set[str]:
+        return set(self._stories[story_id].index_terms)
+
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
+    ) -> None:
+        story = self._stories[story_id]
+        story.norm = norm
+        for term in story.index_terms - index_terms:
+            self._postings[term].discard(story_id)
+        for term in index_terms - story.index_terms:
+            self._postings[term].add(story_id)
+        story.index_terms = index_terms
+
+    def postings(self, horizon: datetime) -> Iterable[Sequence[int]]:
+        return self._postings.values()
+
+    def can_merge(self, a: int, b: int) -> bool:
+        return True
+
+    def absorb(self, keep: int, gone: int, merged: dict[str, float]) -> None:
+        into, old = self._stories[keep], self._stories.pop(gone)
+        into.centroid = Counter(merged)
+        into.size += old.size
+        if old.last_seen and (into.last_seen is None or old.last_seen > into.last_seen):
+            into.last_seen = old.last_seen
+        for term in old.index_terms:
+            self._postings[term].discard(gone)
+        self._merged_into[gone] = keep
+
+    def resolve(self, story_id: int) -> int:
+        while story_id in self._merged_into:
+            story_id = self._merged_into[story_id]
+        return story_id
+
+    def expire(self, horizon: datetime) -> None:
+        for story_id in [
+            s for s, story in self._stories.items() if story.last_seen and story.last_seen < horizon
+        ]:
+            for term in self._stories[story_id].index_terms:
+                self._postings[term].discard(story_id)
+            del self._stories[story_id]
+        while self._band_keys and self._band_keys[0][0] < horizon:
+            _, key, bands = self._band_keys.popleft()
+            for band in bands:
+                keys = self._bands[band]
+                keys.remove(key)
+                if not keys:
+                    del self._bands[band]
+
+    def live_stories(self) -> int:
+        return len(self._stories)
+
+
+@cache
+def banding(threshold: float) -> tuple[tuple[int, int], ...]:
+    """datasketch's LSH banding (which hash values form each band) for a Jaccard threshold."""
+    return tuple(MinHashLSH(threshold=threshold, num_perm=PERMUTATIONS).hashranges)
+
+
+def band_keys(minhash: MinHash, threshold: float) -> list[int]:
+    """The LSH band keys of a MinHash, as signed 64-bit integers a database index can hold:
+    two texts are near-duplicate candidates when they share any band (datasketch's banding,
+    so the in-memory and database stores find the same pairs)."""
+    keys = []
+    for band, (start, end) in enumerate(banding(threshold)):
+        digest = hashlib.blake2b(
+            band.to_bytes(2, "big") + minhash.hashvalues[start:end].byteswap().tobytes(),
+            digest_size=8,
+        ).digest()
+        keys.append(int.from_bytes(digest, "big", signed=True))
+    return keys
+
+
+def minhash_of(text: str) -> MinHash | None:
+    """The text's MinHash, or None when it is too short to call two of them copies."""
+    grams = shingles(text)
+    if len(grams) < MIN_SHINGLES:
+        return None
+    minhash = MinHash(num_perm=PERMUTATIONS)
+    minhash.update_batch(list(grams))
+    return minhash
+
+
 class StoryClusterer:
-    """Online story assignment with bounded cost per item. Not thread-safe: one per process."""
+    """Online story assignment with bounded cost per item. Not thread-safe: one per process
+    (a database store is shared by many processes under one lock: see stories.assignment)."""
 
     def __init__(
         self,
@@ -240,61 +454,67 @@ class StoryClusterer:
         index_terms: int = 12,
         max_candidates: int = 200,
         duplicate_threshold: float = 0.7,
+        store: ClusterStore | None = None,
     ) -> None:
         self.threshold = threshold
         self.merge_threshold = merge_threshold
         self.window = window
         self.index_terms = index_terms
         self.max_candidates = max_candidates
-        self._df: Counter[str] = Counter()
-        self._docs = 0
-        self._stories: dict[int, _Story] = {}
-        self._postings: defaultdict[str, set[int]] = defaultdict(set)
-        self._merged_into: dict[int, int] = {}
-        self._next_id = 0
-        self._lsh = MinHashLSH(threshold=duplicate_threshold, num_perm=PERMUTATIONS)
-        self._story_of_key: dict[object, int] = {}
-        self._lsh_keys: list[tuple[datetime, object]] = []
+        # Sets the LSH banding: a database's band table holds keys of one banding, so changing
+        # it means a restory (old members' bands no longer match).
+        self.duplicate_threshold = duplicate_threshold
+        self.store: ClusterStore = store if store is not None else MemoryStore()
 
     # --- Public ------------------------------------------------------------------------------
 
     def add(self, item: StoryItem) -> Assignment:
         """Place one item, in arrival order, and return the story it joined or started."""
-        self._expire(item.published)
+        store = self.store
+        horizon = item.published - self.window
+        store.expire(horizon)
         bag = terms(item.title, item.summary, item.text)
-        self._docs += 1
-        self._df.update(bag.keys())
-        original = self._near_duplicate(item)
+        store.count_document(bag.keys())
+        store.prefetch(bag.keys())
+        original = self._near_duplicate(item, horizon)
         if original is not None:
-            story_id = self.story_of(original)
-            self._join(story_id, bag, item)
-            return Assignment(item.key, story_id, 1.0, near_duplicate_of=original)
+            story_id = store.story_of(original)
+            assignment = Assignment(item.key, story_id, 1.0, near_duplicate_of=original)
+            self._join(story_id, bag, item, assignment)
+            return assignment
         vector = self._weighted(bag)
         best, best_score = None, 0.0
-        for story_id in self._candidates(vector):
-            story = self._stories[story_id]
-            score = self._cosine(vector, story.centroid, story.norm)
-            if score > best_score:
-                best, best_score = story_id, score
+        candidates = store.candidates(self._rarest(vector), horizon, self.max_candidates)
+        if candidates:
+            partial = store.partial_centroids(candidates, vector.keys())
+            for story_id in candidates:
+                norm, centroid = partial[story_id]
+                score = self._cosine(vector, centroid, norm)
+                if score > best_score:
+                    best, best_score = story_id, score
         if best is None or best_score < self.threshold:
-            best, best_score = self._new_story(), 0.0
-        self._join(best, bag, item)
-        return Assignment(item.key, best, best_score)
+            best, best_score = store.new_story(), 0.0
+        assignment = Assignment(item.key, best, best_score)
+        self._join(best, bag, item, assignment, fresh=best_score < self.threshold)
+        return assignment
 
     def story_of(self, key: object) -> int:
         """The story an item is in now, after any merges."""
-        return self.resolve(self._story_of_key[key])
-
-    def resolve(self, story_id: int) -> int:
-        while story_id in self._merged_into:
-            story_id = self._merged_into[story_id]
+        story_id = self.store.story_of(key)
+        if story_id is None:
+            raise KeyError(key)
         return story_id
 
-    def merge_pass(self) -> dict[int, int]:
+    def resolve(self, story_id: int) -> int:
+        return self.store.resolve(story_id)
+
+    def merge_pass(self, now: datetime | None = None) -> dict[int, int]:
         """Join live stories whose centroids are alike, most alike first. Returns old → new."""
+        store = self.store
+        horizon = (now - self.window) if now else datetime.min.replace(tzinfo=UTC)
         merged: dict[int, int] = {}
         heap: list[tuple[float, int, int]] = []
-        for a, b in self._candidate_pairs():
+        for a, b in self._candidate_pairs(horizon):
             score = self._story_similarity(a, b)
             if score >= self.merge_threshold:
                 heap.append((-score, a, b))
@@ -302,32 +522,47 @@ class StoryClusterer:
         while heap:
             _, a, b = heapq.heappop(heap)
             a, b = self.resolve(a), self.resolve(b)
-            if a == b:
+            if a == b or not store.can_merge(a, b):
                 continue
             # Centroids change as stories merge: re-check before acting on an old score.
             score = self._story_similarity(a, b)
             if score < self.merge_threshold:
                 continue
-            keep, gone = (a, b) if self._stories[a].size >= self._stories[b].size else (b, a)
-            self._absorb(keep, gone)
+            keep, gone = (a, b) if store.size(a) >= store.size(b) else (b, a)
+            combined = Counter(store.centroid(keep))
+            combined.update(store.centroid(gone))
+            store.absorb(keep, gone, dict(combined))
+            self._reindex(keep)
             merged[gone] = keep
         return {old: self.resolve(new) for old, new in merged.items()}
 
     def live_stories(self) -> int:
-        return len(self._stories)
+        return self.store.live_stories()
+
+    def reindex(self, story_id: int) -> None:
+        """Recompute a story's norm and index terms from its stored centroid (after an editor
+        changed its members)."""
+        self._reindex(story_id)
+
+    def raw_vector(self, item: StoryItem) -> dict[str, float]:
+        """What a member adds to its story's centroid: its unit vector, in raw weights."""
+        bag = terms(item.title, item.summary, item.text)
+        self.store.prefetch(bag.keys())
+        vector = self._weighted(bag)
+        return {term: x / self._idf(term) for term, x in vector.items()}
 
     # --- Internals ---------------------------------------------------------------------------
 
     def _idf(self, term: str) -> float:
-        return idf(self._docs, self._df[term])
+        return idf(self.store.documents(), self.store.df(term))
 
-    def _weighted(self, bag: Counter[str]) -> dict[str, float]:
+    def _weighted(self, bag: Mapping[str, float]) -> dict[str, float]:
         vector = {term: weight * self._idf(term) for term, weight in bag.items()}
         norm = math.sqrt(sum(x * x for x in vector.values())) or 1.0
         return {term: x / norm for term, x in vector.items()}
 
     def _cosine(
-        self, vector: dict[str, float], centroid: Counter[str], norm: float | None = None
+        self, vector: dict[str, float], centroid: Mapping[str, float], norm: float | None = None
     ) -> float:
         idf = self._idf
         dot = sum(x * centroid[t] * idf(t) for t, x in vector.items() if t in centroid)
@@ -335,95 +570,87 @@ class StoryClusterer:
             return 0.0
         return dot / (norm or self._norm(centroid))
 
-    def _norm(self, centroid: Counter[str]) -> float:
+    def _norm(self, centroid: Mapping[str, float]) -> float:
         idf = self._idf
         return math.sqrt(sum((w * idf(t)) ** 2 for t, w in centroid.items())) or 1.0
 
     def _story_similarity(self, a: int, b: int) -> float:
-        return self._cosine(self._weighted(self._stories[a].centroid), self._stories[b].centroid)
+        ca, cb = self.store.centroid(a), self.store.centroid(b)
+        self.store.prefetch(ca.keys() | cb.keys())
+        return self._cosine(self._weighted(ca), cb)
 
     def _rarest(self, vector: dict[str, float]) -> list[str]:
         return heapq.nlargest(self.index_terms, vector, key=vector.__getitem__)
 
-    def _candidates(self, vector: dict[str, float]) -> list[int]:
-        seen: Counter[int] = Counter()
-        for term in self._rarest(vector):
-            seen.update(self._postings.get(term, ()))
-        return [story_id for story_id, _ in seen.most_common(self.max_candidates)]
-
-    def _candidate_pairs(self) -> set[tuple[int, int]]:
+    def _candidate_pairs(self, horizon: datetime) -> set[tuple[int, int]]:
         pairs: set[tuple[int, int]] = set()
-        for story_ids in self._postings.values():
+        for story_ids in self.store.postings(horizon):
             if 1 < len(story_ids) <= self.max_candidates:
                 ordered = sorted(story_ids)
                 pairs.update((a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :])
         return pairs
 
-    def _new_story(self) -> int:
-        story_id = self._next_id
-        self._next_id += 1
-        self._stories[story_id] = _Story()
-        return story_id
-
-    def _join(self, story_id: int, bag: Counter[str], item: StoryItem) -> None:
-        story = self._stories[story_id]
+    def _join(
+        self,
+        story_id: int,
+        bag: Counter[str],
+        item: StoryItem,
+        assignment: Assignment,
+        *,
+        fresh: bool = False,
+    ) -> None:
         vector = self._weighted(bag)
         # Members count equally whatever their length: add the unit vector, in raw weights.
-        for term, x in vector.items():
-            story.centroid[term] += x / self._idf(term)
-        story.size += 1
-        if story.last_seen is None or item.published > story.last_seen:
-            story.last_seen = item.published
-        self._story_of_key[item.key] = story_id
-        self._reindex(story_id)
+        raw = {term: x / self._idf(term) for term, x in vector.items()}
+        # The norm and the index terms follow from the terms this member touches (and the
+        # current index terms), so a join costs the item's size, not the story's: under one
+        # IDF, a term neither in the item nor in the index cannot enter the top.
+        index = set() if fresh else self.store.index_terms(story_id)
+        if fresh:
+            norm, before = 0.0, {}
+        else:
+            norm, before = self.store.partial_centroids([story_id], raw.keys() | index)[story_id]
+        size = self.store.add_member(story_id, item, raw, assignment)
+        idf = self._idf
+        square = norm * norm
+        value: dict[str, float] = {t: before.get(t, 0.0) * idf(t) for t in index}
+        for term, x in raw.items():
+            old = before.get(term, 0.0)
+            square += ((old + x) ** 2 - old * old) * idf(term) ** 2
+            value[term] = (old + x) * idf(term)
+        top = set(heapq.nlargest(self.index_terms, value, key=value.__getitem__))
+        # The norm, though, must follow the IDF as it moves (most while a story is young): it is
+        # recomputed in full while the story is small and then every NORM_EVERY members, so
+        # the cost per join stays bounded as a story grows.
+        if size <= NORM_EVERY or size % NORM_EVERY == 0:
+            centroid = self.store.centroid(story_id)
+            self.store.prefetch(centroid.keys())
+            norm = self._norm(centroid)
+        else:
+            norm = math.sqrt(max(square, 0.0)) or 1.0
+        self.store.set_index(story_id, norm, top, current=index)
 
     def _reindex(self, story_id: int) -> None:
-        story = self._stories[story_id]
-        story.norm = self._norm(story.centroid)
-        wanted = set(self._rarest(self._weighted(story.centroid)))
-        for term in story.index_terms - wanted:
-            self._postings[term].discard(story_id)
-        for term in wanted - story.index_terms:
-            self._postings[term].add(story_id)
-        story.index_terms = wanted
+        centroid = self.store.centroid(story_id)
+        self.store.prefetch(centroid.keys())
+        self.store.set_index(
+            story_id, self._norm(centroid), set(self._rarest(self._weighted(centroid)))
+        )
 
-    def _absorb(self, keep: int, gone: int) -> None:
-        into, old = self._stories[keep], self._stories.pop(gone)
-        into.centroid.update(old.centroid)
-        into.size += old.size
-        if old.last_seen and (into.last_seen is None or old.last_seen > into.last_seen):
-            into.last_seen = old.last_seen
-        for term in old.index_terms:
-            self._postings[term].discard(gone)
-        self._merged_into[gone] = keep
-        self._reindex(keep)
-
-    def _expire(self, now: datetime) -> None:
-        """Stories quiet for longer than the window stop taking new items."""
-        horizon = now - self.window
-        for story_id in [
-            s for s, story in self._stories.items() if story.last_seen and story.last_seen < horizon
-        ]:
-            for term in self._stories[story_id].index_terms:
-                self._postings[term].discard(story_id)
-            del self._stories[story_id]
-        while self._lsh_keys and self._lsh_keys[0][0] < horizon:
-            _, key = self._lsh_keys.pop(0)
-            self._lsh.remove(key)
-
-    def _near_duplicate(self, item: StoryItem) -> object | None:
-        grams = shingles(item.text)
-        if len(grams) < MIN_SHINGLES:
+    def _near_duplicate(self, item: StoryItem, horizon: datetime) -> object | None:
+        # An exact copy (same content hash) joins its original's story whenever it has one.
+        if item.duplicate_of is not None and self.store.story_of(item.duplicate_of) is not None:
+            return item.duplicate_of
+        minhash = minhash_of(item.text)
+        if minhash is None:
             return None
-        minhash = MinHash(num_perm=PERMUTATIONS)
-        minhash.update_batch(list(grams))
-        found = [
-            key
-            for key in self._lsh.query(minhash)
-            if self.resolve(self._story_of_key[key]) in self._stories
-        ]
-        self._lsh.insert(item.key, minhash)
-        self._lsh_keys.append((item.published, item.key))
+        bands = band_keys(minhash, self.duplicate_threshold)
+        found = []
+        for key in self.store.keys_sharing_a_band(bands, horizon):
+            story_id = self.store.story_of(key)
+            if key != item.key and story_id is not None and self.store.is_live(story_id, horizon):
+                found.append(key)
+        self.store.remember_bands(item.key, bands, item.published)
         return found[0] if found else None
 
 

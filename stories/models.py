@@ -70,3 +70,114 @@ class StoryMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} in story {self.story_id}"
+
+
+# --- The clusterer's state in the database (stories.dbstore) --------------------------------------
+# Only stories inside the assignment window are kept here: `stories.maintenance.prune` drops the
+# rest, so these tables stay the size of a few days of news whatever the archive holds.
+
+
+class StoryState(models.Model):
+    """A live story as the clusterer sees it: how many members it took, its centroid's norm
+    (under the IDF of its last change) and when its newest member was published."""
+
+    story = models.OneToOneField(
+        Story, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    size = models.PositiveIntegerField(default=0)
+    norm = models.FloatField(default=1.0)
+    last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"state of story {self.story_id}"
+
+
+class StoryTerm(models.Model):
+    """The inverted index: a live story under each of its rarest terms (``index_terms``)."""
+
+    pk = models.CompositePrimaryKey("term", "story")
+    term = models.TextField()
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.term!r} → story {self.story_id}"
+
+
+class StoryCentroid(models.Model):
+    """A live story's centroid, one row per term: the sum of its members' unit vectors in raw
+    (pre-IDF) weights. Scoring reads only the rows of an item's own terms."""
+
+    pk = models.CompositePrimaryKey("story", "term")
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="+", db_index=False)
+    term = models.TextField()
+    weight = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"story {self.story_id}: {self.term!r} {self.weight:.3f}"
+
+
+class StoryBand(models.Model):
+    """One LSH band key of a recent member's MinHash: two articles sharing a band are
+    near-duplicate candidates, whichever worker placed the first."""
+
+    pk = models.CompositePrimaryKey("band", "article")
+    band = models.BigIntegerField()
+    article = models.ForeignKey("articles.Article", on_delete=models.CASCADE, related_name="+")
+    published_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"band {self.band} of article {self.article_id}"
+
+
+class TermFrequency(models.Model):
+    """Document frequencies shared by every worker (the IDF); the row with the empty term counts
+    documents. Workers add their counts in batches (stories.dbstore.Frequencies)."""
+
+    term = models.TextField(primary_key=True)
+    documents = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.term!r} in {self.documents} documents"
+
+
+class RestoryJob(models.Model):
+    """Re-assigning a period: queued → running (chunks of articles in published order, each its
+    own task, resumable from its cursor) → done | failed | superseded by a newer job."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded by a newer job"
+
+    since = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0)
+    # The cursor: articles are walked by (published_at, id).
+    last_published_at = models.DateTimeField(null=True, blank=True)
+    last_article_id = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        since = f"since {self.since:%Y-%m-%d}" if self.since else "everything"
+        return f"Restory {since}: {self.state} {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED, self.State.SUPERSEDED)

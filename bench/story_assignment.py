@@ -1,0 +1,237 @@
+"""Story assignment in the database: articles/s on one process at several archive sizes, against
+the in-memory clusterer on the same articles in the same run.
+
+    uv run python bench/story_assignment.py [--database newsdesk_scale] \
+        [--marks 10000,100000,1000000] [--sample 2000]
+
+At each mark M (articles in published order) the run
+1. gives every article published more than the story window before article M a story of its own,
+   in bulk SQL, unless it has one (the archive: memberships and stories, as many rows as an
+   assigned archive has; the clusterer's state for those stories would have been pruned),
+2. places the articles of the window before M through the real path (``stories.assignment``:
+   lock, database store, clusterer), untimed, so the live stories are there,
+3. times ``assign()`` over the next ``--sample`` articles, one transaction each, as a worker does,
+4. times the pure clusterer with its in-memory store over the same window and sample.
+Beat's prune runs every 2,000 articles as it would every hour. Applies the stories migrations
+to the database (never drops it) and leaves the story tables filled for the page benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import database_url  # noqa: E402
+
+BULK = 50_000
+
+
+def configure(database: str) -> None:
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or database_url(database)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "stories", verbosity=0)
+
+
+def ordered_articles() -> tuple[list[int], list]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, published_at FROM articles_article "
+            "WHERE status IN ('ok', 'duplicate') ORDER BY published_at, id"
+        )
+        rows = cursor.fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def bulk_singletons(ids: list[int]) -> int:
+    """One story per article not yet in one: what a fully assigned archive holds, in rows."""
+    from django.db import connection, transaction
+
+    made = 0
+    for start in range(0, len(ids), BULK):
+        part = ids[start : start + BULK]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                """
+                WITH todo AS (
+                    SELECT a.id, a.published_at, a.source_id FROM articles_article a
+                    WHERE a.id = ANY(%s) AND NOT EXISTS (
+                        SELECT 1 FROM stories_storymembership m WHERE m.article_id = a.id)
+                ), made AS (
+                    INSERT INTO stories_story (lead_id, article_count, source_count,
+                        first_published_at, last_published_at, created_at, updated_at)
+                    SELECT id, 1, (source_id IS NOT NULL)::int, published_at, published_at,
+                        now(), now() FROM todo
+                    RETURNING id, lead_id, first_published_at
+                )
+                INSERT INTO stories_storymembership (article_id, story_id, score, published_at,
+                    joined_at)
+                SELECT lead_id, id, 0, first_published_at, now() FROM made
+                """,
+                [part],
+            )
+            made += cursor.rowcount
+    return made
+
+
+def placed_among(ids: list[int]) -> set[int]:
+    from stories.models import StoryMembership
+
+    found: set[int] = set()
+    for start in range(0, len(ids), BULK):
+        found.update(
+            StoryMembership.objects.filter(article_id__in=ids[start : start + BULK]).values_list(
+                "article_id", flat=True
+            )
+        )
+    return found
+
+
+def assign_all(ids: list[int], published: list, prune_every: int = 2000) -> tuple[int, float]:
+    from django.utils import timezone
+
+    from stories import assignment
+
+    start, placed = time.perf_counter(), 0
+    for n, (article_id, when) in enumerate(zip(ids, published, strict=True), 1):
+        if assignment.assign(article_id) is not None:
+            placed += 1
+        if n % prune_every == 0:
+            assignment.prune(now=when, touched_before=timezone.now())
+    assignment.frequencies.flush()
+    return placed, time.perf_counter() - start
+
+
+def memory_rate(warm: list[int], sample: list[int]) -> float:
+    from articles.models import Article
+    from stories.assignment import item_of, window
+    from stories.clustering import StoryClusterer
+
+    by_id = {a.pk: a for a in Article.objects.filter(pk__in=warm + sample)}
+    clusterer = StoryClusterer(window=window())
+    for article_id in warm:
+        clusterer.add(item_of(by_id[article_id]))
+    items = [item_of(by_id[article_id]) for article_id in sample]
+    start = time.perf_counter()
+    for item in items:
+        clusterer.add(item)
+    return len(items) / (time.perf_counter() - start)
+
+
+def round_trip(n: int = 2000) -> float:
+    """Seconds for one ``SELECT 1``: what every query costs before it does anything."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        for _ in range(n):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.perf_counter() - start) / n
+
+
+def lock_cost(n: int = 2000) -> float:
+    """Seconds per transaction that takes the assignment lock, uncontended."""
+    from django.db import transaction
+
+    from stories.assignment import lock
+
+    start = time.perf_counter()
+    for _ in range(n):
+        with transaction.atomic():
+            lock()
+    locked = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(n):
+        with transaction.atomic():
+            pass
+    return (locked - (time.perf_counter() - start)) / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="newsdesk_scale")
+    parser.add_argument("--marks", default="10000,100000,1000000")
+    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument(
+        "--warm-days",
+        type=float,
+        default=None,
+        help="days before each mark placed through the real path first (default: the window)",
+    )
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()}")
+    configure(args.database)
+    from stories.assignment import window
+    from stories.models import Story, StoryMembership, StoryState
+
+    ids, published = ordered_articles()
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    print(f"{len(ids):,} extracted articles in {name}; window {window()}")
+    print(
+        f"one query round trip: {round_trip() * 1e6:.0f} µs; the assignment lock, uncontended: "
+        f"{lock_cost() * 1e6:.0f} µs more per transaction"
+    )
+    print(
+        f"{'archive':>10} {'bulk':>9} {'warm-up':>8} {'warm art/s':>10} {'live':>6} "
+        f"{'db art/s':>9} {'memory art/s':>13} {'db/memory':>9}"
+    )
+    rows = []
+    for mark in (int(m) for m in args.marks.split(",")):
+        if mark >= len(ids):
+            print(f"{mark:>10,} skipped: the database has {len(ids):,} articles")
+            continue
+        warm_span = timedelta(days=args.warm_days) if args.warm_days is not None else window()
+        first_live = bisect.bisect_left(published, published[mark] - warm_span)
+        made = bulk_singletons(ids[:first_live])
+        warm = ids[first_live:mark]
+        warm_placed, warm_seconds = assign_all(warm, published[first_live:mark])
+        sample = ids[mark : mark + args.sample]
+        already = placed_among(sample)
+        todo = [i for i in sample if i not in already]
+        todo_published = [p for i, p in zip(sample, published[mark:], strict=False) if i in todo]
+        placed, seconds = assign_all(todo, todo_published)
+        db_rate = placed / seconds if seconds else float("nan")
+        mem_rate = memory_rate(warm, sample)
+        warm_rate = warm_placed / warm_seconds if warm_placed else float("nan")
+        live = StoryState.objects.count()
+        print(
+            f"{mark:>10,} {made:>9,} {len(warm):>8,} {warm_rate:>10.0f} {live:>6,} "
+            f"{db_rate:>9.0f} {mem_rate:>13.0f} {db_rate / mem_rate:>9.2f}",
+            flush=True,
+        )
+        rows.append((mark, db_rate))
+        if placed < len(todo):
+            print(f"  note: {len(todo) - placed} of the sample were placed already")
+    print(
+        f"\nstories {Story.objects.count():,}, memberships {StoryMembership.objects.count():,}; "
+        f"load average after: {os.getloadavg()}"
+    )
+    if rows:
+        low, high = min(r for _, r in rows), max(r for _, r in rows)
+        verdict = "PASS" if low >= 500 else "BELOW AIM"
+        print(f"{verdict}: {low:.0f}-{high:.0f} articles/s (aim >= 500, flat across sizes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,451 @@
+"""The story clusterer's state in the database: what lets every worker run the one pure
+``StoryClusterer`` over a shared archive.
+
+- Candidates come from ``StoryTerm`` (a live story under each of its rarest terms; primary key
+  ``(term, story)``), joined to ``StoryState`` for the window: a few index lookups per article.
+- Scoring reads ``StoryCentroid`` rows for the candidates and the item's own terms only.
+- Near-duplicates: each member's MinHash is stored as its LSH band keys in ``StoryBand``
+  (primary key ``(band, article)``), so a syndicated copy finds its original across workers.
+- IDF: ``TermFrequency`` holds the document frequencies. Each process reads them through a cache
+  and adds its own counts in batches (``Frequencies``): an upsert of ~100 rows per article would
+  be most of the cost of an assignment and would make every worker queue on the rows of common
+  words, while IDF moves slowly enough that a minute's lag changes no decision that matters.
+
+All writes happen inside the caller's transaction, which holds the assignment lock
+(stories.assignment): the store itself does no locking.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from stories.clustering import Assignment, StoryItem
+from stories.models import Story, StoryState
+
+DOCUMENTS = ""  # the TermFrequency row that counts documents
+# A member's raw weights added to its story's centroid, as arrays (PostgreSQL) or rows.
+CENTROID_ARRAYS = (
+    "INSERT INTO stories_storycentroid (story_id, term, weight) "
+    "SELECT %s, unnest(%s::text[]), unnest(%s::float8[]) "
+    "ON CONFLICT (story_id, term) DO UPDATE "
+    "SET weight = stories_storycentroid.weight + excluded.weight"
+)
+CENTROID_ROWS = (
+    "INSERT INTO stories_storycentroid (story_id, term, weight) VALUES (%s, %s, %s) "
+    "ON CONFLICT (story_id, term) DO UPDATE "
+    "SET weight = stories_storycentroid.weight + excluded.weight"
+)
+
+
+def _on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _list(values: Sequence) -> tuple[str, list]:
+    """An ``IN (…)`` list that works on PostgreSQL and SQLite alike."""
+    return ", ".join(["%s"] * len(values)), list(values)
+
+
+class Frequencies:
+    """Document frequencies for one process: read from ``TermFrequency`` on demand, cached, and
+    written back in batches. Other workers' counts show up at the next refresh."""
+
+    FLUSH_DOCUMENTS = 200
+    FLUSH_SECONDS = 30.0
+    REFRESH_SECONDS = 300.0
+    MAX_CACHED = 500_000
+
+    def __init__(self) -> None:
+        self._cache: dict[str, int] = {}
+        self._docs: int | None = None
+        self._pending: Counter[str] = Counter()
+        self._pending_docs = 0
+        self._loaded_at = time.monotonic()
+        self._flushed_at = time.monotonic()
+
+    def documents(self) -> int:
+        if self._docs is None:
+            self._docs = self._read([DOCUMENTS]).get(DOCUMENTS, 0)
+        return self._docs + self._pending_docs
+
+    def df(self, term: str) -> int:
+        if term not in self._cache:
+            self.prefetch([term])
+        return self._cache[term] + self._pending[term]
+
+    def prefetch(self, terms: Iterable[str]) -> None:
+        now = time.monotonic()
+        if now - self._loaded_at > self.REFRESH_SECONDS or len(self._cache) > self.MAX_CACHED:
+            self._cache.clear()
+            self._docs = None
+            self._loaded_at = now
+        missing = [t for t in terms if t not in self._cache]
+        if missing:
+            found = self._read(missing)
+            for term in missing:
+                self._cache[term] = found.get(term, 0)
+
+    def count_document(self, terms: Iterable[str]) -> None:
+        self._pending.update(terms)
+        self._pending_docs += 1
+
+    def due(self) -> bool:
+        return self._pending_docs >= self.FLUSH_DOCUMENTS or (
+            self._pending_docs and time.monotonic() - self._flushed_at > self.FLUSH_SECONDS
+        )
+
+    def flush(self) -> None:
+        """Add this process's counts to the shared table, in term order (two workers flushing
+        at once lock rows in the same order, so they never deadlock)."""
+        if not self._pending_docs:
+            return
+        rows = sorted({**self._pending, DOCUMENTS: self._pending_docs}.items())
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO stories_termfrequency (term, documents) VALUES (%s, %s) "
+                "ON CONFLICT (term) DO UPDATE "
+                "SET documents = stories_termfrequency.documents + excluded.documents",
+                rows,
+            )
+        for term, n in self._pending.items():
+            if term in self._cache:
+                self._cache[term] += n
+        if self._docs is not None:
+            self._docs += self._pending_docs
+        self._pending.clear()
+        self._pending_docs = 0
+        self._flushed_at = time.monotonic()
+
+    def discard(self) -> None:
+        """Forget counts not yet written (a test resetting the database)."""
+        self._pending.clear()
+        self._pending_docs = 0
+        self._cache.clear()
+        self._docs = None
+
+    @staticmethod
+    def _read(terms: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        with connection.cursor() as cursor:
+            for start in range(0, len(terms), 5000):
+                part = terms[start : start + 5000]
+                marks, params = _list(part)
+                cursor.execute(
+                    f"SELECT term, documents FROM stories_termfrequency WHERE term IN ({marks})",  # noqa: S608
+                    params,
+                )
+                found.update(cursor.fetchall())
+        return found
+
+
+class DatabaseStore:
+    """``stories.clustering.ClusterStore`` over the stories tables. Keys are article ids and
+    story ids are ``Story`` primary keys. ``changed`` collects the stories whose members or
+    lead changed, for ``story_changed``."""
+
+    def __init__(self, frequencies: Frequencies) -> None:
+        self.frequencies = frequencies
+        self.changed: set[int] = set()
+        self._centroids: dict[int, dict[str, float]] = {}
+
+    # --- IDF ---------------------------------------------------------------------------------
+
+    def documents(self) -> int:
+        return self.frequencies.documents()
+
+    def df(self, term: str) -> int:
+        return self.frequencies.df(term)
+
+    def prefetch(self, terms: Iterable[str]) -> None:
+        self.frequencies.prefetch(terms)
+
+    def count_document(self, terms: Iterable[str]) -> None:
+        self.frequencies.count_document(terms)
+
+    # --- Near-duplicates ---------------------------------------------------------------------
+
+    def keys_sharing_a_band(self, bands: Sequence[int], horizon: datetime) -> list[object]:
+        marks, params = _list(bands)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT article_id, min(published_at) FROM stories_storyband "  # noqa: S608
+                f"WHERE band IN ({marks}) AND published_at >= %s "
+                "GROUP BY article_id ORDER BY min(published_at), article_id",
+                [*params, horizon],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def remember_bands(self, key: object, bands: Sequence[int], published: datetime) -> None:
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storyband (band, article_id, published_at) "
+                    "SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING",
+                    [sorted(set(bands)), key, published],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_storyband (band, article_id, published_at) "
+                    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(band, key, published) for band in set(bands)],
+                )
+
+    # --- Stories -----------------------------------------------------------------------------
+
+    def story_of(self, key: object) -> int | None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT story_id FROM stories_storymembership WHERE article_id = %s", [key]
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+    def is_live(self, story_id: int, horizon: datetime) -> bool:
+        return StoryState.objects.filter(story_id=story_id, last_seen__gte=horizon).exists()
+
+    def candidates(self, terms: Sequence[str], horizon: datetime, limit: int) -> list[int]:
+        if not terms:
+            return []
+        marks, params = _list(terms)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT t.story_id FROM stories_storyterm t "  # noqa: S608
+                "JOIN stories_storystate s ON s.story_id = t.story_id "
+                f"WHERE t.term IN ({marks}) AND s.last_seen >= %s "
+                "GROUP BY t.story_id ORDER BY count(*) DESC, t.story_id LIMIT %s",
+                [*params, horizon, limit],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def partial_centroids(
+        self, story_ids: Sequence[int], terms: Iterable[str]
+    ) -> dict[int, tuple[float, dict[str, float]]]:
+        wanted = list(terms)
+        out: dict[int, tuple[float, dict[str, float]]] = {}
+        if not story_ids:
+            return out
+        story_marks, story_params = _list(story_ids)
+        term_marks, term_params = _list(wanted)
+        norms: dict[int, float] = {}
+        weights: defaultdict[int, dict[str, float]] = defaultdict(dict)
+        with connection.cursor() as cursor:
+            # One query: each story's norm, with its centroid's rows for the item's terms.
+            cursor.execute(
+                "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
+                "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "
+                f"AND c.term IN ({term_marks}) WHERE s.story_id IN ({story_marks})",
+                [*term_params, *story_params],
+            )
+            for story_id, norm, term, weight in cursor.fetchall():
+                norms[story_id] = norm
+                if term is not None:
+                    weights[story_id][term] = weight
+        for story_id in story_ids:
+            out[story_id] = (norms.get(story_id, 1.0), weights.get(story_id, {}))
+        return out
+
+    def centroid(self, story_id: int) -> dict[str, float]:
+        if story_id not in self._centroids:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT term, weight FROM stories_storycentroid WHERE story_id = %s",
+                    [story_id],
+                )
+                self._centroids[story_id] = dict(cursor.fetchall())
+        return self._centroids[story_id]
+
+    def size(self, story_id: int) -> int:
+        return (
+            StoryState.objects.filter(story_id=story_id).values_list("size", flat=True).first() or 0
+        )
+
+    def new_story(self) -> int:
+        now = timezone.now()
+        story = Story.objects.create(created_at=now, updated_at=now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO stories_storystate (story_id, size, norm, updated_at) "
+                "VALUES (%s, 0, 1.0, %s)",
+                [story.pk, now],
+            )
+        self._centroids[story.pk] = {}
+        return story.pk
+
+    def add_member(
+        self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
+    ) -> int:
+        self.add_to_centroid(story_id, raw)
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE stories_storystate SET size = size + 1, updated_at = %s, "
+                "last_seen = CASE WHEN last_seen IS NULL OR last_seen < %s THEN %s "
+                "ELSE last_seen END WHERE story_id = %s RETURNING size",
+                [now, item.published, item.published, story_id],
+            )
+            size = cursor.fetchone()[0]
+            cursor.execute(
+                "INSERT INTO stories_storymembership (article_id, story_id, score, "
+                "near_duplicate_of_id, published_at, joined_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    item.key,
+                    story_id,
+                    assignment.score,
+                    assignment.near_duplicate_of,
+                    item.published,
+                    now,
+                ],
+            )
+        self._member_joined(story_id, item)
+        return size
+
+    def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
+        rows = sorted(raw.items())
+        with connection.cursor() as cursor:
+            if _on_postgres():  # one statement, not one per term
+                cursor.execute(
+                    CENTROID_ARRAYS, [story_id, [t for t, _ in rows], [x for _, x in rows]]
+                )
+            else:
+                cursor.executemany(CENTROID_ROWS, [(story_id, term, x) for term, x in rows])
+        centroid = self._centroids.get(story_id)
+        if centroid is not None:
+            for term, x in raw.items():
+                centroid[term] = centroid.get(term, 0.0) + x
+
+    def _member_joined(self, story_id: int, item: StoryItem) -> None:
+        """Counts, dates and lead for one new member, without reading the story's members:
+        one read (the story, its lead's date, whether the source is new to it), one write."""
+        source_id = int(item.source) if item.source else None  # the worker's items carry ids
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.lead_id, s.lead_chosen_by_id, s.first_published_at, "
+                "s.last_published_at, lead.published_at, "
+                "%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stories_storymembership m "
+                "JOIN articles_article a ON a.id = m.article_id "
+                "WHERE m.story_id = s.id AND a.source_id = %s AND m.article_id <> %s) "
+                "FROM stories_story s "
+                "LEFT JOIN stories_storymembership lead ON lead.article_id = s.lead_id "
+                "WHERE s.id = %s",
+                [source_id, source_id, item.key, story_id],
+            )
+            lead_id, chosen_by, first, last, lead_published, new_source = cursor.fetchone()
+        could_lead = bool(item.text.strip()) and item.duplicate_of is None and not chosen_by
+        earlier = lead_published is None or (item.published, item.key) < (lead_published, lead_id)
+        if could_lead and (lead_id is None or earlier):
+            lead_id = item.key
+        Story.objects.filter(pk=story_id).update(
+            article_count=F("article_count") + 1,
+            source_count=F("source_count") + (1 if new_source else 0),
+            first_published_at=min(first, item.published) if first else item.published,
+            last_published_at=max(last, item.published) if last else item.published,
+            lead_id=lead_id,
+            updated_at=timezone.now(),
+        )
+        self.changed.add(story_id)
+
+    def index_terms(self, story_id: int) -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT term FROM stories_storyterm WHERE story_id = %s", [story_id])
+            return {row[0] for row in cursor.fetchall()}
+
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
+    ) -> None:
+        if current is None:
+            current = self.index_terms(story_id)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE stories_storystate SET norm = %s WHERE story_id = %s", [norm, story_id]
+            )
+            gone = sorted(current - index_terms)
+            if gone:
+                marks, params = _list(gone)
+                cursor.execute(
+                    f"DELETE FROM stories_storyterm WHERE story_id = %s AND term IN ({marks})",  # noqa: S608
+                    [story_id, *params],
+                )
+            new = sorted(index_terms - current)
+            if new and _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storyterm (term, story_id) SELECT unnest(%s::text[]), %s",
+                    [new, story_id],
+                )
+            elif new:
+                cursor.executemany(
+                    "INSERT INTO stories_storyterm (term, story_id) VALUES (%s, %s)",
+                    [(term, story_id) for term in new],
+                )
+
+    def postings(self, horizon: datetime) -> Iterable[Sequence[int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT t.term, t.story_id FROM stories_storyterm t "
+                "JOIN stories_storystate s ON s.story_id = t.story_id "
+                "WHERE s.last_seen >= %s ORDER BY t.term, t.story_id",
+                [horizon],
+            )
+            grouped: defaultdict[str, list[int]] = defaultdict(list)
+            for term, story_id in cursor.fetchall():
+                grouped[term].append(story_id)
+        return grouped.values()
+
+    def can_merge(self, a: int, b: int) -> bool:
+        """The merge pass leaves editors' work alone: a story with a pinned member or a chosen
+        lead is never merged automatically."""
+        from stories.models import StoryMembership
+
+        if Story.objects.filter(pk__in=[a, b], lead_chosen_by__isnull=False).exists():
+            return False
+        return not StoryMembership.objects.filter(
+            story_id__in=[a, b], pinned_by__isnull=False
+        ).exists()
+
+    def absorb(self, keep: int, gone: int, merged: dict[str, float]) -> None:
+        from stories import editing
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO stories_storycentroid (story_id, term, weight) "
+                "SELECT %s, term, weight FROM stories_storycentroid WHERE story_id = %s "
+                "ON CONFLICT (story_id, term) DO UPDATE "
+                "SET weight = stories_storycentroid.weight + excluded.weight",
+                [keep, gone],
+            )
+            cursor.execute(
+                "UPDATE stories_storystate SET size = size + "
+                "(SELECT size FROM stories_storystate WHERE story_id = %s), "
+                "last_seen = (SELECT max(last_seen) FROM stories_storystate "
+                "WHERE story_id IN (%s, %s)), updated_at = %s WHERE story_id = %s",
+                [gone, keep, gone, timezone.now(), keep],
+            )
+        self._centroids[keep] = dict(merged)
+        self._centroids.pop(gone, None)
+        editing.move_members(gone, keep)
+        self.changed.update((keep, gone))
+
+    def resolve(self, story_id: int) -> int:
+        seen = set()
+        while story_id not in seen:
+            seen.add(story_id)
+            into = (
+                Story.objects.filter(pk=story_id).values_list("merged_into_id", flat=True).first()
+            )
+            if not into:
+                break
+            story_id = into
+        return story_id
+
+    def expire(self, horizon: datetime) -> None:
+        """Nothing per item: beat's prune drops stories past the window (and the horizon is
+        checked in every query)."""
+
+    def live_stories(self) -> int:
+        return StoryState.objects.count()
