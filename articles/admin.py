@@ -7,12 +7,15 @@ from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 
 from articles import tasks
@@ -21,7 +24,7 @@ from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
 from tags.combining import explain_model_link
 from tags.explaining import explain
-from tags.models import ArticleTag, Tag
+from tags.models import ArticleTag, Tag, TagDecision
 
 
 class HttpsUrlsMixin:
@@ -423,6 +426,47 @@ class ArticleTagInline(admin.TabularInline):
         )
 
 
+def can_undo_decisions(request: HttpRequest) -> bool:
+    """Editors take back hand decisions; operators (who only view articles) cannot."""
+    user = request.user
+    return user.has_perm("tags.delete_tagdecision") and user.has_perm("articles.change_article")
+
+
+class TagDecisionInline(admin.TabularInline):
+    """The article's hand decisions, who made them and when. Read-only here: they are made in
+    the topics above (or the bulk actions) and taken back with Undo."""
+
+    model = TagDecision
+    fields = ["tag", "decision", "editor", "decided_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name = "hand decision"
+    verbose_name_plural = "hand decisions (they outrank the rules and the topic model)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TagDecision]:
+        return super().get_queryset(request).select_related("tag", "editor")
+
+
+class UndoableTagDecisionInline(TagDecisionInline):
+    fields = [*TagDecisionInline.fields, "undo"]
+    readonly_fields = fields
+
+    @admin.display(description="undo")
+    def undo(self, obj: TagDecision) -> str:
+        if obj.pk is None:
+            return "—"
+        # The button belongs to a form outside the change form (form="undo-decision"): no
+        # nested forms, and Enter in a field still saves the article rather than undoing.
+        return format_html(
+            '<button type="submit" class="button undo-decision" form="undo-decision" '
+            'name="decision" value="{}">Undo</button> <span class="help">the rules decide '
+            "again</span>",
+            obj.pk,
+        )
+
+
 class ArticleFeedInline(admin.TabularInline):
     model = ArticleFeed
     fields = ["feed", "guid", "entry_title", "entry_published", "first_seen_at"]
@@ -534,7 +578,8 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     raw_id_fields = ["source", "duplicate_of"]
     action_form = TagChoiceForm
     actions = ["hide", "unhide", "add_topic", "remove_topic", "retag", "reextract", "refetch"]
-    inlines = [ArticleTagInline, ArticleFeedInline]
+    inlines = [ArticleTagInline, TagDecisionInline, ArticleFeedInline]
+    change_form_template = "admin/articles/article/change_form.html"
     fieldsets = [
         (None, {"fields": ["title", "url_link", "source", "author", "published_at", "is_hidden"]}),
         ("Summary", {"fields": ["summary", "summary_source", "editor_summary"]}),
@@ -577,6 +622,61 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         # The listed topics only: weak matches and hidden links explain, they do not list.
         names = sorted(link.tag.name for link in obj.article_tags.all() if link.is_visible)
         return ", ".join(names) or "—"
+
+    def get_inlines(self, request, obj=None):
+        if not can_undo_decisions(request):
+            return self.inlines
+        return [UndoableTagDecisionInline if i is TagDecisionInline else i for i in self.inlines]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_undo_decisions": can_undo_decisions(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/undo-decision/",
+                self.admin_site.admin_view(self.undo_decision_view),
+                name="articles_article_undo_decision",
+            ),
+            *super().get_urls(),
+        ]
+
+    def undo_decision_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Take back one hand decision (POST, CSRF-checked by the admin): the rules and the
+        topic model decide that topic for this article again."""
+        change_url = reverse("admin:articles_article_change", args=[object_id])
+        if request.method != "POST":
+            return redirect(change_url)
+        if not can_undo_decisions(request):
+            raise PermissionDenied
+        article = self.get_object(request, object_id)
+        if article is None:
+            raise Http404("No such article.")
+        back = request.POST.get("next") or ""
+        if not url_has_allowed_host_and_scheme(
+            back, {request.get_host()}, require_https=request.is_secure()
+        ):
+            back = change_url
+        raw = request.POST.get("decision") or ""
+        decision = (
+            TagDecision.objects.filter(article=article, pk=raw).select_related("tag").first()
+            if raw.isdigit()
+            else None
+        )
+        if decision is None:
+            messages.warning(request, "That decision was already taken back.")
+            return redirect(back)
+        linking.undo_decision(decision)
+        now_listed = ArticleTag.objects.filter(
+            article=article, tag=decision.tag, is_visible=True
+        ).exists()
+        messages.success(
+            request,
+            f"Took back “{decision.get_decision_display()}” for {decision.tag}: by the rules "
+            f"the article is {'on' if now_listed else 'off'} that topic now.",
+        )
+        return redirect(back)
 
     def get_queryset(self, request):
         links = ArticleTag.objects.select_related("tag").only(

@@ -580,8 +580,7 @@ class TagDecisionAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: TagDecision) -> None:
         # Without the hand decision, the rules decide again.
-        super().delete_model(request, obj)
-        linking.tag_article(obj.article)
+        linking.undo_decision(obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TagDecision]) -> None:
         for decision in queryset.select_related("article"):
