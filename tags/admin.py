@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles.models import Article
-from tags import linking, modelling, retagging
+from tags import jobchanges, linking, modelling, retagging
 from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
@@ -466,12 +466,29 @@ class MergeForm(forms.Form):
         self.fields["target"].queryset = Tag.objects.active().exclude(pk__in=exclude)
 
 
+# While a job runs, its page and the job list reload themselves this often (a <meta> refresh:
+# the CSP allows no inline script, and a finished job's page stays still).
+JOB_REFRESH_SECONDS = 3
+
+
 @admin.register(RetagJob)
 class RetagJobAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "state", "progress", "changed", "created_at", "finished_at"]
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    list_display = [
+        "__str__",
+        "kind",
+        "state",
+        "progress",
+        "gained_lost",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["state", "kind"]
     list_select_related = ["tag"]
     readonly_fields = [
+        "what_changed",
         "kind",
         "tag",
         "tag_name",
@@ -492,6 +509,50 @@ class RetagJobAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     fields = readonly_fields
+
+    @admin.display(description="articles gained / lost")
+    def gained_lost(self, obj: RetagJob) -> str:
+        gained, lost = jobchanges.totals(obj.changes)
+        return f"+{gained} / -{lost}"
+
+    @admin.display(description="what changed")
+    def what_changed(self, obj: RetagJob) -> str:
+        changes = obj.changes or {}
+        rows = changes.get("articles") or []
+        titles = dict(
+            Article.objects.filter(pk__in=[row[0] for row in rows]).values_list("pk", "title")
+        )
+        names = {int(key): entry["name"] for key, entry in (changes.get("topics") or {}).items()}
+        context = {
+            "job": obj,
+            "topics": jobchanges.by_topic(changes),
+            "articles": [
+                {
+                    "id": article_id,
+                    "title": titles.get(article_id) or f"article {article_id}",
+                    "topic": names.get(tag_id, f"topic {tag_id}"),
+                    "gained": kind == jobchanges.GAINED,
+                }
+                for article_id, tag_id, kind in rows
+            ],
+            "more": changes.get("more", 0),
+            "limit": jobchanges.MAX_ARTICLES,
+        }
+        return render_to_string("admin/tags/retagjob/changes.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        running = RetagJob.objects.filter(
+            state__in=[RetagJob.State.QUEUED, RetagJob.State.RUNNING]
+        ).exists()
+        extra_context = {
+            **(extra_context or {}),
+            "refresh_seconds": JOB_REFRESH_SECONDS if running else None,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "refresh_seconds": JOB_REFRESH_SECONDS}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="progress")
     def progress(self, obj: RetagJob) -> str:

@@ -317,6 +317,8 @@ class RetagJob(models.Model):
     changed = models.PositiveIntegerField(default=0)
     chunks = models.PositiveIntegerField(default=0)
     last_article_id = models.BigIntegerField(default=0)
+    # What readers will see change, per topic and (the first 200) per article: tags.jobchanges.
+    changes = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
