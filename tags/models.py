@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -120,6 +120,14 @@ class Tag(models.Model):
         ordering = ["name"]
         # Readers and editors call them topics; the code keeps the shorter name.
         verbose_name = "topic"
+        constraints = [
+            # "Magnets" and "magnets" are one topic to readers (see tags.names).
+            models.UniqueConstraint(
+                Lower("name"),
+                name="tag_name_unique_ignoring_case",
+                violation_error_message="Another topic already has this name in another case.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
