@@ -30,10 +30,11 @@ from tags.models import (
     ReviewItem,
     Tag,
     TagDecision,
+    TaggingMode,
     TopicModelVersion,
     TrainingRun,
 )
-from tags.preview import preview
+from tags.preview import ModelJudge, preview
 
 PREVIEW_SCAN_LIMIT = 5000
 
@@ -385,6 +386,7 @@ class TagAdmin(admin.ModelAdmin):
             ((i, t, s, x, k or []) for i, t, s, x, k in rows),
             current=current,
             fixed=fixed,
+            judge=model_judge(request.POST, tag),
         )
         context = {
             **self.admin_site.each_context(request),
@@ -403,13 +405,48 @@ class TagAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/tags/tag/preview.html", context)
 
 
+def model_judge(post, tag: Tag | None) -> ModelJudge | None:
+    """The topic model as the form's mode and levels would use it, for a saved topic the
+    current model knows; None where the rules decide alone."""
+    mode = post.get("tagging_mode") or TaggingMode.RULES
+    if tag is None or mode == TaggingMode.RULES or mode not in MODES:
+        return None
+    model = modelling.current_model()
+    if model is None or tag.slug not in model:
+        return None
+    slug = tag.slug
+
+    def probability(title: str, summary: str, text: str) -> float | None:
+        scored = model.score(title=title, summary=summary, text=text, include=[slug])
+        return scored.probabilities.get(slug)
+
+    def level(name: str, default: float) -> float:
+        try:
+            return min(1.0, max(0.0, float(post.get(name))))
+        except (TypeError, ValueError):
+            return default
+
+    return ModelJudge(
+        mode,
+        probability,
+        publish_at=level("model_publish_at", tag.model_publish_at),
+        review_at=level("model_review_at", tag.model_review_at),
+    )
+
+
 def current_links(tag: Tag | None, article_ids: list[int]) -> tuple[set[int], set[int]]:
-    """Of these articles: those the topic lists today by its rules, and those whose link the
-    rules do not decide (editors' decisions, feed defaults, child topics)."""
+    """Of these articles: those the topic lists today by its rules or its model, and those
+    whose link neither decides (editors' decisions, feed defaults, child topics). A strong
+    rule match the model vetoed (origin ``vetoed``) is decided again by the preview."""
     if tag is None:
         return set(), set()
     links = ArticleTag.objects.filter(tag=tag, article_id__in=article_ids)
-    rule_made = (ArticleTag.Origin.RULE, ArticleTag.Origin.CATEGORY)
+    rule_made = (
+        ArticleTag.Origin.RULE,
+        ArticleTag.Origin.CATEGORY,
+        ArticleTag.Origin.MODEL,
+        ArticleTag.Origin.VETOED,
+    )
     current = set(
         links.filter(origin__in=rule_made, is_visible=True).values_list("article_id", flat=True)
     )
