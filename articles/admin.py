@@ -10,6 +10,7 @@ from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -431,39 +432,19 @@ def can_undo_decisions(request: HttpRequest) -> bool:
     return user.has_perm("tags.delete_tagdecision") and user.has_perm("articles.change_article")
 
 
-class TagDecisionInline(admin.TabularInline):
-    """The article's hand decisions, who made them and when. Read-only here: they are made in
-    the topics above (or the bulk actions) and taken back with Undo."""
-
-    model = TagDecision
-    fields = ["tag", "decision", "editor", "decided_at"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    verbose_name = "hand decision"
-    verbose_name_plural = "hand decisions (they outrank the rules and the topic model)"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[TagDecision]:
-        return super().get_queryset(request).select_related("tag", "editor")
-
-
-class UndoableTagDecisionInline(TagDecisionInline):
-    fields = [*TagDecisionInline.fields, "undo"]
-    readonly_fields = fields
-
-    @admin.display(description="undo")
-    def undo(self, obj: TagDecision) -> str:
-        if obj.pk is None:
-            return "—"
-        # The button belongs to a form outside the change form (form="undo-decision"): no
-        # nested forms, and Enter in a field still saves the article rather than undoing.
-        return format_html(
-            '<button type="submit" class="button undo-decision" form="undo-decision" '
-            'name="decision" value="{}">Undo</button> <span class="help">the rules decide '
-            "again</span>",
-            obj.pk,
-        )
+def hand_decisions_html(article: Article, undo: bool) -> str:
+    """The article's hand decisions, who made them and when; with Undo buttons for editors.
+    The buttons belong to a form outside the change form (form="undo-decision"): no nested
+    forms, and Enter in a field still saves the article rather than undoing a decision."""
+    decisions = (
+        TagDecision.objects.filter(article=article)
+        .select_related("tag", "editor")
+        .order_by("-decided_at")
+    )
+    return render_to_string(
+        "admin/articles/article/hand_decisions.html",
+        {"decisions": list(decisions), "undo": undo},
+    )
 
 
 class ArticleFeedInline(admin.TabularInline):
@@ -577,7 +558,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     raw_id_fields = ["source", "duplicate_of"]
     action_form = TagChoiceForm
     actions = ["hide", "unhide", "add_topic", "remove_topic", "retag", "reextract", "refetch"]
-    inlines = [ArticleTagInline, TagDecisionInline, ArticleFeedInline]
+    inlines = [ArticleTagInline, ArticleFeedInline]
     change_form_template = "admin/articles/article/change_form.html"
     fieldsets = [
         (None, {"fields": ["title", "url_link", "source", "author", "published_at", "is_hidden"]}),
@@ -587,6 +568,8 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         ("Text", {"classes": ["collapse"], "fields": ["text"]}),
     ]
     readonly_fields = [
+        "hand_decisions",
+        "hand_decisions_with_undo",
         "url_link",
         "source",
         "author",
@@ -622,10 +605,28 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         names = sorted(link.tag.name for link in obj.article_tags.all() if link.is_visible)
         return ", ".join(names) or "—"
 
-    def get_inlines(self, request, obj=None):
-        if not can_undo_decisions(request):
-            return self.inlines
-        return [UndoableTagDecisionInline if i is TagDecisionInline else i for i in self.inlines]
+    @admin.display(description="decisions")
+    def hand_decisions(self, obj: Article) -> str:
+        return hand_decisions_html(obj, undo=False)
+
+    @admin.display(description="decisions")
+    def hand_decisions_with_undo(self, obj: Article) -> str:
+        return hand_decisions_html(obj, undo=True)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not request.user.has_perm("tags.view_tagdecision"):
+            return fieldsets
+        field = "hand_decisions_with_undo" if can_undo_decisions(request) else "hand_decisions"
+        section = (
+            "Hand decisions",
+            {
+                "fields": [field],
+                "description": "Topics added or removed by hand outrank the rules and the "
+                "topic model. Undo takes one back: the rules decide that topic again.",
+            },
+        )
+        return [fieldsets[0], section, *fieldsets[1:]]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "can_undo_decisions": can_undo_decisions(request)}
