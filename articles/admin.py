@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count, Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 
 from articles import tasks
@@ -21,7 +24,7 @@ from articles.models import Article, ArticleFeed, Feed, PollLog, RawPage, Source
 from tags import linking
 from tags.combining import explain_model_link
 from tags.explaining import explain
-from tags.models import ArticleTag, Tag
+from tags.models import ArticleTag, Tag, TagDecision
 
 
 class HttpsUrlsMixin:
@@ -423,6 +426,27 @@ class ArticleTagInline(admin.TabularInline):
         )
 
 
+def can_undo_decisions(request: HttpRequest) -> bool:
+    """Editors take back hand decisions; operators (who only view articles) cannot."""
+    user = request.user
+    return user.has_perm("tags.delete_tagdecision") and user.has_perm("articles.change_article")
+
+
+def hand_decisions_html(article: Article, undo: bool) -> str:
+    """The article's hand decisions, who made them and when; with Undo buttons for editors.
+    The buttons belong to a form outside the change form (form="undo-decision"): no nested
+    forms, and Enter in a field still saves the article rather than undoing a decision."""
+    decisions = (
+        TagDecision.objects.filter(article=article)
+        .select_related("tag", "editor")
+        .order_by("-decided_at")
+    )
+    return render_to_string(
+        "admin/articles/article/hand_decisions.html",
+        {"decisions": list(decisions), "undo": undo},
+    )
+
+
 class ArticleFeedInline(admin.TabularInline):
     model = ArticleFeed
     fields = ["feed", "guid", "entry_title", "entry_published", "first_seen_at"]
@@ -535,6 +559,7 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
     action_form = TagChoiceForm
     actions = ["hide", "unhide", "add_topic", "remove_topic", "retag", "reextract", "refetch"]
     inlines = [ArticleTagInline, ArticleFeedInline]
+    change_form_template = "admin/articles/article/change_form.html"
     fieldsets = [
         (None, {"fields": ["title", "url_link", "source", "author", "published_at", "is_hidden"]}),
         ("Summary", {"fields": ["summary", "summary_source", "editor_summary"]}),
@@ -543,6 +568,8 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         ("Text", {"classes": ["collapse"], "fields": ["text"]}),
     ]
     readonly_fields = [
+        "hand_decisions",
+        "hand_decisions_with_undo",
         "url_link",
         "source",
         "author",
@@ -577,6 +604,79 @@ class ArticleAdmin(HttpsUrlsMixin, admin.ModelAdmin):
         # The listed topics only: weak matches and hidden links explain, they do not list.
         names = sorted(link.tag.name for link in obj.article_tags.all() if link.is_visible)
         return ", ".join(names) or "—"
+
+    @admin.display(description="decisions")
+    def hand_decisions(self, obj: Article) -> str:
+        return hand_decisions_html(obj, undo=False)
+
+    @admin.display(description="decisions")
+    def hand_decisions_with_undo(self, obj: Article) -> str:
+        return hand_decisions_html(obj, undo=True)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not request.user.has_perm("tags.view_tagdecision"):
+            return fieldsets
+        field = "hand_decisions_with_undo" if can_undo_decisions(request) else "hand_decisions"
+        section = (
+            "Hand decisions",
+            {
+                "fields": [field],
+                "description": "Topics added or removed by hand outrank the rules and the "
+                "topic model. Undo takes one back: the rules decide that topic again.",
+            },
+        )
+        return [fieldsets[0], section, *fieldsets[1:]]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_undo_decisions": can_undo_decisions(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/undo-decision/",
+                self.admin_site.admin_view(self.undo_decision_view),
+                name="articles_article_undo_decision",
+            ),
+            *super().get_urls(),
+        ]
+
+    def undo_decision_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Take back one hand decision (POST, CSRF-checked by the admin): the rules and the
+        topic model decide that topic for this article again."""
+        change_url = reverse("admin:articles_article_change", args=[object_id])
+        if request.method != "POST":
+            return redirect(change_url)
+        if not can_undo_decisions(request):
+            raise PermissionDenied
+        article = self.get_object(request, object_id)
+        if article is None:
+            raise Http404("No such article.")
+        back = request.POST.get("next") or ""
+        if not url_has_allowed_host_and_scheme(
+            back, {request.get_host()}, require_https=request.is_secure()
+        ):
+            back = change_url
+        raw = request.POST.get("decision") or ""
+        decision = (
+            TagDecision.objects.filter(article=article, pk=raw).select_related("tag").first()
+            if raw.isdigit()
+            else None
+        )
+        if decision is None:
+            messages.warning(request, "That decision was already taken back.")
+            return redirect(back)
+        linking.undo_decision(decision)
+        now_listed = ArticleTag.objects.filter(
+            article=article, tag=decision.tag, is_visible=True
+        ).exists()
+        messages.success(
+            request,
+            f"Took back “{decision.get_decision_display()}” for {decision.tag}: by the rules "
+            f"the article is {'on' if now_listed else 'off'} that topic now.",
+        )
+        return redirect(back)
 
     def get_queryset(self, request):
         links = ArticleTag.objects.select_related("tag").only(

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_safe
 
 from articles import search as article_search
 from articles.models import Article
+from newsdesk import staff
 from newsdesk.views import absolute, is_web_url, page_number
-from tags.models import ArticleTag
+from tags.models import ArticleTag, TagDecision
 from tags.queries import tags_by_article
 
 RELATED_LIMIT = 5
@@ -106,8 +107,27 @@ def article_page(request: HttpRequest, pk: int) -> HttpResponse:
         "image_url": article.image_url if article.image_url.startswith("https://") else "",
         "canonical_url": absolute(article.get_absolute_url()),
     }
+    if staff.can_edit(request, "articles.change_article"):
+        context.update(staff_tools(request, article))
     # Lazy, so the URL layer may add to it (stories.views.with_story) before it renders.
-    return TemplateResponse(request, "articles/article.html", context)
+    response = TemplateResponse(request, "articles/article.html", context)
+    return staff.per_viewer(response, "edit_url" in context)
+
+
+def staff_tools(request: HttpRequest, article: Article) -> dict[str, object]:
+    """The edit link and, for editors, the hand decisions with their Undo (the admin's view
+    does the undoing, then brings the editor back here)."""
+    tools: dict[str, object] = {
+        "edit_url": reverse("admin:articles_article_change", args=[article.pk])
+    }
+    if request.user.has_perm("tags.delete_tagdecision"):
+        tools["decisions"] = list(
+            TagDecision.objects.filter(article=article)
+            .select_related("tag", "editor")
+            .order_by("-decided_at")
+        )
+        tools["undo_url"] = reverse("admin:articles_article_undo_decision", args=[article.pk])
+    return tools
 
 
 @require_safe

@@ -20,6 +20,7 @@ from django.views import defaults
 from django.views.decorators.http import require_safe
 
 from articles.models import Article
+from newsdesk.staff import per_viewer, signed_in_staff
 from tags.queries import tags_by_article, trending
 
 MAX_PAGE = 100_000
@@ -99,7 +100,8 @@ def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         seconds = settings.NEWSDESK_HOT_PAGE_SECONDS
-        if seconds <= 0 or request.method not in ("GET", "HEAD"):
+        # Staff may get a copy with edit links: never stored here, never served from here.
+        if seconds <= 0 or request.method not in ("GET", "HEAD") or signed_in_staff(request):
             return view(request, *args, **kwargs)
         key = hot_key(request)
         stored = caches["hot"].get(key)
@@ -113,7 +115,7 @@ def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             response.headers["ETag"] = etag
             response.headers["Last-Modified"] = http_date(int(last_modified))
             patch_cache_control(response, no_cache=True)
-            return response
+            return per_viewer(response, editing=False)
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and "ETag" in response and not response.cookies:
             last_modified = parse_http_date_safe(response.get("Last-Modified", "")) or 0

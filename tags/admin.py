@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles.models import Article
-from tags import linking, modelling, retagging
+from tags import jobchanges, linking, modelling, retagging
 from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
@@ -30,10 +30,11 @@ from tags.models import (
     ReviewItem,
     Tag,
     TagDecision,
+    TaggingMode,
     TopicModelVersion,
     TrainingRun,
 )
-from tags.preview import preview
+from tags.preview import ModelJudge, preview
 
 PREVIEW_SCAN_LIMIT = 5000
 
@@ -385,6 +386,7 @@ class TagAdmin(admin.ModelAdmin):
             ((i, t, s, x, k or []) for i, t, s, x, k in rows),
             current=current,
             fixed=fixed,
+            judge=model_judge(request.POST, tag),
         )
         context = {
             **self.admin_site.each_context(request),
@@ -403,13 +405,48 @@ class TagAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/tags/tag/preview.html", context)
 
 
+def model_judge(post, tag: Tag | None) -> ModelJudge | None:
+    """The topic model as the form's mode and levels would use it, for a saved topic the
+    current model knows; None where the rules decide alone."""
+    mode = post.get("tagging_mode") or TaggingMode.RULES
+    if tag is None or mode == TaggingMode.RULES or mode not in MODES:
+        return None
+    model = modelling.current_model()
+    if model is None or tag.slug not in model:
+        return None
+    slug = tag.slug
+
+    def probability(title: str, summary: str, text: str) -> float | None:
+        scored = model.score(title=title, summary=summary, text=text, include=[slug])
+        return scored.probabilities.get(slug)
+
+    def level(name: str, default: float) -> float:
+        try:
+            return min(1.0, max(0.0, float(post.get(name))))
+        except (TypeError, ValueError):
+            return default
+
+    return ModelJudge(
+        mode,
+        probability,
+        publish_at=level("model_publish_at", tag.model_publish_at),
+        review_at=level("model_review_at", tag.model_review_at),
+    )
+
+
 def current_links(tag: Tag | None, article_ids: list[int]) -> tuple[set[int], set[int]]:
-    """Of these articles: those the topic lists today by its rules, and those whose link the
-    rules do not decide (editors' decisions, feed defaults, child topics)."""
+    """Of these articles: those the topic lists today by its rules or its model, and those
+    whose link neither decides (editors' decisions, feed defaults, child topics). A strong
+    rule match the model vetoed (origin ``vetoed``) is decided again by the preview."""
     if tag is None:
         return set(), set()
     links = ArticleTag.objects.filter(tag=tag, article_id__in=article_ids)
-    rule_made = (ArticleTag.Origin.RULE, ArticleTag.Origin.CATEGORY)
+    rule_made = (
+        ArticleTag.Origin.RULE,
+        ArticleTag.Origin.CATEGORY,
+        ArticleTag.Origin.MODEL,
+        ArticleTag.Origin.VETOED,
+    )
     current = set(
         links.filter(origin__in=rule_made, is_visible=True).values_list("article_id", flat=True)
     )
@@ -466,12 +503,29 @@ class MergeForm(forms.Form):
         self.fields["target"].queryset = Tag.objects.active().exclude(pk__in=exclude)
 
 
+# While a job runs, its page and the job list reload themselves this often (a <meta> refresh:
+# the CSP allows no inline script, and a finished job's page stays still).
+JOB_REFRESH_SECONDS = 3
+
+
 @admin.register(RetagJob)
 class RetagJobAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "state", "progress", "changed", "created_at", "finished_at"]
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    list_display = [
+        "__str__",
+        "kind",
+        "state",
+        "progress",
+        "gained_lost",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["state", "kind"]
     list_select_related = ["tag"]
     readonly_fields = [
+        "what_changed",
         "kind",
         "tag",
         "tag_name",
@@ -492,6 +546,50 @@ class RetagJobAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     fields = readonly_fields
+
+    @admin.display(description="articles gained / lost")
+    def gained_lost(self, obj: RetagJob) -> str:
+        gained, lost = jobchanges.totals(obj.changes)
+        return f"+{gained} / -{lost}"
+
+    @admin.display(description="what changed")
+    def what_changed(self, obj: RetagJob) -> str:
+        changes = obj.changes or {}
+        rows = changes.get("articles") or []
+        titles = dict(
+            Article.objects.filter(pk__in=[row[0] for row in rows]).values_list("pk", "title")
+        )
+        names = {int(key): entry["name"] for key, entry in (changes.get("topics") or {}).items()}
+        context = {
+            "job": obj,
+            "topics": jobchanges.by_topic(changes),
+            "articles": [
+                {
+                    "id": article_id,
+                    "title": titles.get(article_id) or f"article {article_id}",
+                    "topic": names.get(tag_id, f"topic {tag_id}"),
+                    "gained": kind == jobchanges.GAINED,
+                }
+                for article_id, tag_id, kind in rows
+            ],
+            "more": changes.get("more", 0),
+            "limit": jobchanges.MAX_ARTICLES,
+        }
+        return render_to_string("admin/tags/retagjob/changes.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        running = RetagJob.objects.filter(
+            state__in=[RetagJob.State.QUEUED, RetagJob.State.RUNNING]
+        ).exists()
+        extra_context = {
+            **(extra_context or {}),
+            "refresh_seconds": JOB_REFRESH_SECONDS if running else None,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "refresh_seconds": JOB_REFRESH_SECONDS}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="progress")
     def progress(self, obj: RetagJob) -> str:
@@ -580,8 +678,7 @@ class TagDecisionAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: TagDecision) -> None:
         # Without the hand decision, the rules decide again.
-        super().delete_model(request, obj)
-        linking.tag_article(obj.article)
+        linking.undo_decision(obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TagDecision]) -> None:
         for decision in queryset.select_related("article"):

@@ -6,4 +6,4 @@ class TagsConfig(AppConfig):
     verbose_name = "Topics"
 
     def ready(self) -> None:
-        from tags import signals  # noqa: F401 - connects the count-keeping receivers
+        from tags import checks, signals  # noqa: F401 - registers checks, connects receivers

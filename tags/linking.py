@@ -614,6 +614,21 @@ def remove_tag_by_hand(article: Article, tag: Tag, editor: AbstractBaseUser | No
     folding.refold_articles([article.pk], [tag.pk])
 
 
+@transaction.atomic
+def undo_decision(decision: TagDecision) -> None:
+    """Take back a hand decision: the article then carries what the rules (and the topic
+    model) give it, through the same verbs that keep counts exact."""
+    article = decision.article
+    decision.delete()
+    if article.status == Article.Status.OK:
+        tag_article(article)
+    elif decision.decision == TagDecision.Decision.ADD:
+        # No rules run on an article that was not extracted: only the hand link goes.
+        ArticleTag.objects.filter(
+            article=article, tag_id=decision.tag_id, origin=ArticleTag.Origin.EDITOR
+        ).delete()
+
+
 # --- Visibility and counts -----------------------------------------------------------------------
 
 

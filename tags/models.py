@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -123,6 +123,14 @@ class Tag(models.Model):
         ordering = ["name"]
         # Readers and editors call them topics; the code keeps the shorter name.
         verbose_name = "topic"
+        constraints = [
+            # "Magnets" and "magnets" are one topic to readers (see tags.names).
+            models.UniqueConstraint(
+                Lower("name"),
+                name="tag_name_unique_ignoring_case",
+                violation_error_message="Another topic already has this name in another case.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -333,6 +341,8 @@ class RetagJob(models.Model):
     changed = models.PositiveIntegerField(default=0)
     chunks = models.PositiveIntegerField(default=0)
     last_article_id = models.BigIntegerField(default=0)
+    # What readers will see change, per topic and (the first 200) per article: tags.jobchanges.
+    changes = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from tags import combining
 from tags.explaining import explain
 from tags.matching import Matcher, Rule, TagMatch
 
@@ -27,6 +28,17 @@ class Sample:
     passage_html: SafeString | None = None
 
 
+@dataclass(frozen=True)
+class ModelJudge:
+    """The topic model's side of the edited topic: the mode and levels typed into the form, and
+    the current model's probability for the topic on one article (title, summary, text)."""
+
+    mode: str
+    probability: Callable[[str, str, str], float | None]
+    publish_at: float = combining.DEFAULT_PUBLISH_AT
+    review_at: float = combining.DEFAULT_REVIEW_AT
+
+
 @dataclass
 class Preview:
     scanned: int = 0
@@ -39,6 +51,9 @@ class Preview:
     dropped: int = 0
     added_samples: list[Sample] = field(default_factory=list)
     dropped_samples: list[Sample] = field(default_factory=list)
+    # Strong rule matches the topic model would keep off the page (rules + model).
+    model_vetoed: int = 0
+    model_vetoed_samples: list[Sample] = field(default_factory=list)
 
 
 def highlight_html(text: str, spans: Iterable[tuple[int, int, int]]) -> SafeString:
@@ -77,17 +92,22 @@ def preview(
     *,
     current: Collection[int] = (),
     fixed: Collection[int] = (),
+    judge: ModelJudge | None = None,
 ) -> Preview:
     """Match one edited rule over (id, title, summary, text, keywords) rows.
 
-    ``current``: articles the topic lists today because of its rules; ``fixed``: articles whose
-    link the rules do not decide (an editor's decision, a feed default, a child topic). Saving
-    would add what the edited rule publishes outside both, and drop what it no longer
-    publishes among ``current``.
+    ``current``: articles the topic lists today because of its rules or its model; ``fixed``:
+    articles whose link neither decides (an editor's decision, a feed default, a child topic).
+    Saving would add what the edited topic publishes outside both, and drop what it no longer
+    publishes among ``current``. With a ``judge`` (a topic using its model), the model decides
+    as the worker would (tags.combining): it may veto a strong rule match, confirm a weak one,
+    or keep a model-made link; it is asked only about articles the edited rules match or the
+    topic lists today.
     """
     rule = replace(rule, tag_id=PREVIEW_ID)
     matcher = Matcher([rule])
     current, fixed = set(current), set(fixed)
+    uses_model = judge is not None and judge.mode != combining.RULES
     result = Preview()
     for article_id, title, summary, text, keywords in articles:
         result.scanned += 1
@@ -95,33 +115,56 @@ def preview(
             title=title, summary=summary, text=text, keywords=keywords, explain=True
         )
         match = found[0] if found else None
-        published = False
+        state = None
         if match is not None and match.vetoed_by is not None:
             result.vetoed += 1
         elif match is not None and match.score >= rule.min_score:
-            published = match.strong or rule.publish_weak
-            if published:
-                result.matched += 1
-            else:
-                result.weak += 1
+            state = combining.STRONG if match.strong else combining.WEAK
+        note = ""
+        if uses_model and (state is not None or article_id in current):
+            probability = judge.probability(title, summary, text)
+            decision = combining.decide(
+                judge.mode,
+                state,
+                probability,
+                publish_at=judge.publish_at,
+                review_at=judge.review_at,
+            )
+            published = decision.action == combining.Action.PUBLISH
+            if decision.by == "model" or (state == combining.STRONG and not published):
+                note = decision.reason
+        else:
+            published = state == combining.STRONG or (state == combining.WEAK and rule.publish_weak)
         row = (article_id, title, summary, text)
-        if published and len(result.samples) < limit:
-            result.samples.append(_sample(matcher, row, match, rule))
+        if published:
+            result.matched += 1
+            if len(result.samples) < limit:
+                result.samples.append(_sample(matcher, row, match, rule, note))
+        elif state == combining.STRONG and note:
+            result.model_vetoed += 1
+            if len(result.model_vetoed_samples) < limit:
+                result.model_vetoed_samples.append(_sample(matcher, row, match, rule, note))
+        elif state == combining.WEAK:
+            result.weak += 1
         if article_id in fixed:
             continue
         if published and article_id not in current:
             result.added += 1
             if len(result.added_samples) < limit:
-                result.added_samples.append(_sample(matcher, row, match, rule))
+                result.added_samples.append(_sample(matcher, row, match, rule, note))
         elif not published and article_id in current:
             result.dropped += 1
             if len(result.dropped_samples) < limit:
-                result.dropped_samples.append(_sample(matcher, row, match, rule))
+                result.dropped_samples.append(_sample(matcher, row, match, rule, note))
     return result
 
 
 def _sample(
-    matcher: Matcher, row: tuple[int, str, str, str], match: TagMatch | None, rule: Rule
+    matcher: Matcher,
+    row: tuple[int, str, str, str],
+    match: TagMatch | None,
+    rule: Rule,
+    note: str = "",
 ) -> Sample:
     article_id, title, summary, text = row
     body = summary or text
@@ -148,6 +191,9 @@ def _sample(
         )
         if match.score < rule.min_score:
             why += f" — score {match.score:g} below {rule.min_score:g}"
+    if note:
+        # What the topic model made of it: a veto, a confirmation, a link of its own.
+        why = f"{why}; {note}" if match is not None and match.vetoed_by is None else note
     return Sample(
         article_id=article_id,
         title_html=highlight_html(title, matcher.highlight_terms(title)),

@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from articles.models import Article
-from tags import folding, linking
+from tags import folding, jobchanges, linking
 from tags.models import Alias, ArticleTag, RetagJob, Tag, TagDecision
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,10 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
         ids = next_ids(job, job.last_article_id, size)
         if not ids:
             return _finish(job)
+        before = listed_links(ids)
         changed, taken = _do_chunk(job, ids)
+        gained, lost = jobchanges.diff(before, listed_links(ids))
+        changes = jobchanges.record(job.changes, gained, lost, topic_names(gained | lost))
         ids = ids[:taken]
     except Exception as exc:
         log.exception("retag job %s failed", job.pk)
@@ -212,10 +215,25 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
         changed=job.changed + changed,
         last_article_id=ids[-1],
         heartbeat_at=timezone.now(),
+        changes=changes,
     )
     if not updated:  # superseded while this chunk ran: say so, do no more
         return RetagJob.objects.values_list("state", flat=True).get(pk=job.pk)
     return CONTINUE
+
+
+def listed_links(ids: list[int]) -> set[tuple[int, int]]:
+    """The (article, topic) pairs readers see among these articles."""
+    return set(
+        ArticleTag.objects.filter(article_id__in=ids, is_visible=True).values_list(
+            "article_id", "tag_id"
+        )
+    )
+
+
+def topic_names(pairs: set[tuple[int, int]]) -> dict[int, str]:
+    ids = {tag_id for _, tag_id in pairs}
+    return dict(Tag.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
 
 
 def _do_chunk(job: RetagJob, ids: list[int]) -> tuple[int, int]:

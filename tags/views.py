@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from newsdesk import staff
 from newsdesk.views import absolute, conditional, hot_cache, page_number
 from tags import queries
 from tags.models import Tag
@@ -147,6 +148,10 @@ def tag_page(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such page.")
     cursor = (before and before.token(), after and after.token())
     etag, last_modified = queries.tag_validators(tag, "page", page, size, *cursor)
+    # Staff with the permission get an "Edit" link: their copy has validators of its own.
+    editing = staff.can_edit(request, "tags.change_tag")
+    if editing:
+        etag = staff.staff_etag(etag)
 
     def build() -> HttpResponse:
         key = f"tags:page:{etag}"
@@ -158,7 +163,7 @@ def tag_page(request: HttpRequest, slug: str) -> HttpResponse:
         cache.set(key, response.content, TAG_PAGE_CACHE_SECONDS)
         return response
 
-    return conditional(request, etag, last_modified, build)
+    return staff.per_viewer(conditional(request, etag, last_modified, build), editing)
 
 
 def _render_tag_page(
