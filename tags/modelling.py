@@ -393,9 +393,9 @@ def plan(
     by_tag = {m.tag_id: m for m in matches}
     # Below the lowest review level only a rule match can need the model (to veto it), so
     # only those topics' low probabilities are worth keeping.
-    # (A topic may publish below its review level: the lower of the two counts.)
-    lowest = min(min(t.review_at, t.publish_at) for t in topics.values())
-    matched = [t.slug for tag_id, t in topics.items() if tag_id in by_tag]
+    lowest = _lowest_level(topics)
+    # From the matches, not the topics: nothing here may cost a step per topic.
+    matched = [topics[m.tag_id].slug for m in matches if m.tag_id in topics]
     scored = model.score(
         title=title, summary=summary, text=text, min_probability=lowest, include=matched
     )
@@ -458,22 +458,42 @@ def plan(
 
 def _tag_ids_by_slug(topics: dict[int, TopicSettings]) -> dict[str, int]:
     """slug -> tag id, kept with the settings dict (built once per rules version)."""
-    cached = getattr(topics, "by_slug", None)
-    if cached is not None:
-        return cached
+    if isinstance(topics, TopicSettingsMap):
+        return topics.by_slug
     return {t.slug: tag_id for tag_id, t in topics.items()}
 
 
+def _lowest_level(topics: dict[int, TopicSettings]) -> float:
+    if isinstance(topics, TopicSettingsMap):
+        return topics.lowest_level
+    return min(min(t.review_at, t.publish_at) for t in topics.values())
+
+
 class TopicSettingsMap(dict):
-    """Topics that use their model, by id, with the inverse map ``plan`` needs per article."""
+    """Topics that use their model, by id, with what ``plan`` needs per article worked out
+    once (the map is built once per rules version): with a thousand topics, a step per topic
+    per article was most of the model's cost. Not to be changed after it is built."""
 
     @functools.cached_property
     def by_slug(self) -> dict[str, int]:
         return {t.slug: tag_id for tag_id, t in self.items()}
 
+    @functools.cached_property
+    def lowest_level(self) -> float:
+        """Below this probability the model neither publishes nor sends to review for any
+        topic, so only a rule match can need it (to veto); a topic may publish below its
+        review level, so the lower of the two counts."""
+        return min(min(t.review_at, t.publish_at) for t in self.values())
+
 
 def _as_weak(match: TagMatch) -> TagMatch | None:
     """The match recorded as weak where the matcher can say so; otherwise not linked."""
+    if type(match) is TagMatch:
+        # What replace() does, without its per-call introspection (a step per weak match).
+        m = match
+        return TagMatch(
+            m.tag_id, m.score, m.terms, m.in_title, m.vetoed_by, m.keywords_only, False, m.hits
+        )
     if "strong" in getattr(type(match), "__dataclass_fields__", {}):
         return replace(match, strong=False)
     return None
