@@ -2,13 +2,20 @@
 
     uv run python bench/topic_models.py [--topics 1000 --articles 3000 --seed 1]
                                         [--calibration-folds 3]
+                                        [--save-model FILE | --model FILE]
+
+``--save-model`` keeps the synthetic topics' model; ``--model`` reads it back instead of
+training (same ``--topics`` and ``--seed``), for speed and memory runs without the minutes of
+training.
 
 On the labelled archive (`../shared/corpus/labelled-news/`, read in place):
 - training time for the 12 benchmark topics (bench/tagging_quality_topics.json codes);
 - 1,000 synthetic topics: each topic's labels are "the story contains word W" for a
   mid-frequency word W the model is not told about, so the model has something real to learn;
-- tagging speed on one core (CPU time of this process, single-threaded BLAS): the worker's
-  path (``tags.modelling.plan``): the matcher, ``TopicModel.score`` with a review level of
+- tagging speed on one core (CPU time of this process, single-threaded BLAS). "rules + model"
+  is the worker's own code: the matcher, then ``tags.modelling.plan`` with every topic in
+  rules+model mode at its suggested level. "model only" is the model's share alone:
+  ``TopicModel.score`` with a review level of
   0.35 (plus the topics the rules matched, which the model may veto), ``combining.decide`` in
   rules+model mode at each topic's suggested level, then the top terms only for the links and
   review items made, against the rules-only matcher (``Matcher.match``) for 1,000 topics with 3
