@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tags import combining, learning
+from tags import combining, learning, suggesting
 from tags.matching import DEFAULT_STRONG_BODY_MENTIONS, Matcher, Rule, TagMatch, is_strong
 
 CORPUS = (
@@ -287,9 +287,13 @@ class ModelTaggers:
     exactly as ``tags.combining`` combines them for a topic in that mode (review items are not
     published). A topic with too few training positives has no model and keeps its rules."""
 
-    def __init__(self, rules: RuleTaggers) -> None:
+    def __init__(self, rules: RuleTaggers, inner_folds: int = 5) -> None:
         self.rules = rules
+        self.inner_folds = inner_folds
         self._model: tuple[int, learning.TopicModel] | None = None
+        self._suggested: tuple[int, dict[str, suggesting.Suggestion]] | None = None
+        # Every training part's suggestions, in the order evaluated (the time split first).
+        self.suggestion_log: list[dict[str, suggesting.Suggestion]] = []
 
     def model(self, train: Sequence[Story]) -> learning.TopicModel:
         key = id(train)
@@ -334,6 +338,59 @@ class ModelTaggers:
 
         return predict
 
+    def states(self, thresholds: dict[int, tuple[int, bool]], story: Story) -> dict[str, str]:
+        """Each matched topic's rule state, with the thresholds tuned on the training part."""
+        states: dict[str, str] = {}
+        for m in self.rules.matches(self.rules.prominent, story):
+            body_mentions, publish_weak = thresholds[m.tag_id]
+            strong = publish_weak or is_strong(m.hits, body_mentions)
+            states[self.rules.codes[m.tag_id]] = combining.STRONG if strong else combining.WEAK
+        return states
+
+    def suggested(self, train: Sequence[Story]) -> dict[str, suggesting.Suggestion]:
+        """Per topic, the mode and publish level with the best F1 on out-of-fold
+        probabilities inside the training part (``tags.suggesting``): what the topic form
+        suggests to the editor. The test part is never seen."""
+        key = id(train)
+        if self._suggested is not None and self._suggested[0] == key:
+            return self._suggested[1]
+        codes = self.rules.codes
+        examples = [learning.LabelledText(s.title, "", s.body, s.topics) for s in train]
+        probs = learning.out_of_fold(
+            examples, codes, learning.kfold(len(examples), self.inner_folds)
+        )
+        thresholds = self.rules.tune(train)
+        states = [self.states(thresholds, s) for s in train]
+        found = {
+            code: suggesting.suggest(
+                probs[:, k], [st.get(code) for st in states], [code in s.topics for s in train]
+            )
+            for k, code in enumerate(codes)
+        }
+        self._suggested = (key, found)
+        self.suggestion_log.append(found)
+        return found
+
+    def rules_and_model_suggested(self, train: Sequence[Story]) -> Predict:
+        """(d) Rules and model, each topic in the mode and at the publish level suggested by
+        inner CV on the training part (rules+model, model alone or rules alone)."""
+        model = self.model(train)
+        thresholds = self.rules.tune(train)
+        suggested = self.suggested(train)
+
+        def predict(story: Story) -> set[str]:
+            probs = self.probabilities(model, story)
+            states = self.states(thresholds, story)
+            out = set()
+            for code, p in probs.items():
+                pick = suggested[code]
+                levels = {"publish_at": pick.publish_at, "review_at": pick.publish_at}
+                if combining.published(pick.mode, states.get(code), p, **levels):
+                    out.add(code)
+            return out
+
+        return predict
+
     def rules_and_model(self, train: Sequence[Story]) -> Predict:
         """(d) Prominence rules (thresholds tuned on train as in (b)) with the model vetoing weak
         matches (and strong ones it is very sure of) and adding confident misses, at each
@@ -374,7 +431,8 @@ def build_taggers(topics: Sequence[Topic]) -> dict[str, Tagger]:
         "(b0) prominence, default thresholds": rules.prominence_defaults,
         "(b) prominence, thresholds tuned on train": rules.prominence_tuned,
         "(c) model only": models.model_only,
-        "(d) rules + model": models.rules_and_model,
+        "(d0) rules + model, model-only levels": models.rules_and_model,
+        "(d) rules + model, mode+level by inner CV": models.rules_and_model_suggested,
     }
 
 
@@ -389,6 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", nargs="*", help="run only taggers whose name contains these")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--time-split-only", action="store_true", help="skip the k-fold CV (5x faster)"
+    )
     args = parser.parse_args(argv)
 
     topics = load_topics(args.topics)
@@ -398,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "time split 80/20": time_split(stories),
         f"{args.folds}-fold CV": k_folds(stories, args.folds, args.seed),
     }
+    if args.time_split_only:
+        del splits[f"{args.folds}-fold CV"]
     taggers = build_taggers(topics)
     if args.only:
         taggers = {k: v for k, v in taggers.items() if any(o in k for o in args.only)}
@@ -433,6 +496,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{r['time split 80/20'].per_topic_f1[code]:7.3f}" for r in results.values()
             )
             print(f"{code:<17}{row}")
+        for tagger in taggers.values():
+            log = getattr(getattr(tagger, "__self__", None), "suggestion_log", None)
+            if log:
+                print("\nsuggested by inner CV on the time split's training part (mode, level):")
+                for code, pick in log[0].items():
+                    figures = ", ".join(f"{m} {f1:.3f}" for m, (f1, _) in pick.per_mode.items())
+                    print(f"  {code:<17}{pick.mode:<12}{pick.publish_at:5.2f}   ({figures})")
+                break
     a, b = "(a) today's rules", "(b) prominence, thresholds tuned on train"
     if a in results and b in results:
         gain = results[b]["time split 80/20"].micro_f1 - results[a]["time split 80/20"].micro_f1

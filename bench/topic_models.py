@@ -2,13 +2,20 @@
 
     uv run python bench/topic_models.py [--topics 1000 --articles 3000 --seed 1]
                                         [--calibration-folds 3]
+                                        [--save-model FILE | --model FILE]
+
+``--save-model`` keeps the synthetic topics' model; ``--model`` reads it back instead of
+training (same ``--topics`` and ``--seed``), for speed and memory runs without the minutes of
+training.
 
 On the labelled archive (`../shared/corpus/labelled-news/`, read in place):
 - training time for the 12 benchmark topics (bench/tagging_quality_topics.json codes);
 - 1,000 synthetic topics: each topic's labels are "the story contains word W" for a
   mid-frequency word W the model is not told about, so the model has something real to learn;
-- tagging speed on one core (CPU time of this process, single-threaded BLAS): the worker's
-  path (``tags.modelling.plan``): the matcher, ``TopicModel.score`` with a review level of
+- tagging speed on one core (CPU time of this process, single-threaded BLAS). "rules + model"
+  is the worker's own code: the matcher, then ``tags.modelling.plan`` with every topic in
+  rules+model mode at its suggested level. "model only" is the model's share alone:
+  ``TopicModel.score`` with a review level of
   0.35 (plus the topics the rules matched, which the model may veto), ``combining.decide`` in
   rules+model mode at each topic's suggested level, then the top terms only for the links and
   review items made, against the rules-only matcher (``Matcher.match``) for 1,000 topics with 3
@@ -36,8 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tags import combining, learning
-from tags.matching import Matcher, Rule
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsdesk.settings")
+import django
+
+django.setup()
+
+from tags import combining, learning, modelling  # noqa: E402
+from tags.matching import Matcher, Rule  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/labelled-news"
 CORPUS_FILE = "reuters21578-modapte-train.jsonl"
@@ -99,6 +111,13 @@ def main() -> int:
         default=learning.Options().calibration_folds,
         help="inner CV folds when training the synthetic topics (0: none, ~4x faster training)",
     )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="load the synthetic topics' model from this file (written by --save-model with "
+        "the same --topics and --seed) instead of training: speed and memory only",
+    )
+    parser.add_argument("--save-model", type=Path, help="write the trained synthetic model here")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     failed: list[str] = []
@@ -116,13 +135,14 @@ def main() -> int:
         )
         for r in rows
     ]
-    t0 = time.perf_counter()
-    model12 = learning.fit(twelve, TWELVE)
-    fit12 = time.perf_counter() - t0
-    print(
-        f"training, 12 topics on {len(twelve)} stories: {fit12:.1f} s "
-        f"({len(model12.topics)} learned; skipped: {model12.skipped or 'none'})"
-    )
+    if args.model is None:
+        t0 = time.perf_counter()
+        model12 = learning.fit(twelve, TWELVE)
+        fit12 = time.perf_counter() - t0
+        print(
+            f"training, 12 topics on {len(twelve)} stories: {fit12:.1f} s "
+            f"({len(model12.topics)} learned; skipped: {model12.skipped or 'none'})"
+        )
 
     # --- 1,000 synthetic topics ---------------------------------------------------------------
     words = synthetic_topics(rows, args.topics, rng)
@@ -134,24 +154,32 @@ def main() -> int:
                 r["title"], "", r["body"], frozenset(w for w in words if w in present)
             )
         )
-    t0 = time.perf_counter()
-    model = learning.fit(
-        examples, words, learning.Options(calibration_folds=args.calibration_folds)
-    )
-    fit_many = time.perf_counter() - t0
-    print(
-        f"training, {args.topics} synthetic topics: {fit_many:.1f} s "
-        f"({fit_many / max(1, len(model.topics)) * 1000:.0f} ms a topic; "
-        f"{len(model.topics)} learned; calibration folds {args.calibration_folds})"
-    )
+    if args.model is not None:
+        blob = args.model.read_bytes()
+        print(f"synthetic topics' model read from {args.model} (training not timed)")
+    else:
+        t0 = time.perf_counter()
+        model = learning.fit(
+            examples, words, learning.Options(calibration_folds=args.calibration_folds)
+        )
+        fit_many = time.perf_counter() - t0
+        print(
+            f"training, {args.topics} synthetic topics: {fit_many:.1f} s "
+            f"({fit_many / max(1, len(model.topics)) * 1000:.0f} ms a topic; "
+            f"{len(model.topics)} learned; calibration folds {args.calibration_folds})"
+        )
+        blob = model.to_bytes()
+        if args.save_model is not None:
+            args.save_model.write_bytes(blob)
 
     # --- memory -------------------------------------------------------------------------------
-    blob = model.to_bytes()
     tracemalloc.start()
     loaded = learning.TopicModel.from_bytes(blob)
     _, peak = tracemalloc.get_traced_memory()
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    if not set(loaded.topics) <= set(words):
+        raise SystemExit(f"{args.model}: not a model of these synthetic topics (--topics, --seed)")
     nbytes_mb = loaded.nbytes / 2**20
     print(
         f"model memory, {len(loaded.topics)} topics: {nbytes_mb:.1f} MB of arrays and vocabulary "
@@ -169,6 +197,19 @@ def main() -> int:
         for i, w in enumerate(words, start=1)
     ]
     matcher = Matcher(rules)
+    # Every topic in rules+model mode at its suggested level, as an editor would set it.
+    settings = modelling.TopicSettingsMap(
+        {
+            i: modelling.TopicSettings(
+                w,
+                combining.RULES_AND_MODEL,
+                loaded.publish_at.get(w, combining.DEFAULT_PUBLISH_AT),
+                min(REVIEW_AT, loaded.publish_at.get(w, combining.DEFAULT_PUBLISH_AT)),
+            )
+            for i, w in enumerate(words, start=1)
+        }
+    )
+    planned_links: list[int] = []
     sample = rng.sample(rows, min(args.articles, len(rows)))
     stories = [(r["title"], r["body"]) for r in sample]
     long = [
@@ -201,8 +242,10 @@ def main() -> int:
             loaded.explain(scored, shown, 5)
 
         def with_model(a):
+            # The worker's own path: the matcher, then tags.modelling.plan.
             found = matcher.match(title=a[0], text=a[1])
-            model_only(a, [words[m.tag_id - 1] for m in found])
+            planned = modelling.plan(found, loaded, settings, title=a[0], summary="", text=a[1])
+            planned_links.append(len(planned.model_links) + len(planned.reviews))
 
         rules_cpu, _ = timed_tagging(articles, rules_only)
         model_cpu, model_wall = timed_tagging(articles, model_only)

@@ -729,6 +729,9 @@ def model_figures_context(tag: Tag) -> dict:
         "rows": rows,
         "chosen": tag.tagging_mode,
         "suggested_publish_at": info.get("suggested_publish_at"),
+        "suggested_mode": MODE_LABELS.get(info.get("suggested_mode") or ""),
+        "suggested_mode_publish_at": info.get("suggested_mode_publish_at"),
+        "suggested_mode_f1": info.get("suggested_mode_f1"),
     }
 
 

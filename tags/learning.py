@@ -300,10 +300,13 @@ class TopicModel:
         sizes = np.diff(np.r_[starts, len(cols)])
         top = np.arange(len(cols)) - np.repeat(starts, sizes) < n
         result: dict[int, list[tuple[str, float]]] = {}
-        for col, row, weight in zip(
-            cols[top].tolist(), rows[top].tolist(), contributions[top].tolist(), strict=True
+        terms = self.terms
+        # Rounded and converted as arrays: a Python step per term was most of explaining.
+        weights = np.round(contributions[top].astype(np.float64), 4)
+        for col, term, weight in zip(
+            cols[top].tolist(), idx[rows[top]].tolist(), weights.tolist(), strict=True
         ):
-            result.setdefault(col, []).append((self.terms[int(idx[row])], round(weight, 4)))
+            result.setdefault(col, []).append((terms[term], weight))
         return {topic: tuple(picked) for topic, picked in result.items()}
 
     def top_terms(

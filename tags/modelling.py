@@ -9,6 +9,7 @@ when the token in the shared cache changes, as `tags.linking` does for the match
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article
-from tags import combining, learning
+from tags import combining, learning, suggesting
 from tags.matching import Matcher, TagMatch
 from tags.models import (
     ArticleTag,
@@ -151,6 +152,27 @@ def mode_figures(
     return figures
 
 
+def suggest_modes(
+    examples: Sequence[learning.LabelledText],
+    topics: Sequence[str],
+    probs: np.ndarray,
+    states: Sequence[dict[str, str]],
+) -> dict[str, suggesting.Suggestion]:
+    """topic -> the mode and publish level with the best out-of-fold F1 (``tags.suggesting``),
+    over the articles labelled for that topic."""
+    found = {}
+    for col, topic in enumerate(topics):
+        rows = [i for i, e in enumerate(examples) if e.only is None or topic in e.only]
+        if not rows:
+            continue
+        found[topic] = suggesting.suggest(
+            probs[rows, col],
+            [states[i].get(topic) for i in rows],
+            [topic in examples[i].topics for i in rows],
+        )
+    return found
+
+
 # --- Training ------------------------------------------------------------------------------------
 
 
@@ -181,10 +203,15 @@ def train(progress: Callable[[str], None] | None = None, topic: str | None = Non
     states = rule_states(current_matcher(), data.examples, {s: tags[s].pk for s in learnable})
     levels = {s: (tags[s].model_publish_at, tags[s].model_review_at) for s in learnable}
     figures = mode_figures(data.examples, learnable, probs, states, levels)
+    suggestions = suggest_modes(data.examples, learnable, probs, states)
     model = learning.fit(data.examples, slugs, progress=progress)
     per_topic: dict[str, dict] = {}
     for slug in slugs:
+        suggestion = suggestions.get(slug)
         per_topic[slug] = {
+            "suggested_mode": suggestion.mode if suggestion else None,
+            "suggested_mode_publish_at": suggestion.publish_at if suggestion else None,
+            "suggested_mode_f1": suggestion.f1 if suggestion else None,
             "positives": counts.get(slug, 0),
             "skipped": model.skipped.get(slug),
             "suggested_publish_at": model.publish_at.get(slug),
@@ -328,14 +355,16 @@ class TopicSettings:
     review_at: float
 
 
-def topic_settings() -> dict[int, TopicSettings]:
+def topic_settings() -> TopicSettingsMap:
     """Active topics that use their model, by id."""
-    return {
-        pk: TopicSettings(slug, mode, publish_at, review_at)
-        for pk, slug, mode, publish_at, review_at in Tag.objects.active()
-        .exclude(tagging_mode=TaggingMode.RULES)
-        .values_list("pk", "slug", "tagging_mode", "model_publish_at", "model_review_at")
-    }
+    return TopicSettingsMap(
+        {
+            pk: TopicSettings(slug, mode, publish_at, review_at)
+            for pk, slug, mode, publish_at, review_at in Tag.objects.active()
+            .exclude(tagging_mode=TaggingMode.RULES)
+            .values_list("pk", "slug", "tagging_mode", "model_publish_at", "model_review_at")
+        }
+    )
 
 
 @dataclass
@@ -364,8 +393,9 @@ def plan(
     by_tag = {m.tag_id: m for m in matches}
     # Below the lowest review level only a rule match can need the model (to veto it), so
     # only those topics' low probabilities are worth keeping.
-    lowest = min(t.review_at for t in topics.values())
-    matched = [t.slug for tag_id, t in topics.items() if tag_id in by_tag]
+    lowest = _lowest_level(topics)
+    # From the matches, not the topics: nothing here may cost a step per topic.
+    matched = [topics[m.tag_id].slug for m in matches if m.tag_id in topics]
     scored = model.score(
         title=title, summary=summary, text=text, min_probability=lowest, include=matched
     )
@@ -373,7 +403,16 @@ def plan(
     kept = [m for m in matches if m.tag_id not in topics]
     result = Plan(kept)
     explained: dict[int, str] = {}
-    for tag_id, topic in topics.items():
+    # Only a topic the rules matched or the model scored at or above the lowest review level
+    # can lead to anything but a drop: with a thousand topics, deciding the rest one by one
+    # was most of the cost of an article.
+    by_slug = _tag_ids_by_slug(topics)
+    candidates = sorted(
+        {m.tag_id for m in matches if m.tag_id in topics}
+        | {by_slug[slug] for slug in probabilities if slug in by_slug}
+    )
+    for tag_id in candidates:
+        topic = topics[tag_id]
         match = by_tag.get(tag_id)
         probability = None
         if topic.slug in model:
@@ -417,8 +456,44 @@ def plan(
     return result
 
 
+def _tag_ids_by_slug(topics: dict[int, TopicSettings]) -> dict[str, int]:
+    """slug -> tag id, kept with the settings dict (built once per rules version)."""
+    if isinstance(topics, TopicSettingsMap):
+        return topics.by_slug
+    return {t.slug: tag_id for tag_id, t in topics.items()}
+
+
+def _lowest_level(topics: dict[int, TopicSettings]) -> float:
+    if isinstance(topics, TopicSettingsMap):
+        return topics.lowest_level
+    return min(min(t.review_at, t.publish_at) for t in topics.values())
+
+
+class TopicSettingsMap(dict):
+    """Topics that use their model, by id, with what ``plan`` needs per article worked out
+    once (the map is built once per rules version): with a thousand topics, a step per topic
+    per article was most of the model's cost. Not to be changed after it is built."""
+
+    @functools.cached_property
+    def by_slug(self) -> dict[str, int]:
+        return {t.slug: tag_id for tag_id, t in self.items()}
+
+    @functools.cached_property
+    def lowest_level(self) -> float:
+        """Below this probability the model neither publishes nor sends to review for any
+        topic, so only a rule match can need it (to veto); a topic may publish below its
+        review level, so the lower of the two counts."""
+        return min(min(t.review_at, t.publish_at) for t in self.values())
+
+
 def _as_weak(match: TagMatch) -> TagMatch | None:
     """The match recorded as weak where the matcher can say so; otherwise not linked."""
+    if type(match) is TagMatch:
+        # What replace() does, without its per-call introspection (a step per weak match).
+        m = match
+        return TagMatch(
+            m.tag_id, m.score, m.terms, m.in_title, m.vetoed_by, m.keywords_only, False, m.hits
+        )
     if "strong" in getattr(type(match), "__dataclass_fields__", {}):
         return replace(match, strong=False)
     return None

@@ -136,6 +136,11 @@ def test_trainmodels_stores_a_current_version_with_figures_per_mode(labels, topi
     assert set(coffee["cv"]) == {"rules", "rules+model", "model"}
     assert coffee["cv"]["model"]["f1"] > 0.8
     assert 0.05 <= coffee["suggested_publish_at"] <= 0.95
+    # The mode and level with the best cross-validated F1, shown to the editor.
+    assert coffee["suggested_mode"] in {"rules", "rules+model", "model"}
+    best = max(f["f1"] for f in coffee["cv"].values())
+    assert coffee["suggested_mode_f1"] >= best - 1e-9
+    assert 0.05 <= coffee["suggested_mode_publish_at"] <= 0.95
     assert "now current" in out
     assert "tides: stays on rules: 0 labelled articles, at least 10 needed" in out
 
@@ -302,6 +307,7 @@ def test_the_topic_form_shows_the_model_and_figures_per_mode(labels, topics, cli
         assert label in page
     assert "precision" in page and "recall" in page
     assert "The model suggests" in page
+    assert "Suggested mode:" in page
     page = client.get(reverse("admin:tags_tag_change", args=[tides.pk])).content.decode()
     assert "Stays on rules" in page and "at least 10 positive examples" in page
 
