@@ -20,11 +20,12 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from stories.clustering import Assignment, StoryItem
 from stories.models import Story, StoryState
@@ -178,7 +179,7 @@ class DatabaseStore:
                 "SELECT article_id, min(published_at) FROM stories_storyband "  # noqa: S608
                 f"WHERE band IN ({marks}) AND published_at >= %s "
                 "GROUP BY article_id ORDER BY min(published_at), article_id",
-                [*params, horizon],
+                [*params, _t(horizon)],
             )
             return [row[0] for row in cursor.fetchall()]
 
@@ -188,13 +189,13 @@ class DatabaseStore:
                 cursor.execute(
                     "INSERT INTO stories_storyband (band, article_id, published_at) "
                     "SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING",
-                    [sorted(set(bands)), key, published],
+                    [sorted(set(bands)), key, _t(published)],
                 )
             else:
                 cursor.executemany(
                     "INSERT INTO stories_storyband (band, article_id, published_at) "
                     "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(band, key, published) for band in set(bands)],
+                    [(band, key, _t(published)) for band in set(bands)],
                 )
 
     # --- Stories -----------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class DatabaseStore:
                 "JOIN stories_storystate s ON s.story_id = t.story_id "
                 f"WHERE t.term IN ({marks}) AND s.last_seen >= %s "
                 "GROUP BY t.story_id ORDER BY count(*) DESC, t.story_id LIMIT %s",
-                [*params, horizon, limit],
+                [*params, _t(horizon), limit],
             )
             return [row[0] for row in cursor.fetchall()]
 
@@ -288,7 +289,7 @@ class DatabaseStore:
                 "UPDATE stories_storystate SET size = size + 1, updated_at = %s, "
                 "last_seen = CASE WHEN last_seen IS NULL OR last_seen < %s THEN %s "
                 "ELSE last_seen END WHERE story_id = %s RETURNING size",
-                [now, item.published, item.published, story_id],
+                [_t(now), _t(item.published), _t(item.published), story_id],
             )
             size = cursor.fetchone()[0]
             cursor.execute(
@@ -299,8 +300,8 @@ class DatabaseStore:
                     story_id,
                     assignment.score,
                     assignment.near_duplicate_of,
-                    item.published,
-                    now,
+                    _t(item.published),
+                    _t(now),
                 ],
             )
         self._member_joined(story_id, item)
@@ -337,6 +338,7 @@ class DatabaseStore:
                 [source_id, source_id, item.key, story_id],
             )
             lead_id, chosen_by, first, last, lead_published, new_source = cursor.fetchone()
+        first, last, lead_published = _aware(first), _aware(last), _aware(lead_published)
         could_lead = bool(item.text.strip()) and item.duplicate_of is None and not chosen_by
         earlier = lead_published is None or (item.published, item.key) < (lead_published, lead_id)
         if could_lead and (lead_id is None or earlier):
@@ -390,7 +392,7 @@ class DatabaseStore:
                 "SELECT t.term, t.story_id FROM stories_storyterm t "
                 "JOIN stories_storystate s ON s.story_id = t.story_id "
                 "WHERE s.last_seen >= %s ORDER BY t.term, t.story_id",
-                [horizon],
+                [_t(horizon)],
             )
             grouped: defaultdict[str, list[int]] = defaultdict(list)
             for term, story_id in cursor.fetchall():
@@ -424,7 +426,7 @@ class DatabaseStore:
                 "(SELECT size FROM stories_storystate WHERE story_id = %s), "
                 "last_seen = (SELECT max(last_seen) FROM stories_storystate "
                 "WHERE story_id IN (%s, %s)), updated_at = %s WHERE story_id = %s",
-                [gone, keep, gone, timezone.now(), keep],
+                [gone, keep, gone, _t(timezone.now()), keep],
             )
         self._centroids[keep] = dict(merged)
         self._centroids.pop(gone, None)
@@ -449,3 +451,18 @@ class DatabaseStore:
 
     def live_stories(self) -> int:
         return StoryState.objects.count()
+
+
+def _t(value: datetime) -> object:
+    """A time as this database's raw SQL wants it: PostgreSQL takes the aware datetime, SQLite
+    (the embedded default `manage.py run` uses) the naive UTC text the ORM stores."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A time read by raw SQL, aware on every backend (SQLite gives naive UTC, or text)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value

@@ -278,6 +278,7 @@ def test_a_new_member_on_another_topic_moves_this_pages_validators(client, seabe
         "Seabed story seen from Seoul",
         tags=[make_tag("Korea")],
         source=make_source("Han River Post", "han.example"),
+        published_at=timezone.now(),  # the newest coverage, so the "Also" line names it
     )
     move_to_story(elsewhere, story)
     response = client.get(url, headers={"if-none-match": etag})
