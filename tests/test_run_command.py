@@ -168,6 +168,12 @@ def test_a_fresh_checkout_serves_tag_pages_with_demo_articles(tmp_path):
         # Sources carry their publishers' names, not the host they share.
         assert ">127.0.0.1<" not in page
         assert "Mineral Wire" in page or "Harbour Ledger" in page
+        # Two publishers' reports of one event are one story (assigned at ingest, on SQLite).
+        assert "found in" in page and "Also: Pacific Desk" in page
+        story = re.search(r'href="(/stories/\d+/)"', page).group(1)
+        with urllib.request.urlopen(f"{site}{story}") as r:
+            story_page = r.read().decode()
+        assert "2 articles from 2 sources" in story_page
         # A missing page is the site's own 404, not Django's list of every URL.
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{site}/no-such-page/")
