@@ -256,6 +256,7 @@ class ArticleTag(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "article topic"
         constraints = [models.UniqueConstraint(fields=["article", "tag"], name="articletag_unique")]
         indexes = [
             # Every visible link: the weekly chart, related articles, the newest link.
@@ -298,6 +299,7 @@ class TagDecision(models.Model):
     decided_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "hand decision"
         constraints = [
             models.UniqueConstraint(fields=["article", "tag"], name="tagdecision_unique")
         ]

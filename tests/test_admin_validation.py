@@ -78,6 +78,8 @@ def test_the_admin_says_newsdesk_topics_and_counts_in_good_english(editor):
     assert "Newsdesk administration" in home
     assert "Django administration" not in home
     assert ">Topics</a>" in home
+    # The site says "topics" and editors decide by hand: no "tags" left in the sidebar.
+    assert ">Hand decisions</a>" in home and "Tag decisions" not in home
     article = make_article(title="A quiet day")
     response = editor.post(
         reverse("admin:articles_article_changelist"),
