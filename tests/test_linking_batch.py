@@ -130,3 +130,29 @@ def test_a_chunk_stops_at_its_time_budget_and_the_next_goes_on(settings):
     assert job.chunks == 4  # three parts of 100, 100 and 50, then the one that finds none
     assert ArticleTag.objects.filter(tag=topic).count() == 125
     assert linking.recount() == 0
+
+
+def test_a_batch_keeps_story_entries_and_counts_exact():
+    """Links a batch creates, deletes or hides move the story count too, and the story is
+    re-folded: one entry per story, whichever of its members the batch touched."""
+    from tests.factories import make_story
+
+    topic = make_tag("magnet supply", aliases=["neodymium"])
+    told = [make_article(title=f"Neodymium plant opens, report {i}") for i in range(3)]
+    alone = make_article(title="Neodymium prices ease")
+    make_story(*told)
+    # Stale links the rules no longer want, and an article hidden since: the batch must fix both.
+    gone = make_article(title="Quiet day")
+    ArticleTag.objects.create(
+        article=gone, tag=topic, origin="rule", published_at=gone.published_at
+    )
+    Tag.objects.filter(pk=topic.pk).update(article_count=1, story_count=1)
+    Article.objects.filter(pk=told[0].pk).update(is_hidden=True)
+    batch = list(Article.objects.filter(pk__in=[a.pk for a in [*told, alone, gone]]))
+    assert linking.tag_articles(batch) > 0
+    listed = ArticleTag.objects.filter(tag=topic, is_visible=True, represents=True)
+    # The hidden lead hands the story's entry to the next member: two entries, four articles.
+    assert sorted(listed.values_list("article_id", flat=True)) == [told[1].pk, alone.pk]
+    topic.refresh_from_db()
+    assert (topic.article_count, topic.story_count) == (3, 2)
+    assert linking.recount() == 0
