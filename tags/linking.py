@@ -392,30 +392,11 @@ def _plan_links(
         visible = article.is_visible and link.listed
         existing = current.get(tag_id)
         if existing is None:
-            plan.new.append(
-                ArticleTag(
-                    article=article,
-                    tag_id=tag_id,
-                    origin=link.origin,
-                    score=link.score,
-                    terms=link.terms,
-                    strong=link.strong,
-                    hits=link.hits,
-                    published_at=article.published_at,
-                    is_visible=visible,
-                )
-            )
+            plan.new.append(_new_link(article, tag_id, link))
             delta[tag_id] += visible
             entries[tag_id] += visible  # a new link represents until the re-fold says not
             continue
-        if (
-            existing.origin,
-            existing.score,
-            existing.terms,
-            existing.strong,
-            existing.hits,
-            existing.is_visible,
-        ) != (link.origin, link.score, link.terms, link.strong, link.hits, visible):
+        if _differs(existing, link, visible):
             delta[tag_id] += visible - existing.is_visible
             if existing.represents:
                 entries[tag_id] += visible - existing.is_visible
@@ -490,14 +471,7 @@ def apply_links(article: Article, wanted: dict[int, Link]) -> bool:
         if existing is None:
             continue
         visible = article.is_visible and link.listed
-        if (
-            existing.origin,
-            existing.score,
-            existing.terms,
-            existing.strong,
-            existing.hits,
-            existing.is_visible,
-        ) != (link.origin, link.score, link.terms, link.strong, link.hits, visible):
+        if _differs(existing, link, visible):
             ArticleTag.objects.filter(pk=existing.pk).update(
                 origin=link.origin,
                 score=link.score,
@@ -533,23 +507,36 @@ def _one_for(tag_ids: list[int]) -> Case | Value:
     return Case(When(pk__in=tag_ids, then=Value(1)), default=Value(0))
 
 
+def _new_link(article: Article, tag_id: int, link: Link) -> ArticleTag:
+    return ArticleTag(
+        article=article,
+        tag_id=tag_id,
+        origin=link.origin,
+        score=link.score,
+        terms=link.terms,
+        strong=link.strong,
+        hits=link.hits,
+        published_at=article.published_at,
+        is_visible=article.is_visible and link.listed,
+    )
+
+
+def _differs(existing: ArticleTag, link: Link, visible: bool) -> bool:
+    """Whether a stored link must be rewritten to say what `link` says."""
+    return (
+        existing.origin,
+        existing.score,
+        existing.terms,
+        existing.strong,
+        existing.hits,
+        existing.is_visible,
+    ) != (link.origin, link.score, link.terms, link.strong, link.hits, visible)
+
+
 def _create_links(article: Article, links: dict[int, Link]) -> None:
     if not links:
         return
-    rows = [
-        ArticleTag(
-            article=article,
-            tag_id=tag_id,
-            origin=link.origin,
-            score=link.score,
-            terms=link.terms,
-            strong=link.strong,
-            hits=link.hits,
-            published_at=article.published_at,
-            is_visible=article.is_visible and link.listed,
-        )
-        for tag_id, link in links.items()
-    ]
+    rows = [_new_link(article, tag_id, link) for tag_id, link in links.items()]
     ArticleTag.objects.bulk_create(rows)
     # A new link represents its article until the fold says otherwise (the caller re-folds).
     counted = [row.tag_id for row in rows if row.is_visible]
