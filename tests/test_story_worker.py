@@ -11,7 +11,7 @@ import pytest
 from articles.models import Article, Source
 from stories.models import Story, StoryMembership
 from tests.factories import article_html, make_feed, rss
-from tests.test_worker import send_poll, wait_for, worker  # noqa: F401 - the worker fixture
+from tests.test_worker import send_poll, wait_for, worker, worker_settles  # noqa: F401 - the worker fixture
 
 pytestmark = [
     pytest.mark.integration,

@@ -13,7 +13,7 @@ from kombu import Connection
 from tags.models import ArticleTag, TaggingMode, TopicModelVersion, TrainingRun
 from tests.factories import make_article, make_tag
 from tests.labelled import records, write_jsonl
-from tests.test_worker import BROKER_URL, wait_for, worker  # noqa: F401 - the fixture
+from tests.test_worker import BROKER_URL, wait_for, worker, worker_settles  # noqa: F401 - the fixture
 
 pytestmark = [
     pytest.mark.integration,
