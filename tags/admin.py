@@ -128,6 +128,7 @@ def rule_signature(tag: Tag) -> tuple:
         tag.tagging_mode,
         tag.model_publish_at,
         tag.model_review_at,
+        tag.model_veto_at,
         frozenset(tag.aliases.values_list("phrase", "case_sensitive")),
         frozenset(tag.exclusions.values_list("phrase", flat=True)),
     )
@@ -218,6 +219,7 @@ class TagAdmin(admin.ModelAdmin):
                     "tagging_mode",
                     "model_publish_at",
                     "model_review_at",
+                    "model_veto_at",
                     "model_figures",
                 ],
                 "description": "Rules only, rules checked and completed by the topic model, "
@@ -431,6 +433,7 @@ def model_judge(post, tag: Tag | None) -> ModelJudge | None:
         probability,
         publish_at=level("model_publish_at", tag.model_publish_at),
         review_at=level("model_review_at", tag.model_review_at),
+        veto_at=level("model_veto_at", tag.model_veto_at),
     )
 
 
@@ -732,6 +735,7 @@ def model_figures_context(tag: Tag) -> dict:
         "suggested_mode": MODE_LABELS.get(info.get("suggested_mode") or ""),
         "suggested_mode_publish_at": info.get("suggested_mode_publish_at"),
         "suggested_mode_f1": info.get("suggested_mode_f1"),
+        "suggested_mode_veto_at": info.get("suggested_mode_veto_at"),
     }
 
 

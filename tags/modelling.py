@@ -123,13 +123,15 @@ def mode_figures(
     topics: Sequence[str],
     probs: np.ndarray,
     states: Sequence[dict[str, str]],
-    levels: dict[str, tuple[float, float]],
+    levels: dict[str, tuple[float, ...]],
 ) -> dict[str, dict[str, learning.Counts]]:
-    """topic -> mode -> counts, from out-of-fold probabilities and the rules' matches."""
+    """topic -> mode -> counts, from out-of-fold probabilities and the rules' matches;
+    ``levels``: topic -> (publish level, review level[, veto level])."""
     figures: dict[str, dict[str, learning.Counts]] = {}
     for col, topic in enumerate(topics):
-        publish_at, review_at = levels.get(
-            topic, (combining.DEFAULT_PUBLISH_AT, combining.DEFAULT_REVIEW_AT)
+        publish_at, review_at, veto_at, *_ = (
+            *levels.get(topic, (combining.DEFAULT_PUBLISH_AT, combining.DEFAULT_REVIEW_AT)),
+            combining.DEFAULT_VETO_AT,
         )
         per_mode = {mode: learning.Counts() for mode in combining.MODES}
         for row, e in enumerate(examples):
@@ -145,6 +147,7 @@ def mode_figures(
                         probability,
                         publish_at=publish_at,
                         review_at=review_at,
+                        veto_at=veto_at,
                     ),
                     topic in e.topics,
                 )
@@ -201,7 +204,10 @@ def train(progress: Callable[[str], None] | None = None, topic: str | None = Non
         data.examples, learnable, learning.kfold(len(data.examples), CV_FOLDS)
     )
     states = rule_states(current_matcher(), data.examples, {s: tags[s].pk for s in learnable})
-    levels = {s: (tags[s].model_publish_at, tags[s].model_review_at) for s in learnable}
+    levels = {
+        s: (tags[s].model_publish_at, tags[s].model_review_at, tags[s].model_veto_at)
+        for s in learnable
+    }
     figures = mode_figures(data.examples, learnable, probs, states, levels)
     suggestions = suggest_modes(data.examples, learnable, probs, states)
     model = learning.fit(data.examples, slugs, progress=progress)
@@ -212,6 +218,11 @@ def train(progress: Callable[[str], None] | None = None, topic: str | None = Non
             "suggested_mode": suggestion.mode if suggestion else None,
             "suggested_mode_publish_at": suggestion.publish_at if suggestion else None,
             "suggested_mode_f1": suggestion.f1 if suggestion else None,
+            "suggested_mode_veto_at": (
+                suggestion.veto_at
+                if suggestion and suggestion.mode == combining.RULES_AND_MODEL
+                else None
+            ),
             "positives": counts.get(slug, 0),
             "skipped": model.skipped.get(slug),
             "suggested_publish_at": model.publish_at.get(slug),
@@ -353,16 +364,24 @@ class TopicSettings:
     mode: str
     publish_at: float
     review_at: float
+    veto_at: float = combining.DEFAULT_VETO_AT
 
 
 def topic_settings() -> TopicSettingsMap:
     """Active topics that use their model, by id."""
     return TopicSettingsMap(
         {
-            pk: TopicSettings(slug, mode, publish_at, review_at)
-            for pk, slug, mode, publish_at, review_at in Tag.objects.active()
+            pk: TopicSettings(slug, mode, publish_at, review_at, veto_at)
+            for pk, slug, mode, publish_at, review_at, veto_at in Tag.objects.active()
             .exclude(tagging_mode=TaggingMode.RULES)
-            .values_list("pk", "slug", "tagging_mode", "model_publish_at", "model_review_at")
+            .values_list(
+                "pk",
+                "slug",
+                "tagging_mode",
+                "model_publish_at",
+                "model_review_at",
+                "model_veto_at",
+            )
         }
     )
 
@@ -423,6 +442,7 @@ def plan(
             probability,
             publish_at=topic.publish_at,
             review_at=topic.review_at,
+            veto_at=topic.veto_at,
         )
         if decision.action == combining.Action.PUBLISH:
             if decision.by == "rule" and match is not None:

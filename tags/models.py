@@ -111,6 +111,13 @@ class Tag(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Between this and the publish level, articles go to the review queue.",
     )
+    model_veto_at = models.FloatField(
+        "model overrules a rule match below",
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Rules + model only: a strong rule match whose model probability is below "
+        "this is kept off the page (recorded as vetoed). 0: the model never overrules.",
+    )
     # Moved by every write that changes what this topic's page or feed shows (tags.freshness):
     # its validators are built from it, so an edited summary never answers 304 to an old copy.
     content_changed_at = models.DateTimeField(
@@ -157,6 +164,10 @@ class Tag(models.Model):
         if self.model_review_at > self.model_publish_at:
             raise ValidationError(
                 {"model_review_at": "The review level must not be above the publish level."}
+            )
+        if self.model_veto_at > self.model_publish_at:
+            raise ValidationError(
+                {"model_veto_at": "The veto level must not be above the publish level."}
             )
         if not slugify(self.name) and not self.slug:
             raise ValidationError({"slug": "The name has no letters to make a URL from."})

@@ -37,6 +37,7 @@ class ModelJudge:
     probability: Callable[[str, str, str], float | None]
     publish_at: float = combining.DEFAULT_PUBLISH_AT
     review_at: float = combining.DEFAULT_REVIEW_AT
+    veto_at: float = combining.DEFAULT_VETO_AT
 
 
 @dataclass
@@ -129,6 +130,7 @@ def preview(
                 probability,
                 publish_at=judge.publish_at,
                 review_at=judge.review_at,
+                veto_at=judge.veto_at,
             )
             published = decision.action == combining.Action.PUBLISH
             if decision.by == "model" or (state == combining.STRONG and not published):

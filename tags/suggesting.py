@@ -7,6 +7,15 @@ any combination with rules whose aliases say too much or too little. So the sugg
 (mode, publish level) pair with the best F1 on out-of-fold probabilities of the topic's own
 labelled articles, exactly as ``tags.combining.decide`` would publish them. The editor still
 chooses: this is what the topic form shows next to each mode's figures.
+
+In ``rules+model`` the veto level (below it the model overrules a strong rule match) is chosen
+the same way, per topic: where the rules' strong matches are mostly right the model should
+hardly ever overrule them, where they say too much it should more often. Ties go to the rules
+alone, then rules+model, then the model alone: when the model adds nothing measurable on a
+topic's own articles, the readable rules stay. Both were chosen on a time split inside the
+benchmark's training part (older 80% of it vs its newest 20%, never the test part): per-topic
+veto levels +0.009 micro-F1, ties to the rules +0.004 (``bench/tagging_quality.py
+--validation``).
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ from tags import combining
 
 # Publish levels tried (the review level stays below them; review items are not published).
 LEVELS = np.round(np.arange(0.05, 0.951, 0.05), 2)
+# Veto levels tried in rules+model (0: the model never overrules a strong match).
+VETO_LEVELS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+# When figures tie: the rules alone (readable), then rules+model, then the model alone.
+PREFERENCE = {combining.RULES: 0, combining.RULES_AND_MODEL: 1, combining.MODEL: 2}
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,8 @@ class Suggestion:
     f1: float
     # Each mode's best F1 (at its best level), for the form and the benchmark's report.
     per_mode: dict[str, tuple[float, float]]
+    # Below this probability the model overrules a strong rule match (rules+model only).
+    veto_at: float = combining.DEFAULT_VETO_AT
 
 
 def published(
@@ -60,36 +75,39 @@ def suggest(
     states: Sequence[str | None],
     labels: Sequence[bool] | np.ndarray,
     modes: Sequence[str] = combining.MODES,
+    veto_levels: Sequence[float] = VETO_LEVELS,
 ) -> Suggestion:
-    """The (mode, publish level) with the best F1 over one topic's labelled articles.
+    """The (mode, publish level, veto level) with the best F1 over one topic's labelled articles.
 
     ``probs``: each article's out-of-fold probability (NaN: none); ``states``: the rules' match
     ("strong", "weak" or None); ``labels``: whether the article is about the topic. Ties go to
-    the mode listed first in ``modes``' order of preference below (rules+model, model, rules),
-    then to the level nearest the default.
+    the mode first in ``PREFERENCE`` (rules, rules+model, model), then to the publish level
+    nearest the default, then to the veto level nearest the default.
     """
     p = np.asarray(probs, dtype=np.float64)
     s = np.asarray([x or "" for x in states], dtype=object)
     y = np.asarray(labels, dtype=bool)
     positives = int(y.sum())
-    preference = {combining.RULES_AND_MODEL: 0, combining.MODEL: 1, combining.RULES: 2}
-    best: tuple[tuple, str, float, float] | None = None
+    best: tuple[tuple, str, float, float, float] | None = None
     per_mode: dict[str, tuple[float, float]] = {}
     for mode in modes:
         levels = [combining.DEFAULT_PUBLISH_AT] if mode == combining.RULES else LEVELS
+        vetoes = veto_levels if mode == combining.RULES_AND_MODEL else [combining.DEFAULT_VETO_AT]
         for level in levels:
-            hit = published(mode, s, p, float(level))
-            tp = int((hit & y).sum())
-            f1 = 2 * tp / (int(hit.sum()) + positives) if tp else 0.0
-            key = (
-                round(f1, 6),
-                -preference.get(mode, 3),
-                -abs(float(level) - combining.DEFAULT_PUBLISH_AT),
-            )
-            if mode not in per_mode or f1 > per_mode[mode][0]:
-                per_mode[mode] = (f1, float(level))
-            if best is None or key > best[0]:
-                best = (key, mode, float(level), f1)
+            for veto in vetoes:
+                hit = published(mode, s, p, float(level), float(veto))
+                tp = int((hit & y).sum())
+                f1 = 2 * tp / (int(hit.sum()) + positives) if tp else 0.0
+                key = (
+                    round(f1, 6),
+                    -PREFERENCE.get(mode, 3),
+                    -abs(float(level) - combining.DEFAULT_PUBLISH_AT),
+                    -abs(float(veto) - combining.DEFAULT_VETO_AT),
+                )
+                if mode not in per_mode or f1 > per_mode[mode][0]:
+                    per_mode[mode] = (f1, float(level))
+                if best is None or key > best[0]:
+                    best = (key, mode, float(level), f1, float(veto))
     if best is None:
         raise ValueError("no mode to suggest from")
-    return Suggestion(best[1], best[2], best[3], per_mode)
+    return Suggestion(best[1], best[2], best[3], per_mode, best[4])

@@ -94,3 +94,26 @@ def test_a_weak_match_stays_whole_when_recorded_weak():
     )
     (weak,) = planned.matches
     assert weak == match
+
+
+def test_each_topic_vetoes_a_strong_match_at_its_own_level():
+    matcher = Matcher([Rule(tag_id=1, name="Coffee", aliases=("coffee",))])
+    (match,) = matcher.match(title="Coffee prices", text="Coffee rose.")
+    assert match.strong
+    model = constant_model(0.2, ("a",))
+    args = {"title": "Coffee prices", "summary": "", "text": "Coffee rose."}
+    # The default veto level (0.1) lets a 0.2 stand; a topic vetoing below 0.3 does not.
+    kept = modelling.plan(
+        [match],
+        model,
+        {1: modelling.TopicSettings("a", combining.RULES_AND_MODEL, 0.6, 0.35)},
+        **args,
+    )
+    assert kept.vetoes == {} and kept.matches == [match]
+    vetoed = modelling.plan(
+        [match],
+        model,
+        {1: modelling.TopicSettings("a", combining.RULES_AND_MODEL, 0.6, 0.35, veto_at=0.3)},
+        **args,
+    )
+    assert vetoed.vetoes == {1: pytest.approx(0.2, abs=1e-3)}
