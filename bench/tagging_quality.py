@@ -1,7 +1,8 @@
 """How well topics are tagged, on labelled news nobody tuned the rules on.
 
     uv run python bench/tagging_quality.py [--corpus FILE.jsonl] [--folds 5] [--seed 1]
-                                          [--only NAME ...] [--json]
+                                          [--only NAME ...] [--json] [--time-split-only]
+                                          [--validation] [--diagnose]
 
 Data: the Reuters-21578 ModApte training split in ``../shared/corpus/labelled-news/`` (read its
 README: research use only, never copied into the repository). Topics: the 12 in
@@ -15,7 +16,14 @@ Two evaluations:
 
 - time split: train on the oldest 80% of stories by date, test on the newest 20%;
 - k-fold CV (5 folds, shuffled with a fixed seed): every story is predicted once, by a tagger
-  built on the other folds; figures are pooled over all predictions.
+  built on the other folds; figures are pooled over all predictions (``--time-split-only``
+  skips it: the models make it about 5 times slower).
+
+``--validation`` runs only the same time split inside the older 80% (its oldest 80% against its
+newest 20%): design choices (features, how rules and model combine) are made there, never on
+the test part. ``--diagnose`` adds where (d) loses on the first split (``bench/
+tagging_diagnosis.py``): errors by story id, a hindsight ceiling, a plain linear SVM, calibration,
+the review band and label conflicts.
 
 Figures: micro-averaged precision, recall and F1 over all (story, topic) decisions, and
 macro-averaged ones (the mean over the 12 topics). Target: prominence-aware rules (b) at least
@@ -50,6 +58,8 @@ CORPUS = (
 )
 TOPICS_FILE = Path(__file__).resolve().parent / "tagging_quality_topics.json"
 TARGET_GAIN = 0.05
+TIME_SPLIT = "time split 80/20"
+VALIDATION = "validation: time split inside the older 80%"
 # Candidate body-mention thresholds tried per topic on the training part.
 BODY_MENTION_GRID = (1, 2, 3, 4, 5)
 
@@ -85,6 +95,8 @@ class Scores:
     macro_r: float
     macro_f1: float
     per_topic_f1: dict[str, float]
+    # (tp, fp, fn) per topic.
+    per_topic_counts: dict[str, tuple[int, int, int]]
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -171,6 +183,7 @@ def score(pairs: Sequence[tuple[frozenset[str], set[str]]], codes: Sequence[str]
         sum(v[1] for v in per.values()) / n,
         sum(v[2] for v in per.values()) / n,
         {code: v[2] for code, v in per.items()},
+        {code: (tp[code], fp[code], fn[code]) for code in codes},
     )
 
 
@@ -372,8 +385,9 @@ class ModelTaggers:
         return found
 
     def rules_and_model_suggested(self, train: Sequence[Story]) -> Predict:
-        """(d) Rules and model, each topic in the mode and at the publish level suggested by
-        inner CV on the training part (rules+model, model alone or rules alone)."""
+        """(d) Rules and model, each topic in the mode, at the publish level and (rules+model)
+        the veto level suggested by inner CV on the training part (rules+model, model alone or
+        rules alone)."""
         model = self.model(train)
         thresholds = self.rules.tune(train)
         suggested = self.suggested(train)
@@ -384,7 +398,11 @@ class ModelTaggers:
             out = set()
             for code, p in probs.items():
                 pick = suggested[code]
-                levels = {"publish_at": pick.publish_at, "review_at": pick.publish_at}
+                levels = {
+                    "publish_at": pick.publish_at,
+                    "review_at": pick.publish_at,
+                    "veto_at": pick.veto_at,
+                }
                 if combining.published(pick.mode, states.get(code), p, **levels):
                     out.add(code)
             return out
@@ -450,25 +468,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--time-split-only", action="store_true", help="skip the k-fold CV (5x faster)"
     )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="only the time split inside the older 80%% (its oldest 80%% vs its newest 20%%): "
+        "where design choices are made, never seeing the test part",
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="after the figures, where (d) loses on the first split: errors per topic, a "
+        "hindsight ceiling, a plain linear SVM, calibration, the review band, label conflicts",
+    )
     args = parser.parse_args(argv)
 
     topics = load_topics(args.topics)
     codes = [t.code for t in topics]
     stories = load_stories(args.corpus, set(codes))
-    splits = {
-        "time split 80/20": time_split(stories),
-        f"{args.folds}-fold CV": k_folds(stories, args.folds, args.seed),
-    }
-    if args.time_split_only:
-        del splits[f"{args.folds}-fold CV"]
+    if args.validation:
+        older = time_split(stories)[0][0]
+        splits = {VALIDATION: time_split(older)}
+    else:
+        splits = {
+            TIME_SPLIT: time_split(stories),
+            f"{args.folds}-fold CV": k_folds(stories, args.folds, args.seed),
+        }
+        if args.time_split_only:
+            del splits[f"{args.folds}-fold CV"]
+    first = next(iter(splits))
     taggers = build_taggers(topics)
     if args.only:
         taggers = {k: v for k, v in taggers.items() if any(o in k for o in args.only)}
     if not args.json:
-        test = splits["time split 80/20"][0][1]
+        train, test = splits[first][0]
         print(
             f"{len(stories)} stories, {sum(bool(s.topics) for s in stories)} with one of the "
-            f"{len(codes)} topics; time split tests on {len(test)} stories from {test[0].date}"
+            f"{len(codes)} topics; {first} trains on {len(train)}, tests on {len(test)} "
+            f"stories from {test[0].date}"
         )
     results: dict[str, dict[str, Scores]] = {}
     seconds: dict[str, float] = {}
@@ -485,28 +521,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, by_split in results.items():
             for split, sc in by_split.items():
                 print(
-                    f"{name:<44} {split:<17} {sc.micro_p:7.3f} {sc.micro_r:6.3f} "
+                    f"{name:<44} {split[:17]:<17} {sc.micro_p:7.3f} {sc.micro_r:6.3f} "
                     f"{sc.micro_f1:6.3f} {sc.macro_p:8.3f} {sc.macro_r:6.3f} {sc.macro_f1:6.3f} "
                     f"{seconds[name]:6.1f}"
                 )
-        print("\nper-topic F1, time split:")
-        print(f"{'topic':<17}" + "".join(f"{n[:4]:>7}" for n in results))
+        print(f"\nper-topic F1, {first} (tp/fp/fn of the last tagger):")
+        print(f"{'topic':<17}" + "".join(f"{n[:4]:>7}" for n in results) + "   tp/fp/fn")
+        last = list(results.values())[-1][first]
         for code in codes:
-            row = "".join(
-                f"{r['time split 80/20'].per_topic_f1[code]:7.3f}" for r in results.values()
-            )
-            print(f"{code:<17}{row}")
+            row = "".join(f"{r[first].per_topic_f1[code]:7.3f}" for r in results.values())
+            print(f"{code:<17}{row}   {'/'.join(map(str, last.per_topic_counts[code]))}")
         for tagger in taggers.values():
             log = getattr(getattr(tagger, "__self__", None), "suggestion_log", None)
             if log:
-                print("\nsuggested by inner CV on the time split's training part (mode, level):")
+                print(
+                    f"\nsuggested by inner CV on the {first}'s training part "
+                    "(mode, publish level, veto level):"
+                )
                 for code, pick in log[0].items():
                     figures = ", ".join(f"{m} {f1:.3f}" for m, (f1, _) in pick.per_mode.items())
-                    print(f"  {code:<17}{pick.mode:<12}{pick.publish_at:5.2f}   ({figures})")
+                    print(
+                        f"  {code:<17}{pick.mode:<12}{pick.publish_at:5.2f} "
+                        f"{pick.veto_at if pick.mode == combining.RULES_AND_MODEL else '':>5}"
+                        f"   ({figures})"
+                    )
                 break
+        if args.diagnose:
+            from bench import tagging_diagnosis
+
+            train, test = splits[first][0]
+            tagging_diagnosis.report(taggers, train, test, codes)
     a, b = "(a) today's rules", "(b) prominence, thresholds tuned on train"
-    if a in results and b in results:
-        gain = results[b]["time split 80/20"].micro_f1 - results[a]["time split 80/20"].micro_f1
+    if a in results and b in results and TIME_SPLIT in splits:
+        gain = results[b][TIME_SPLIT].micro_f1 - results[a][TIME_SPLIT].micro_f1
         ok = gain >= TARGET_GAIN
         if not args.json:
             print(
