@@ -436,6 +436,18 @@ def plan(
         probability = None
         if topic.slug in model:
             probability = probabilities.get(topic.slug, 0.0)
+        if (
+            match is not None
+            and probability is not None
+            and topic.mode == combining.RULES_AND_MODEL
+            and probability >= topic.veto_at
+            and getattr(match, "strong", True)
+        ):
+            # What ``decide`` says for a strong match the model does not veto (published by
+            # the rule), without building its decision and reason: with ~40 matched topics
+            # an article, most of the candidates.
+            kept.append(match)
+            continue
         decision = combining.decide(
             topic.mode,
             match_state(match) if match else None,

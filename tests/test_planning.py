@@ -117,3 +117,30 @@ def test_each_topic_vetoes_a_strong_match_at_its_own_level():
         **args,
     )
     assert vetoed.vetoes == {1: pytest.approx(0.2, abs=1e-3)}
+
+
+@pytest.mark.parametrize("mode", [combining.RULES_AND_MODEL, combining.MODEL])
+@pytest.mark.parametrize("probability", [0.01, 0.1, 0.2, 0.35, 0.5, 0.6, 0.95])
+@pytest.mark.parametrize("veto_at", [0.0, 0.1, 0.3])
+def test_plan_publishes_and_vetoes_exactly_as_decide(mode, probability, veto_at):
+    matcher = Matcher([Rule(tag_id=1, name="Coffee", aliases=("coffee",))])
+    strong_text = "Coffee rose."
+    weak_text = "First paragraph about trade.\n\nLater, one passing mention of coffee here."
+    settings = {1: modelling.TopicSettings("a", mode, 0.6, 0.35, veto_at)}
+    model = constant_model(probability, ("a",))
+    # What the model says after float32 rounding (0.35 may come out a hair below it).
+    probability = model.score(title="x").probabilities["a"]
+    for title, text in (("Coffee prices", strong_text), ("Trade news", weak_text)):
+        (match,) = matcher.match(title=title, text=text)
+        state = combining.STRONG if match.strong else combining.WEAK
+        decision = combining.decide(
+            mode, state, probability, publish_at=0.6, review_at=0.35, veto_at=veto_at
+        )
+        planned = modelling.plan([match], model, settings, title=title, summary="", text=text)
+        published = {m.tag_id for m in planned.matches if m.strong} - set(planned.vetoes)
+        published |= set(planned.model_links)
+        assert (1 in published) == (decision.action == combining.Action.PUBLISH)
+        assert (1 in planned.vetoes) == (
+            decision.action == combining.Action.WEAK and state == combining.STRONG
+        )
+        assert (1 in planned.reviews) == (decision.action == combining.Action.REVIEW)
