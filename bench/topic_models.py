@@ -72,7 +72,7 @@ SPEED_TARGET = 1000.0  # articles/s with models for 1,000 topics
 MEMORY_TARGET_MB = 200.0
 
 
-def load(path: Path) -> list[dict]:
+def read(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
 
@@ -86,6 +86,11 @@ def synthetic_topics(rows: list[dict], n: int, rng: random.Random) -> list[str]:
     if len(pool) < n:
         raise SystemExit(f"only {len(pool)} usable words for {n} synthetic topics")
     return rng.sample(pool, n)
+
+
+def load() -> str:
+    """The load average now (1, 5, 15 min): the machine is shared, so every figure says it."""
+    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def timed_tagging(articles, fn) -> tuple[float, float]:
@@ -121,7 +126,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     failed: list[str] = []
-    rows = load(args.corpus)
+    rows = read(args.corpus)
     print(f"corpus: {len(rows)} stories from {args.corpus.name}; load average {os.getloadavg()}")
 
     # --- training time: the 12 topics ----------------------------------------------------------
@@ -141,7 +146,7 @@ def main() -> int:
         fit12 = time.perf_counter() - t0
         print(
             f"training, 12 topics on {len(twelve)} stories: {fit12:.1f} s "
-            f"({len(model12.topics)} learned; skipped: {model12.skipped or 'none'})"
+            f"({len(model12.topics)} learned; skipped: {model12.skipped or 'none'}; {load()})"
         )
 
     # --- 1,000 synthetic topics ---------------------------------------------------------------
@@ -166,7 +171,7 @@ def main() -> int:
         print(
             f"training, {args.topics} synthetic topics: {fit_many:.1f} s "
             f"({fit_many / max(1, len(model.topics)) * 1000:.0f} ms a topic; "
-            f"{len(model.topics)} learned; calibration folds {args.calibration_folds})"
+            f"{len(model.topics)} learned; calibration folds {args.calibration_folds}; {load()})"
         )
         blob = model.to_bytes()
         if args.save_model is not None:
@@ -268,7 +273,7 @@ def main() -> int:
             f"({model_wall:,.0f}/s wall) = {model_cpu / rules_cpu:.2f}x rules; "
             f"{touched:,.0f} coefficients touched an article\n"
             f"  rules + model:        {both_cpu:,.0f} articles/s = {both_cpu / rules_cpu:.2f}x "
-            f"rules -> {verdict} (>= {SPEED_TARGET:,.0f}/s)"
+            f"rules -> {verdict} (>= {SPEED_TARGET:,.0f}/s); {load()}"
         )
 
     print(f"\nbelow target: {', '.join(failed) or 'none'}")
