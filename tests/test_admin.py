@@ -50,6 +50,7 @@ def tag_form(name: str, aliases=(), exclusions=(), **extra) -> dict:
         "tagging_mode": "rules",
         "model_publish_at": "0.6",
         "model_review_at": "0.35",
+        "model_veto_at": "0.1",
         "aliases-TOTAL_FORMS": str(len(aliases)),
         "aliases-INITIAL_FORMS": "0",
         "exclusions-TOTAL_FORMS": str(len(exclusions)),
@@ -73,6 +74,17 @@ def test_saving_new_rules_retags_existing_articles(editor, django_capture_on_com
     assert RetagJob.objects.get(tag=tag).state == RetagJob.State.DONE
     tag.refresh_from_db()
     assert tag.article_count == 1
+
+
+def test_the_topic_form_keeps_the_veto_level_at_or_below_the_publish_level(editor):
+    data = tag_form("cobalt", ["cobalt"], tagging_mode="rules+model", model_veto_at="0.7")
+    response = editor.post(reverse("admin:tags_tag_add"), data)
+    assert response.status_code == 200
+    assert "The veto level must not be above the publish level." in response.content.decode()
+    assert not Tag.objects.filter(name="cobalt").exists()
+    data["model_veto_at"] = "0.3"
+    assert editor.post(reverse("admin:tags_tag_add"), data).status_code == 302
+    assert Tag.objects.get(name="cobalt").model_veto_at == 0.3
 
 
 def test_a_bad_tag_form_says_what_is_wrong(editor):
