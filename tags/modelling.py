@@ -38,6 +38,7 @@ from tags.models import (
 log = logging.getLogger(__name__)
 
 MODEL_VERSION_KEY = "tags:model-version"
+PUBLISH, WEAK, REVIEW = combining.Action.PUBLISH, combining.Action.WEAK, combining.Action.REVIEW
 CV_FOLDS = 5
 TOP_TERMS = 5
 
@@ -436,34 +437,19 @@ def plan(
         probability = None
         if topic.slug in model:
             probability = probabilities.get(topic.slug, 0.0)
-        if (
-            match is not None
-            and probability is not None
-            and topic.mode == combining.RULES_AND_MODEL
-            and probability >= topic.veto_at
-            and getattr(match, "strong", True)
-        ):
-            # What ``decide`` says for a strong match the model does not veto (published by
-            # the rule), without building its decision and reason: with ~40 matched topics
-            # an article, most of the candidates.
-            kept.append(match)
-            continue
-        decision = combining.decide(
-            topic.mode,
-            match_state(match) if match else None,
-            probability,
-            publish_at=topic.publish_at,
-            review_at=topic.review_at,
-            veto_at=topic.veto_at,
+        state = match_state(match) if match else None
+        # The action alone (``combining.act``); the reason is built only for review items.
+        action, by = combining.act(
+            topic.mode, state, probability, topic.publish_at, topic.review_at, topic.veto_at
         )
-        if decision.action == combining.Action.PUBLISH:
-            if decision.by == "rule" and match is not None:
+        if action == PUBLISH:
+            if by == "rule" and match is not None:
                 kept.append(match)
             else:
                 result.model_links[tag_id] = (round(float(probability or 0), 4), {})
                 explained[tag_id] = topic.slug
-        elif decision.action == combining.Action.WEAK and match is not None:
-            if match_state(match) == combining.STRONG and probability is not None:
+        elif action == WEAK and match is not None:
+            if state == combining.STRONG and probability is not None:
                 # The model overruled a strong match: kept whole, to be explained as vetoed.
                 kept.append(match)
                 result.vetoes[tag_id] = round(float(probability), 4)
@@ -471,8 +457,16 @@ def plan(
                 weak = _as_weak(match)
                 if weak is not None:
                     kept.append(weak)
-        elif decision.action == combining.Action.REVIEW:
-            result.reviews[tag_id] = (float(probability or 0), {}, decision.reason)
+        elif action == REVIEW:
+            reason = combining.decide(
+                topic.mode,
+                state,
+                probability,
+                publish_at=topic.publish_at,
+                review_at=topic.review_at,
+                veto_at=topic.veto_at,
+            ).reason
+            result.reviews[tag_id] = (float(probability or 0), {}, reason)
             explained[tag_id] = topic.slug
     # The terms that weighed most, only for what an editor will see explained: computing them
     # for every candidate topic was most of the model's cost with many topics.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -276,3 +278,24 @@ def test_bigram_models_still_work():
     assert loaded.predict(**doc)["coffee"].probability == pytest.approx(
         bigrams.predict(**doc)["coffee"].probability
     )
+
+
+def test_act_is_decide_without_the_reason():
+    from tags.combining import MODES, STRONG, WEAK, act, decide
+
+    for mode, rule, probability, levels in itertools.product(
+        MODES,
+        (STRONG, WEAK, None),
+        (None, 0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.6, 0.9),
+        ((0.6, 0.35, 0.1), (0.3, 0.3, 0.0), (0.5, 0.2, 0.3), (0.9, 0.5, 0.5)),
+    ):
+        publish_at, review_at, veto_at = levels
+        decision = decide(
+            mode, rule, probability, publish_at=publish_at, review_at=review_at, veto_at=veto_at
+        )
+        assert act(mode, rule, probability, *levels) == (decision.action, decision.by), (
+            mode,
+            rule,
+            probability,
+            levels,
+        )
