@@ -16,7 +16,15 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles.models import Article
-from tags import jobchanges, linking, modelling, retagging
+
+# The article admin with topics and hand decisions takes the place of ingestion's own.
+from tags import (
+    article_admin,  # noqa: F401
+    jobchanges,
+    linking,
+    modelling,
+    retagging,
+)
 from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
