@@ -314,8 +314,8 @@ class RetagJob(ChunkedJob):
     chunks (each its own task, resumable from `last_article_id`) until done, failed, or
     superseded by a newer job over the same topic (`newsdesk.jobs`).
 
-    The first chunks take the job's scope once, into `RetagScope` rows (its article ids, in id
-    order); every chunk after walks them, so progress is done/total of a fixed set."""
+    The first chunk takes the job's scope once, into `RetagScope` rows (its article ids, in id
+    order); every chunk walks them, so progress is done/total of a fixed set."""
 
     class Kind(models.TextChoices):
         RETAG = "retag", "Re-run the rules"
@@ -337,10 +337,7 @@ class RetagJob(ChunkedJob):
     # The topics whose links the job may rewrite (empty: all). A topic's rule change can only
     # change its own links and its ancestors' (tags.retagging.affected_topics).
     topics = models.JSONField(default=list, blank=True)
-    # How far the scope snapshot has got through the article ids, and where it stops (the
-    # highest id when it began: later articles are tagged by ingestion with the new rules).
-    scope_through = models.BigIntegerField(default=0)
-    scope_end = models.BigIntegerField(null=True, blank=True)
+    # Whether its first chunk has taken the scope into RetagScope rows (and set `total`).
     scope_taken = models.BooleanField(default=False)
     # What readers will see change, per topic and (the first 200) per article: tags.jobchanges.
     changes = models.JSONField(default=dict, blank=True)

@@ -10,11 +10,10 @@ older than the rules. A newer job over the same topic supersedes an older one at
 Scope: a topic's rule change can only affect the articles it links now and those containing its
 aliases (found through the search index); only a change without a topic (or a new model for
 every topic, `whole_archive=True`) walks the whole archive. Starting a job only queues it (the
-admin's request does no counting); its first chunks take the scope once, a span of article ids
-at a time, into `RetagScope` rows, and every chunk after walks those ids. Finding them is one
-bitmap scan of the full-text index per span, never a walk of the primary key testing every
-article's text. And a topic's rule change rewrites only that topic's and its ancestors' links
-(`affected_topics`): no other topic's links depend on its rules.
+admin's request does no counting); its first chunk takes the scope once into `RetagScope` rows
+(`scope_ids`: one bitmap scan of the full-text index, never a walk of the primary key testing
+every article's text) and every chunk walks those ids. And a topic's rule change rewrites only
+that topic's and its ancestors' links (`affected_topics`): no other link depends on its rules.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from collections.abc import Callable, Collection
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from articles.models import Article
@@ -38,9 +37,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 1000
 TRANSACTION_SIZE = 100
 CONTINUE = jobs.CONTINUE
-# The scope is taken this many article ids at a time, each span in its own transaction, so a
-# chunk that runs out of time leaves whole spans behind and the next chunk goes on.
-SCOPE_SPAN = 250_000
 # Article ids per RetagScope row.
 SCOPE_ROW = 1000
 
@@ -133,90 +129,101 @@ def candidates() -> QuerySet[Article]:
 
 
 def scope(job: RetagJob) -> QuerySet[Article]:
-    """The articles the job walks, by id."""
+    """The articles the job walks, as a query (the worker takes them once, by `scope_ids`)."""
     if job.kind in (RetagJob.Kind.DELETE, RetagJob.Kind.MERGE):
         linked = ArticleTag.objects.filter(tag_id=job.tag_id).values("article_id")
         return Article.objects.filter(pk__in=linked).order_by("pk")
     if job.whole_archive or job.tag_id is None:
         return candidates()
-    phrases = [p for p in job.phrases if p.strip()] or phrases_of(job.tag)
-    if connection.vendor == "postgresql":
-        # A UNION reads each part through its own index; `linked OR containing` would test
-        # every article's text (tens of seconds on a million articles).
-        query = " || ".join(["phraseto_tsquery('english', %s)"] * len(phrases))
-        sql = (
-            "SELECT article_id FROM tags_articletag WHERE tag_id = %s UNION "  # noqa: S608
-            f"SELECT id FROM articles_article WHERE search_document @@ ({query})"
-        )
-        return candidates().filter(pk__in=RawSQL(sql, [job.tag_id, *phrases]))  # noqa: S611
     linked = ArticleTag.objects.filter(tag_id=job.tag_id).values("article_id")
-    return candidates().filter(Q(pk__in=linked) | _containing(phrases))
+    return candidates().filter(Q(pk__in=linked) | _containing(_phrases(job)))
 
 
-def take_scope(job: RetagJob, deadline: float | None = None) -> bool:
-    """Snapshot the job's article ids into RetagScope rows, a span of ids per transaction,
-    until done (True) or past `deadline` after at least one span (False: the next chunk goes
-    on from `scope_through`). Sets `total` when done."""
+def _phrases(job: RetagJob) -> list[str]:
+    phrases = [p for p in job.phrases if p.strip()] or phrases_of(job.tag)
+    return sorted({p.strip().lower() for p in phrases})
+
+
+def take_scope(job: RetagJob) -> bool:
+    """Snapshot the job's article ids, once, into RetagScope rows and set `total`. False when
+    the job is no longer queued or running (superseded meanwhile): nothing is written."""
     if job.scope_taken:
         return True
-    if job.scope_end is None:
-        # The first span: start from nothing (an earlier try's rows, if any, go) and fix where
-        # the snapshot ends. Articles extracted later are tagged with the new rules anyway.
-        bounds = Article.objects.aggregate(first=Min("pk"), end=Max("pk"))
-        start, end = (bounds["first"] or 1) - 1, bounds["end"] or 0
-        with transaction.atomic():
-            RetagScope.objects.filter(job=job).delete()
-            RetagJob.objects.filter(pk=job.pk).update(scope_end=end, scope_through=start, total=0)
-        job.scope_end, job.scope_through, job.total = end, start, 0
-    while job.scope_through < job.scope_end:
-        lo, hi = job.scope_through, min(job.scope_through + SCOPE_SPAN, job.scope_end)
-        ids = sorted(scope_ids(job, lo, hi))
-        with transaction.atomic():
-            # Only while the job still runs this span: a copy of the chunk, or a job
-            # superseded meanwhile, writes nothing twice.
-            moved = RetagJob.objects.filter(
-                pk=job.pk, state__in=jobs.UNFINISHED, scope_through=lo
-            ).update(scope_through=hi, total=F("total") + len(ids))
-            if not moved:
-                return False
-            RetagScope.objects.bulk_create(
+    started = time.perf_counter()
+    ids = scope_ids(job)
+    with transaction.atomic():
+        # A copy of this chunk, or a try a crash cut short, may have left rows: they go.
+        RetagScope.objects.filter(job=job).delete()
+        taken = RetagJob.objects.filter(
+            pk=job.pk, state__in=jobs.UNFINISHED, scope_taken=False
+        ).update(scope_taken=True, total=len(ids))
+        if not taken:
+            return False
+        RetagScope.objects.bulk_create(
+            (
                 RetagScope(job=job, first_id=part[0], last_id=part[-1], ids=part)
                 for part in (ids[at : at + SCOPE_ROW] for at in range(0, len(ids), SCOPE_ROW))
-            )
-        job.scope_through, job.total = hi, job.total + len(ids)
-        if deadline is not None and time.monotonic() > deadline and hi < job.scope_end:
-            return False
-    RetagJob.objects.filter(pk=job.pk).update(scope_taken=True)
-    job.scope_taken = True
+            ),
+            batch_size=100,
+        )
+    job.scope_taken, job.total = True, len(ids)
+    log.info(
+        "retag job %s: scope of %s articles taken in %.1f s",
+        job.pk,
+        len(ids),
+        time.perf_counter() - started,
+    )
     return True
 
 
-def scope_ids(job: RetagJob, lo: int, hi: int) -> list[int]:
-    """The job's article ids in (lo, hi]."""
-    if (
+def scope_ids(job: RetagJob) -> list[int]:
+    """The job's article ids, in id order.
+
+    A topic's on PostgreSQL: its links by the tag's index, and the extracted articles
+    containing all the words of one of its phrases by one bitmap scan of the full-text index.
+    Words rather than phrases: a phrase query must re-read each candidate's search document
+    (stored out of line, half a million of them for a common alias), a query of plain words
+    is answered by the index alone; the scope is a superset either way, the matcher decides.
+    No id order or limit in the query (either walks the primary key testing every article's
+    text), and the planner is told not to scan the table: it cannot see what reading each
+    article's search document costs (a sequential scan took 100 s on a million articles).
+    Linked articles are kept whatever their state: tagging passes over those not extracted.
+    """
+    if not (
         connection.vendor == "postgresql"
         and job.kind == RetagJob.Kind.RETAG
         and not job.whole_archive
         and job.tag_id is not None
     ):
-        phrases = [p for p in job.phrases if p.strip()] or phrases_of(job.tag)
-        query = " || ".join(["phraseto_tsquery('english', %s)"] * len(phrases))
-        # Each part through its own index: the topic's links by tag, the phrases' matches by
-        # a bitmap scan of the full-text index (an ORDER BY id with a LIMIT would walk the
-        # primary key instead, testing every article's text on the way).
-        sql = (
-            "SELECT a.id FROM articles_article a WHERE a.status = %s"  # noqa: S608
-            f" AND a.search_document @@ ({query}) AND a.id > %s AND a.id <= %s"
-            " UNION SELECT l.article_id FROM tags_articletag l"
-            " JOIN articles_article a ON a.id = l.article_id"
-            " WHERE l.tag_id = %s AND a.status = %s AND l.article_id > %s"
-            " AND l.article_id <= %s"
-        )
-        ok = Article.Status.OK
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [ok, *phrases, lo, hi, job.tag_id, ok, lo, hi])
-            return [row[0] for row in cursor.fetchall()]
-    return list(scope(job).filter(pk__gt=lo, pk__lte=hi).values_list("pk", flat=True))
+        return list(scope(job).values_list("pk", flat=True))
+    linked = set(ArticleTag.objects.filter(tag_id=job.tag_id).values_list("article_id", flat=True))
+    phrases = _phrases(job)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in SCOPE_PLANNER:
+            cursor.execute(setting)
+        cursor.execute(_containing_sql(len(phrases)), [*phrases, Article.Status.OK])
+        containing = {row[0] for row in cursor.fetchall()}
+    return sorted(linked | containing)
+
+
+# For the snapshot's full-text query only (SET LOCAL: to the end of its transaction): a bitmap
+# of the index, exact (a lossy one re-reads documents), never a scan of the table.
+SCOPE_PLANNER = (
+    "SET LOCAL enable_seqscan = off",
+    "SET LOCAL enable_indexscan = off",
+    "SET LOCAL work_mem = '64MB'",
+)
+
+
+def _containing_sql(n: int) -> str:
+    """The extracted articles containing all the words of one of `n` phrases. The full-text
+    condition alone chooses the rows (OFFSET 0 keeps the state test out of the inner query,
+    where the planner could pick the state's index and read every article's document)."""
+    query = " || ".join(["plainto_tsquery('english', %s)"] * n)
+    return (
+        "SELECT id FROM (SELECT id, status FROM articles_article"  # noqa: S608
+        f" WHERE search_document @@ ({query}) OFFSET 0) AS matching WHERE status = %s"
+    )
 
 
 def next_ids(job: RetagJob, after: int, size: int) -> list[int]:
@@ -235,10 +242,11 @@ def drop_scope(job_id: int) -> None:
 
 
 def _containing(phrases: list[str]) -> Q:
-    """Articles containing any of the phrases: the full-text index on PostgreSQL (a superset
-    of what the matcher finds: stemmed, case-folded), a substring match elsewhere."""
+    """Articles containing any of the phrases: the full-text index on PostgreSQL (all the
+    phrase's words: a superset of what the matcher finds, stemmed, case-folded), a substring
+    match elsewhere."""
     if connection.vendor == "postgresql":
-        query = " || ".join(["phraseto_tsquery('english', %s)"] * len(phrases))
+        query = " || ".join(["plainto_tsquery('english', %s)"] * len(phrases))
         sql = f"SELECT id FROM articles_article WHERE search_document @@ ({query})"  # noqa: S608
         return Q(pk__in=RawSQL(sql, phrases))  # noqa: S611
     found = Q(pk__in=[])
@@ -277,9 +285,8 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
     job.refresh_from_db()
     deadline = time.monotonic() + settings.NEWSDESK_RETAG_CHUNK_SECONDS
     try:
-        if not take_scope(job, deadline):
-            # The scope is not whole yet: the next chunk goes on taking it.
-            return CONTINUE if jobs.record_chunk(job) else jobs.state_of(job)
+        if not take_scope(job):  # superseded before its scope was taken
+            return jobs.state_of(job)
         ids = next_ids(job, job.last_article_id, size)
         if not ids:
             return _finish(job)
