@@ -606,6 +606,8 @@ class RetagJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj: RetagJob) -> str:
+        if not obj.scope_taken and not obj.is_finished:
+            return "finding the articles the change can affect…"
         return format_html(
             '<progress max="100" value="{}">{}%</progress> {}%',
             obj.percent,

@@ -141,6 +141,10 @@ def test_starting_a_job_only_queues_it_and_the_worker_takes_the_scope(
     assert not any("articles_article" in q["sql"] for q in queries.captured_queries)
     job.refresh_from_db()
     assert (job.state, job.total, job.scope_taken) == (RetagJob.State.QUEUED, 0, False)
+    from django.contrib import admin
+
+    progress = admin.site._registry[RetagJob].progress
+    assert progress(job).startswith("finding the articles")  # not "100%" of nothing
     assert retagging.run_chunk(job.pk, size=5) == retagging.CONTINUE
     job.refresh_from_db()
     expected = set(retagging.scope(job).values_list("pk", flat=True))
@@ -159,6 +163,7 @@ def test_starting_a_job_only_queues_it_and_the_worker_takes_the_scope(
         100,
     )
     assert not RetagScope.objects.filter(job=job).exists()  # the snapshot goes with the job
+    assert "100%" in progress(job)
 
 
 def test_the_snapshot_finds_articles_by_a_bitmap_scan_of_the_full_text_index():
