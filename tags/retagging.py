@@ -76,7 +76,12 @@ def start_delete(tag: Tag, *, run_now: bool = False) -> RetagJob:
     Tag.objects.filter(pk=tag.pk).update(is_active=False)
     tag.default_for_feeds.clear()
     linking.rules_changed()
-    job = RetagJob.objects.create(kind=RetagJob.Kind.DELETE, tag=tag, tag_name=tag.name)
+    job = RetagJob.objects.create(
+        kind=RetagJob.Kind.DELETE,
+        tag=tag,
+        tag_name=tag.name,
+        topics=affected_topics(tag),  # its links go; its ancestors' parent links follow
+    )
     return _launch(job, run_now)
 
 
@@ -335,9 +340,9 @@ def _do_chunk(job: RetagJob, ids: list[int], deadline: float) -> tuple[int, int]
     chunk goes on from the last article done."""
     if job.kind == RetagJob.Kind.MERGE:
         return _merge_links(job, ids), len(ids)
-    # A topic's rule change rewrites only the links it can change; the per-article path (the
-    # benchmark's baseline) still re-applies every rule.
-    only = job.topics if job.kind == RetagJob.Kind.RETAG and job.topics else None
+    # A topic's rule change (or deletion) rewrites only the links it can change; the
+    # per-article path (the benchmark's baseline) still re-applies every rule.
+    only = job.topics or None
     changed = taken = 0
     for start in range(0, len(ids), TRANSACTION_SIZE):
         if jobs.is_superseded(job):

@@ -203,3 +203,17 @@ def test_a_job_superseded_before_or_after_taking_its_scope_drops_it():
     assert retagging.run(newest).state == RetagJob.State.DONE
     assert Tag.objects.get(pk=cobalt.pk).article_count == 30
     assert not RetagScope.objects.exists()
+
+
+def test_deleting_a_topic_rewrites_only_its_ancestors_and_ends_where_a_full_retag_would():
+    topics, _ = tree_archive()
+    cobalt = topics["cobalt-desk"]
+    job = retagging.start_delete(cobalt, run_now=True)
+    assert sorted(job.topics) == sorted(
+        [cobalt.pk, topics["battery-metals"].pk, topics["metals"].pk]
+    )
+    assert job.state == RetagJob.State.DONE and not Tag.objects.filter(pk=cobalt.pk).exists()
+    after_delete = (links(), counts())
+    full = retagging.start(None, run_now=True)
+    assert full.changed == 0 and (links(), counts()) == after_delete
+    assert linking.recount() == 0
