@@ -724,9 +724,17 @@ def relist_weak(tag: Tag) -> None:
     recount([tag.pk])
 
 
+@transaction.atomic
 def recount(tag_ids: Iterable[int] | None = None) -> int:
     """Recompute both counts (articles, story entries) from the links; returns how many tags
-    were wrong."""
+    were wrong.
+
+    The count rows are locked first, in id order, as every verb here locks them before it
+    changes links: a tagger mid-transaction finishes before the links are counted, and none
+    starts before the counts are written. (Without the lock, a retag committing between the
+    count and its UPDATE had its change to the count overwritten.)"""
+    tag_ids = list(Tag.objects.values_list("pk", flat=True)) if tag_ids is None else list(tag_ids)
+    lock_tags(tag_ids)
 
     def counted(**flags: bool) -> Coalesce:
         links = (
@@ -738,7 +746,7 @@ def recount(tag_ids: Iterable[int] | None = None) -> int:
         )
         return Coalesce(Subquery(links, output_field=IntegerField()), Value(0))
 
-    tags = Tag.objects.all() if tag_ids is None else Tag.objects.filter(pk__in=list(tag_ids))
+    tags = Tag.objects.filter(pk__in=tag_ids)
     wrong = (
         tags.annotate(exact=counted(), exact_stories=counted(represents=True))
         .exclude(article_count=F("exact"), story_count=F("exact_stories"))

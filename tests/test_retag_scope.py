@@ -217,3 +217,40 @@ def test_deleting_a_topic_rewrites_only_its_ancestors_and_ends_where_a_full_reta
     full = retagging.start(None, run_now=True)
     assert full.changed == 0 and (links(), counts()) == after_delete
     assert linking.recount() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recount_waits_for_a_tagger_mid_transaction_and_stays_exact():
+    """A tagger holds its topics' count rows from before it writes links until it commits; a
+    recount taken meanwhile must not count the links before that commit and write after it
+    (on the scale database a reset's recount overwrote a running retag's count changes)."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    topic = make_tag("cobalt desk", aliases=["cobalt"])
+    article = make_article(title="Port volumes", text="Port volumes")
+    # Something for the recount to mend (as a reset of the stories leaves): it then writes.
+    Tag.objects.filter(pk=topic.pk).update(story_count=5)
+    locked, done = threading.Event(), threading.Event()
+
+    def tagger() -> None:
+        try:
+            with transaction.atomic():
+                linking.lock_tags([topic.pk])
+                locked.set()
+                time.sleep(1.0)  # the recount starts meanwhile
+                linking.add_tag_by_hand(article, topic)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=tagger)
+    thread.start()
+    assert locked.wait(10)
+    linking.recount([topic.pk])
+    thread.join(10)
+    assert done.is_set()
+    assert Tag.objects.get(pk=topic.pk).article_count == 1
+    assert linking.recount() == 0
