@@ -59,15 +59,16 @@ def topic_counts(tag_id: int) -> tuple[int, int, int]:
     """(links, visible links) by COUNT(*), and the stored count."""
     from django.db import connection
 
+    # One statement, so one snapshot: other processes may be writing links meanwhile (each
+    # writer moves links and counts in one transaction).
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE is_visible) FROM tags_articletag"
-            " WHERE tag_id = %s",
-            [tag_id],
+            "SELECT count(*), count(*) FILTER (WHERE is_visible),"
+            " (SELECT article_count FROM tags_tag WHERE id = %s)"
+            " FROM tags_articletag WHERE tag_id = %s",
+            [tag_id, tag_id],
         )
-        links, visible = cur.fetchone()
-        cur.execute("SELECT article_count FROM tags_tag WHERE id = %s", [tag_id])
-        return links, visible, cur.fetchone()[0]
+        return cur.fetchone()
 
 
 def wait_job(job_id: int, until, timeout: float, every: float = 0.5):
