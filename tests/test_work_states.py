@@ -415,3 +415,18 @@ def test_a_fetch_claim_is_exclusive_and_shown_to_operators(httpserver):
     assert not any(r.path == "/a/0" for r, _ in httpserver.log)  # no request was made
     Article.objects.update(fetch_claimed_until=timezone.now() - timedelta(seconds=1))
     assert ingest.fetch_article(article, claim="message-2").status == Article.Status.OK
+
+
+def test_runs_report_gets_its_topic_lines_from_tagging():
+    """`manage.py run` (ingestion) says how many topics are set up and lists the busiest
+    topics' pages through `run_report`; the tags app writes those lines."""
+    from articles.signals import run_report
+
+    busy = make_tag("cobalt desk", aliases=["cobalt"])
+    Tag.objects.filter(pk=busy.pk).update(article_count=7)
+    lines: list[str] = []
+    run_report.send(sender=None, stage="set up", say=lines.append)
+    run_report.send(sender=None, stage="ingested", say=lines.append)
+    n = Tag.objects.count()
+    assert lines[0] == f"{n} topics; groups Editors and Operators are set up."
+    assert f"/tags/{busy.slug}/  7 articles" in lines[1:]
