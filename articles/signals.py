@@ -11,3 +11,8 @@ from django.dispatch import Signal
 article_extracted = Signal()
 # Fetching gave up on the article (it is failed): listeners hide whatever it had.
 article_failed = Signal()
+# An editor hid or showed the article again (`is_hidden` saved): listeners list or unlist it.
+article_visibility_changed = Signal()
+# `manage.py run` reports a stage ("set up" after migrating, "ingested" after the first
+# ingest): listeners add their own lines through `say` (one line each).
+run_report = Signal()

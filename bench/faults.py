@@ -274,9 +274,11 @@ from tags import retagging
 from tags.models import Tag, RetagJob
 tag = Tag.objects.order_by("-article_count").first()
 # The job as retagging.start makes it, run here chunk by chunk (no broker), time-capped.
-job = RetagJob.objects.create(tag=tag, tag_name=tag.name, phrases=retagging.phrases_of(tag))
-job.total = retagging.scope(job).count()
-job.save(update_fields=["total"])
+job = RetagJob.objects.create(
+    tag=tag, tag_name=tag.name, phrases=retagging.phrases_of(tag),
+    topics=retagging.affected_topics(tag),
+)
+retagging.take_scope(job)
 print(f"  scope: topic {{tag.slug}} ({{tag.article_count:,}} links), {{job.total:,}} articles")
 started = time.perf_counter()
 while time.perf_counter() - started < {seconds}:

@@ -59,15 +59,16 @@ def topic_counts(tag_id: int) -> tuple[int, int, int]:
     """(links, visible links) by COUNT(*), and the stored count."""
     from django.db import connection
 
+    # One statement, so one snapshot: other processes may be writing links meanwhile (each
+    # writer moves links and counts in one transaction).
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE is_visible) FROM tags_articletag"
-            " WHERE tag_id = %s",
-            [tag_id],
+            "SELECT count(*), count(*) FILTER (WHERE is_visible),"
+            " (SELECT article_count FROM tags_tag WHERE id = %s)"
+            " FROM tags_articletag WHERE tag_id = %s",
+            [tag_id, tag_id],
         )
-        links, visible = cur.fetchone()
-        cur.execute("SELECT article_count FROM tags_tag WHERE id = %s", [tag_id])
-        return links, visible, cur.fetchone()[0]
+        return cur.fetchone()
 
 
 def wait_job(job_id: int, until, timeout: float, every: float = 0.5):
@@ -94,7 +95,16 @@ def chunk_times(worker_log: str) -> list[float]:
     ]
 
 
-def baseline(args, url, broker, topic, workers) -> float:
+def scope_times(worker_log: str, job_id: int) -> str:
+    """How long the worker took to snapshot the job's scope, from its log."""
+    import re
+
+    pattern = rf"retag job {job_id}: scope of [0-9]+ articles taken in ([0-9.]+) s"
+    found = re.findall(pattern, worker_log)
+    return f"in {found[-1]} s" if found else "(time not in the worker's log)"
+
+
+def baseline(args, url, broker, topic, workers, created: list[int]) -> float:
     """The per-article path (NEWSDESK_RETAG_PER_ARTICLE=true), timed over whole chunks."""
     from django.conf import settings
 
@@ -107,6 +117,7 @@ def baseline(args, url, broker, topic, workers) -> float:
     job = RetagJob.objects.create(
         tag=topic, tag_name=topic.name, phrases=retagging.phrases_of(topic)
     )
+    created.append(job.pk)
     send(broker.url, "tags.tasks.run_retag_job", job.pk, queue="tag")
     # Progress is recorded per chunk: time whole chunks, from the end of the first.
     first = wait_job(job.pk, lambda j: j.done > 0 or j.is_finished, 900)
@@ -169,22 +180,37 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     workers: list[Worker] = []
+    created: list[int] = []  # the bench's jobs: removed at the end, the database is shared
     per_article = 0.0
     try:
         if not args.skip_baseline:
-            per_article = baseline(args, url, broker, topic, workers)
+            per_article = baseline(args, url, broker, topic, workers, created)
         # 2. The batched path, superseded by a rule change, then the new job to the end.
         worker = Worker(url, broker.url).start(1)
         workers.append(worker)
         t0 = time.monotonic()
-        scope_started = time.perf_counter()
+        request_started = time.perf_counter()
         old = retagging.start(topic)  # sends the first chunk at commit (autocommit: now)
-        scope_took = time.perf_counter() - scope_started
-        print(f"  job {old.pk}: scope {old.total:,} articles (counted in {scope_took:.1f} s)")
+        created.append(old.pk)
+        request_took = time.perf_counter() - request_started
+        print(f"  job {old.pk}: queued by retagging.start in {request_took:.2f} s (the request)")
+        old = wait_job(old.pk, lambda j: j.scope_taken or j.is_finished, 600, every=0.2)
+        print(
+            f"  job {old.pk}: scope of {old.total:,} articles taken by the worker"
+            f" {scope_times(Path(worker.log_path).read_text(errors='replace'), old.pk)}",
+            flush=True,
+        )
         old = wait_job(old.pk, lambda j: j.done >= args.supersede_after or j.is_finished, 1800)
         alias = Alias.objects.create(tag=topic, phrase=NO_MATCH_ALIAS)  # bumps rules version
         new = retagging.start(Tag.objects.get(pk=topic.pk))
+        created.append(new.pk)
         old = wait_job(old.pk, lambda j: j.heartbeat_at and j.is_finished, 120)
+        new = wait_job(new.pk, lambda j: j.scope_taken or j.is_finished, 600, every=0.2)
+        print(
+            f"  job {new.pk}: scope of {new.total:,} articles taken by the worker"
+            f" {scope_times(Path(worker.log_path).read_text(errors='replace'), new.pk)}",
+            flush=True,
+        )
         t1 = time.monotonic()
         new = wait_job(new.pk, lambda j: j.is_finished, args.run_seconds, every=2)
         took = time.monotonic() - t1
@@ -246,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for w in workers:
             w.stop()
+        Alias.objects.filter(tag=topic, phrase=NO_MATCH_ALIAS).delete()
+        RetagJob.objects.filter(pk__in=created).delete()  # and their snapshot rows
         broker.close()
         from django.db import connections
 

@@ -9,6 +9,7 @@ from newsdesk.operations_view import operations
 from newsdesk.sitemaps import SITEMAPS
 from newsdesk.views import home, robots_txt
 from stories.views import with_story
+from tags.article_page import with_topics
 from tags.feeds import LatestAtom, LatestRss, TagAtom, TagRss
 from tags.views import tag_index, tag_page
 
@@ -22,8 +23,9 @@ urlpatterns = [
     path("tags/<slug:slug>/", tag_page, name="tag"),
     path("tags/<slug:slug>/feed/atom/", TagAtom(), name="tag_feed_atom"),
     path("tags/<slug:slug>/feed/rss/", TagRss(), name="tag_feed_rss"),
-    # The article page gains its story line here: articles itself knows nothing of stories.
-    path("articles/<int:pk>/", with_story(article_page), name="article"),
+    # The article page gains its topics and its story line here: articles itself knows
+    # nothing of tags or stories.
+    path("articles/<int:pk>/", with_story(with_topics(article_page)), name="article"),
     path("", include("stories.urls")),
     path("search/", search_page, name="search"),
     path("feed/atom/", LatestAtom(), name="feed_atom"),

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from newsdesk.jobs import ChunkedJob
+
 
 class Story(models.Model):
     # The article the story is shown by: the earliest full member, unless an editor chose one.
@@ -141,43 +143,15 @@ class TermFrequency(models.Model):
         return f"{self.term!r} in {self.documents} documents"
 
 
-class RestoryJob(models.Model):
+class RestoryJob(ChunkedJob):
     """Re-assigning a period: queued → running (chunks of articles in published order, each its
-    own task, resumable from its cursor) → done | failed | superseded by a newer job."""
-
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        SUPERSEDED = "superseded", "Superseded by a newer job"
+    own task, resumable from its cursor) → done | failed | superseded by a newer job
+    (`newsdesk.jobs`)."""
 
     since = models.DateTimeField(null=True, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0)
-    chunks = models.PositiveIntegerField(default=0)
-    # The cursor: articles are walked by (published_at, id).
+    # The cursor: articles are walked by (published_at, id), with `last_article_id`.
     last_published_at = models.DateTimeField(null=True, blank=True)
-    last_article_id = models.BigIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         since = f"since {self.since:%Y-%m-%d}" if self.since else "everything"
         return f"Restory {since}: {self.state} {self.done}/{self.total}"
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else min(100, round(100 * self.done / self.total))
-
-    @property
-    def is_finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.FAILED, self.State.SUPERSEDED)

@@ -1,5 +1,6 @@
-"""Re-assigning the stories of a period: a chunked, resumable job (the same state machine as
-tags.retagging's jobs, over its own table, since stories import nothing from tags).
+"""Re-assigning the stories of a period: a chunked, resumable job (the state machine of
+`newsdesk.jobs`, shared with tags.retagging's jobs, over its own table: stories import nothing
+from tags).
 
 A job is queued → running (one chunk of articles per task, in published order, each claimed
 by its number and re-enqueuing the next) → done | failed | superseded (by a newer restory).
@@ -12,14 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from articles.models import Article
+from newsdesk import jobs
 from stories import assignment, editing
 from stories.dbstore import DatabaseStore
 from stories.models import RestoryJob, Story, StoryMembership
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 TRANSACTION_SIZE = 50
-CONTINUE = "continue"
+CONTINUE = jobs.CONTINUE
 
 
 def scope(job: RestoryJob) -> QuerySet[Article]:
@@ -44,9 +44,7 @@ def start(since: datetime | None = None, *, run_now: bool = False) -> RestoryJob
     job = RestoryJob.objects.create(since=since)
     job.total = scope(job).count()
     RestoryJob.objects.filter(pk=job.pk).update(total=job.total)
-    RestoryJob.objects.filter(
-        pk__lt=job.pk, state__in=[RestoryJob.State.QUEUED, RestoryJob.State.RUNNING]
-    ).update(state=RestoryJob.State.SUPERSEDED, finished_at=timezone.now())
+    jobs.supersede(RestoryJob.objects.filter(pk__lt=job.pk))
     if run_now:
         return run(job)
     from stories.tasks import run_restory_job
@@ -63,17 +61,8 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
         return "gone"
     if job.is_finished:
         return job.state
-    now = timezone.now()
-    if job.state == RestoryJob.State.QUEUED:
-        RestoryJob.objects.filter(pk=job.pk, state=RestoryJob.State.QUEUED).update(
-            state=RestoryJob.State.RUNNING, started_at=now, heartbeat_at=now
-        )
-    expected = job.chunks if chunk is None else chunk
-    claimed = RestoryJob.objects.filter(
-        pk=job.pk, state=RestoryJob.State.RUNNING, chunks=expected
-    ).update(chunks=expected + 1, heartbeat_at=now)
-    if not claimed:
-        return RestoryJob.objects.values_list("state", flat=True).get(pk=job.pk)
+    if not jobs.claim_chunk(job, chunk):
+        return jobs.state_of(job)
     try:
         rows = scope(job)
         if job.last_published_at is not None:
@@ -83,26 +72,26 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
             )
         ids = list(rows.values_list("pk", "published_at")[:size])
         if not ids:
-            _set_state(job, RestoryJob.State.DONE)
+            jobs.set_state(job, RestoryJob.State.DONE)
             return RestoryJob.State.DONE
         changed = 0
         for start_at in range(0, len(ids), TRANSACTION_SIZE):
-            if RestoryJob.objects.filter(pk=job.pk, state=RestoryJob.State.SUPERSEDED).exists():
+            if jobs.is_superseded(job):
                 break
             changed += reassign([pk for pk, _ in ids[start_at : start_at + TRANSACTION_SIZE]])
     except Exception as exc:
         log.exception("restory job %s failed", job.pk)
-        _set_state(job, RestoryJob.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+        jobs.fail(job, exc)
         raise
-    updated = RestoryJob.objects.filter(pk=job.pk, state=RestoryJob.State.RUNNING).update(
+    updated = jobs.record_chunk(
+        job,
         done=job.done + len(ids),
         changed=job.changed + changed,
         last_published_at=ids[-1][1],
         last_article_id=ids[-1][0],
-        heartbeat_at=timezone.now(),
     )
     if not updated:
-        return RestoryJob.objects.values_list("state", flat=True).get(pk=job.pk)
+        return jobs.state_of(job)
     return CONTINUE
 
 
@@ -147,33 +136,12 @@ def reassign(article_ids: list[int]) -> int:
     return sum(1 for pk, story in after.items() if before.get(pk) != story)
 
 
-def _set_state(job: RestoryJob, state: str, error: str = "") -> None:
-    now = timezone.now()
-    RestoryJob.objects.filter(pk=job.pk).exclude(state=RestoryJob.State.SUPERSEDED).update(
-        state=state, finished_at=now, heartbeat_at=now, error=error
-    )
-
-
 def run(
     job: RestoryJob, progress: Callable[[int], None] | None = None, size: int = BATCH_SIZE
 ) -> RestoryJob:
     """Run the job's chunks here until it finishes (the shell and in-process mode)."""
-    done = job.done
-    while run_chunk(job.pk, size=size) == CONTINUE:
-        job.refresh_from_db()
-        if progress:
-            progress(job.done - done)
-        done = job.done
-    job.refresh_from_db()
-    return job
+    return jobs.run(job, run_chunk, progress, size=size)
 
 
 def resume_stalled(now=None) -> list[int]:
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.NEWSDESK_STUCK_AFTER)
-    stalled = RestoryJob.objects.filter(
-        state__in=[RestoryJob.State.QUEUED, RestoryJob.State.RUNNING]
-    ).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
-    ids = list(stalled.values_list("pk", flat=True))
-    RestoryJob.objects.filter(pk__in=ids).update(heartbeat_at=now)
-    return ids
+    return jobs.resume_stalled(RestoryJob, now)

@@ -16,7 +16,15 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from articles.models import Article
-from tags import jobchanges, linking, modelling, retagging
+
+# The article admin with topics and hand decisions takes the place of ingestion's own.
+from tags import (
+    article_admin,  # noqa: F401
+    jobchanges,
+    linking,
+    modelling,
+    retagging,
+)
 from tags.combining import MODES, explain_model_link
 from tags.explaining import explain
 from tags.learning import MIN_POSITIVES
@@ -272,6 +280,8 @@ class TagAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Tag, form, change: bool) -> None:
         stored = Tag.objects.filter(pk=obj.pk).first() if change else None
         request._rules_before = rule_signature(stored) if stored else ()
+        # Moved under another parent: the ancestors it leaves lose the parent links it gave.
+        request._ancestors_before = retagging.ancestors_of(obj.pk) if stored else []
         super().save_model(request, obj, form, change)
         if stored is not None and stored.publish_weak != obj.publish_weak:
             # Listing or unlisting the weak links needs no re-matching: do it at once.
@@ -282,14 +292,14 @@ class TagAdmin(admin.ModelAdmin):
         tag = form.instance
         if rule_signature(tag) != getattr(request, "_rules_before", ()):
             Tag.objects.filter(pk=tag.pk).update(rules_changed_at=timezone.now())
-            job = retagging.start(tag)
+            job = retagging.start(tag, also=getattr(request, "_ancestors_before", []))
             url = reverse("admin:tags_retagjob_change", args=[job.pk])
+            # The worker counts what the change can affect; the request only queues the job.
             messages.info(
                 request,
                 format_html(
-                    'The rules changed: re-tagging {} in the background (<a href="{}">'
-                    "progress</a>).",
-                    n_articles(job.total),
+                    "The rules changed: re-tagging what they can affect in the background"
+                    ' (<a href="{}">progress</a>).',
                     url,
                 ),
             )
@@ -297,7 +307,10 @@ class TagAdmin(admin.ModelAdmin):
     @admin.action(description="Re-tag existing articles", permissions=["change"])
     def retag_now(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
         job = retagging.start(queryset.first() if queryset.count() == 1 else None)
-        messages.info(request, f"Re-tagging {n_articles(job.total)} in the background.")
+        url = reverse("admin:tags_retagjob_change", args=[job.pk])
+        messages.info(
+            request, format_html('Re-tagging in the background (<a href="{}">progress</a>).', url)
+        )
 
     def delete_model(self, request: HttpRequest, obj: Tag) -> None:
         # A big topic has hundreds of thousands of links: they go in chunks, in the background.
@@ -596,6 +609,8 @@ class RetagJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj: RetagJob) -> str:
+        if not obj.scope_taken and not obj.is_finished:
+            return "finding the articles the change can affect…"
         return format_html(
             '<progress max="100" value="{}">{}%</progress> {}%',
             obj.percent,

@@ -31,7 +31,7 @@ from django.utils import timezone
 from articles.models import Article, ArticleFeed
 from tags import folding, modelling
 from tags.matching import Matcher, Rule, TagMatch
-from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
+from tags.models import Alias, ArticleTag, Exclusion, ReviewItem, Tag, TagDecision
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,44 @@ def tag_article(
     return changed
 
 
+def topics_deciding(topics: Collection[int], parents: dict[int, int | None]) -> frozenset[int]:
+    """The topics whose matches decide these topics' links: themselves and every topic below
+    them (a listed link gives each ancestor a parent link, `desired_links`)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for child, parent in parents.items():
+        if parent is not None:
+            children[parent].append(child)
+    found, todo = set(topics), list(topics)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return frozenset(found)
+
+
+_partial_cache: dict[tuple, tuple[Matcher, modelling.TopicSettingsMap]] = {}
+
+
+def partial_rules(only: frozenset[int]) -> tuple[Matcher, modelling.TopicSettingsMap]:
+    """A matcher and model settings holding only the rules that decide `only`'s links (built
+    once per rules version): a topic's rules match alone, so its matches are the same as
+    in the full matcher."""
+    rules = _current_rules()
+    key = (rules["version"], only)
+    if key not in _partial_cache:
+        deciding = topics_deciding(only, rules["parents"])  # type: ignore[arg-type]
+        matcher = Matcher(r for r in rules["matcher"].rules if r.tag_id in deciding)  # type: ignore[union-attr]
+        model_topics = modelling.TopicSettingsMap(
+            {k: v for k, v in rules["model_topics"].items() if k in deciding}  # type: ignore[union-attr]
+        )
+        _partial_cache.clear()  # one job's topics at a time is all a worker needs
+        _partial_cache[key] = (matcher, model_topics)
+    return _partial_cache[key]
+
+
 @transaction.atomic
-def tag_articles(articles: Sequence[Article]) -> int:
+def tag_articles(articles: Sequence[Article], only: Collection[int] | None = None) -> int:
     """`tag_article` for a batch of articles in a few queries; returns how many changed.
 
     Labels, hand decisions and current links are read for the whole batch at once; the count
@@ -284,6 +320,10 @@ def tag_articles(articles: Sequence[Article]) -> int:
     created and updated in one statement each and every topic's count moves by its net change
     in one UPDATE. The rules are read once (one cache check) for the batch, so a batch is never
     tagged with rules older than those current when it started.
+
+    With `only`, just those topics' links (and review items) are brought in line, matched by
+    the rules that decide them (`partial_rules`): what a change to one topic can affect is that
+    topic and its ancestors, and every other link is left as it is.
     """
     articles = [a for a in articles if a.status == Article.Status.OK]
     if not articles:
@@ -291,6 +331,9 @@ def tag_articles(articles: Sequence[Article]) -> int:
     ids = [a.pk for a in articles]
     matcher, parents = current_matcher(), current_parents()
     model_topics = current_model_topics()
+    if only is not None:
+        only = frozenset(only)
+        matcher, model_topics = partial_rules(only)
     publish_weak = frozenset(current_publish_weak()) - model_topics.keys()
     model = modelling.current_model()
     labels = _labels_of(articles)
@@ -301,7 +344,10 @@ def tag_articles(articles: Sequence[Article]) -> int:
         decisions[article_id][tag_id] = decision
     current: dict[int, dict[int, ArticleTag]] = defaultdict(dict)
     # Dates are never compared or rewritten here: not loading them is a tenth of the read.
-    for link in ArticleTag.objects.filter(article_id__in=ids).defer("published_at", "created_at"):
+    links = ArticleTag.objects.filter(article_id__in=ids)
+    if only is not None:
+        links = links.filter(tag_id__in=only)
+    for link in links.defer("published_at", "created_at"):
         current[link.article_id][link.tag_id] = link
 
     wanted: dict[int, dict[int, Link]] = {}
@@ -329,7 +375,10 @@ def tag_articles(articles: Sequence[Article]) -> int:
             planned.vetoes,
             decisions=decisions[article.pk],
         )
-        if planned.reviews or model_topics:
+        if only is not None:
+            wanted[article.pk] = {t: v for t, v in wanted[article.pk].items() if t in only}
+            planned.reviews = {t: v for t, v in planned.reviews.items() if t in only}
+        if planned.reviews or model_topics or only is not None:
             reviews.append((article, planned.reviews))
 
     touched = {t for links in current.values() for t in links}
@@ -359,8 +408,16 @@ def tag_articles(articles: Sequence[Article]) -> int:
     _move_counts(delta, entries)
     if changed:
         folding.refold_articles(ids, touched)
+    if only is not None:
+        # Review items of these topics only; an article without any needs no look.
+        reviewed = set(
+            ReviewItem.objects.filter(article_id__in=ids, tag_id__in=only).values_list(
+                "article_id", flat=True
+            )
+        )
+        reviews = [(a, r) for a, r in reviews if r or a.pk in reviewed]
     for article, planned_reviews in reviews:
-        modelling.sync_reviews(article, planned_reviews)
+        modelling.sync_reviews(article, planned_reviews, only=only)
     return changed
 
 
@@ -667,9 +724,17 @@ def relist_weak(tag: Tag) -> None:
     recount([tag.pk])
 
 
+@transaction.atomic
 def recount(tag_ids: Iterable[int] | None = None) -> int:
     """Recompute both counts (articles, story entries) from the links; returns how many tags
-    were wrong."""
+    were wrong.
+
+    The count rows are locked first, in id order, as every verb here locks them before it
+    changes links: a tagger mid-transaction finishes before the links are counted, and none
+    starts before the counts are written. (Without the lock, a retag committing between the
+    count and its UPDATE had its change to the count overwritten.)"""
+    tag_ids = list(Tag.objects.values_list("pk", flat=True)) if tag_ids is None else list(tag_ids)
+    lock_tags(tag_ids)
 
     def counted(**flags: bool) -> Coalesce:
         links = (
@@ -681,7 +746,7 @@ def recount(tag_ids: Iterable[int] | None = None) -> int:
         )
         return Coalesce(Subquery(links, output_field=IntegerField()), Value(0))
 
-    tags = Tag.objects.all() if tag_ids is None else Tag.objects.filter(pk__in=list(tag_ids))
+    tags = Tag.objects.filter(pk__in=tag_ids)
     wrong = (
         tags.annotate(exact=counted(), exact_stories=counted(represents=True))
         .exclude(article_count=F("exact"), story_count=F("exact_stories"))

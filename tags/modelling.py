@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -525,12 +525,20 @@ def _as_weak(match: TagMatch) -> TagMatch | None:
     return None
 
 
-def sync_reviews(article: Article, reviews: dict[int, tuple[float, dict[str, float], str]]) -> None:
-    """Keep the article's review items in line with the plan; decided articles never return."""
+def sync_reviews(
+    article: Article,
+    reviews: dict[int, tuple[float, dict[str, float], str]],
+    only: Collection[int] | None = None,
+) -> None:
+    """Keep the article's review items (of the topics `only`, by default all) in line with
+    the plan; decided articles never return."""
     decided = set(article.tag_decisions.values_list("tag_id", flat=True))
     linked = set(ArticleTag.objects.filter(article=article).values_list("tag_id", flat=True))
     wanted = {k: v for k, v in reviews.items() if k not in decided and k not in linked}
-    ReviewItem.objects.filter(article=article).exclude(tag_id__in=list(wanted)).delete()
+    items = ReviewItem.objects.filter(article=article)
+    if only is not None:
+        items = items.filter(tag_id__in=list(only))
+    items.exclude(tag_id__in=list(wanted)).delete()
     for tag_id, (probability, terms, reason) in wanted.items():
         ReviewItem.objects.update_or_create(
             article=article,

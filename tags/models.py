@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from articles.models import url_pattern
+from newsdesk.jobs import ChunkedJob
 
 
 class TagQuerySet(models.QuerySet["Tag"]):
@@ -319,17 +320,13 @@ class TagDecision(models.Model):
         return f"{self.get_decision_display()}: {self.tag_id} on {self.article_id}"
 
 
-class RetagJob(models.Model):
+class RetagJob(ChunkedJob):
     """Work over many articles after a rule change, a delete or a merge: queued, then run in
     chunks (each its own task, resumable from `last_article_id`) until done, failed, or
-    superseded by a newer job over the same topic."""
+    superseded by a newer job over the same topic (`newsdesk.jobs`).
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        SUPERSEDED = "superseded", "Superseded by a newer job"
+    The first chunk takes the job's scope once, into `RetagScope` rows (its article ids, in id
+    order); every chunk walks them, so progress is done/total of a fixed set."""
 
     class Kind(models.TextChoices):
         RETAG = "retag", "Re-run the rules"
@@ -348,36 +345,34 @@ class RetagJob(models.Model):
     # The scope: every extracted article, or only the topic's links and its aliases' matches.
     whole_archive = models.BooleanField(default=False)
     phrases = models.JSONField(default=list, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0)
-    chunks = models.PositiveIntegerField(default=0)
-    last_article_id = models.BigIntegerField(default=0)
+    # The topics whose links the job may rewrite (empty: all). A topic's rule change can only
+    # change its own links and its ancestors' (tags.retagging.affected_topics).
+    topics = models.JSONField(default=list, blank=True)
+    # Whether its first chunk has taken the scope into RetagScope rows (and set `total`).
+    scope_taken = models.BooleanField(default=False)
     # What readers will see change, per topic and (the first 200) per article: tags.jobchanges.
     changes = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    # Moved on by every chunk; a running job whose heartbeat is old lost its message.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         scope = self.tag_name or (self.tag.name if self.tag_id else "all topics")
         verb = {"retag": "Retag", "delete": "Delete", "merge": "Merge"}[self.kind]
         return f"{verb} {scope}: {self.state} {self.done}/{self.total}"
 
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else min(100, round(100 * self.done / self.total))
 
-    @property
-    def is_finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.FAILED, self.State.SUPERSEDED)
+class RetagScope(models.Model):
+    """A run of a job's scope: up to a thousand article ids, in id order. Rows rather than one
+    row per article: half a million ids are a few hundred small rows to write and to drop."""
+
+    job = models.ForeignKey(RetagJob, on_delete=models.CASCADE, related_name="scope_parts")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    ids = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "last_id"], name="retagscope_job_last")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: {self.first_id}..{self.last_id}"
 
 
 # --- Topic models: labelled examples, trained versions, training runs, the review queue ----------

@@ -8,7 +8,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from articles.models import Article, Source
-from articles.signals import article_extracted, article_failed
+from articles.signals import (
+    article_extracted,
+    article_failed,
+    article_visibility_changed,
+    run_report,
+)
 from stories.models import StoryMembership
 from stories.signals import story_changed
 from tags import folding, freshness
@@ -54,6 +59,23 @@ def place_extracted_article(sender, article: Article, **kwargs) -> None:
 
 @receiver(article_failed)
 def hide_failed_article(sender, article: Article, **kwargs) -> None:
+    sync_visibility(article)
+
+
+@receiver(run_report)
+def report_topics(sender, stage: str, say, **kwargs) -> None:
+    """`manage.py run`'s lines about topics: how many are set up, then the busiest pages."""
+    if stage == "set up":
+        say(f"{Tag.objects.count()} topics; groups Editors and Operators are set up.")
+    elif stage == "ingested":
+        busiest = Tag.objects.active().filter(article_count__gt=0).order_by("-article_count")[:5]
+        for tag in busiest:
+            say(f"/tags/{tag.slug}/  {tag.article_count} articles")
+
+
+@receiver(article_visibility_changed)
+def article_shown_or_hidden(sender, article: Article, **kwargs) -> None:
+    """An editor hid or showed the article: its links and the counts follow."""
     sync_visibility(article)
 
 

@@ -380,20 +380,27 @@ def test_an_add_decision_made_in_its_admin_makes_the_link_and_the_count(admin_cl
     assert Tag.objects.get(pk=cobalt.pk).article_count == 0
 
 
-def test_the_ingestion_pipeline_imports_nothing_from_tagging():
-    """Ingestion announces (articles.signals); tagging listens (tags.signals)."""
+def test_ingestion_imports_nothing_from_tagging_or_stories():
+    """Ingestion announces (articles.signals); tagging and stories listen, and add their parts
+    to the article admin (tags.article_admin), the article page (tags.article_page,
+    stories.views.with_story) and `manage.py run` (run_report). Every module of the app,
+    its admin, views and commands included, at any depth of the file."""
     import ast
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "articles"
-    pipeline = ["models", "ingest", "tasks", "dispatch", "fetching", "newfeeds", "signals"]
-    for name in pipeline:
-        tree = ast.parse((root / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                assert not (node.module or "").startswith("tags"), f"articles/{name}.py"
+    modules = sorted(root.rglob("*.py"))
+    assert {"admin.py", "views.py", "run.py", "addfeed.py"} <= {m.name for m in modules}
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
             elif isinstance(node, ast.Import):
-                assert not any(a.name.startswith("tags") for a in node.names), name
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in {"tags", "stories"}, (path, name)
 
 
 def test_a_fetch_claim_is_exclusive_and_shown_to_operators(httpserver):
@@ -408,3 +415,18 @@ def test_a_fetch_claim_is_exclusive_and_shown_to_operators(httpserver):
     assert not any(r.path == "/a/0" for r, _ in httpserver.log)  # no request was made
     Article.objects.update(fetch_claimed_until=timezone.now() - timedelta(seconds=1))
     assert ingest.fetch_article(article, claim="message-2").status == Article.Status.OK
+
+
+def test_runs_report_gets_its_topic_lines_from_tagging():
+    """`manage.py run` (ingestion) says how many topics are set up and lists the busiest
+    topics' pages through `run_report`; the tags app writes those lines."""
+    from articles.signals import run_report
+
+    busy = make_tag("cobalt desk", aliases=["cobalt"])
+    Tag.objects.filter(pk=busy.pk).update(article_count=7)
+    lines: list[str] = []
+    run_report.send(sender=None, stage="set up", say=lines.append)
+    run_report.send(sender=None, stage="ingested", say=lines.append)
+    n = Tag.objects.count()
+    assert lines[0] == f"{n} topics; groups Editors and Operators are set up."
+    assert f"/tags/{busy.slug}/  7 articles" in lines[1:]

@@ -24,7 +24,7 @@ from articles.demo.server import SITE_ROOT, DemoSite
 from articles.feedlist import AddFeedError, add_feed
 from articles.ingest import ingest_feeds
 from articles.models import Article, ArticleFeed, Feed, Source
-from tags.models import Tag
+from articles.signals import run_report
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,12 @@ class Command(BaseCommand):
     def step(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"==> {text}"))
 
+    def say(self, line: str) -> None:
+        self.stdout.write(f"    {line}")
+
     def say_about_admin(self) -> None:
-        tags = Tag.objects.count()
-        self.stdout.write(f"    {tags} topics; groups Editors and Operators are set up.")
+        # Tagging says how many topics and which groups are set up (tags.signals).
+        run_report.send(sender=Command, stage="set up", say=self.say)
         if not get_user_model().objects.filter(is_superuser=True).exists():
             self.stdout.write(
                 "    No admin login yet: run `uv run manage.py createsuperuser`, then open /admin/."
@@ -129,9 +132,8 @@ class Command(BaseCommand):
             f"    {report.new_articles} new articles, {report.extracted} extracted, "
             f"{len(report.article_errors)} kept with an error, {report.failed} feeds failed"
         )
-        busiest = Tag.objects.active().filter(article_count__gt=0).order_by("-article_count")[:5]
-        for tag in busiest:
-            self.stdout.write(f"    /tags/{tag.slug}/  {tag.article_count} articles")
+        # Tagging lists the busiest topics' pages (tags.signals).
+        run_report.send(sender=Command, stage="ingested", say=self.say)
 
     def start_poller(self) -> None:
         if not settings.CELERY_TASK_ALWAYS_EAGER:

@@ -26,9 +26,9 @@ class Command(BaseCommand):
             tag_name=tag.name if tag else "",
             whole_archive=tag is None,
             phrases=retagging.phrases_of(tag) if tag else [],
+            topics=retagging.affected_topics(tag) if tag else [],
         )
-        job.total = retagging.scope(job).count()
-        job.save(update_fields=["total"])
+        retagging.take_scope(job)  # the article ids, once: the bar's total
         with tqdm(total=job.total, unit="article", disable=options["verbosity"] == 0) as bar:
             retagging.run(job, progress=bar.update)
         self.stdout.write(f"{job.done} articles checked, {job.changed} changed.")
