@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tags', '0012_admin_names'),
+        ('tags', '0013_tag_model_veto_at'),
     ]
 
     operations = [
