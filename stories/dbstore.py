@@ -148,12 +148,15 @@ class Frequencies:
 
 class DatabaseStore:
     """``stories.clustering.ClusterStore`` over the stories tables. Keys are article ids and
-    story ids are ``Story`` primary keys. ``changed`` collects the stories whose members or
-    lead changed, for ``story_changed``."""
+    story ids are ``Story`` primary keys. For ``story_changed``, ``changed`` collects the
+    stories whose members or lead changed, ``moved`` the articles that joined or left one and
+    ``leads`` the articles that became or stopped being a lead."""
 
     def __init__(self, frequencies: Frequencies) -> None:
         self.frequencies = frequencies
         self.changed: set[int] = set()
+        self.moved: set[int] = set()
+        self.leads: set[int] = set()
         self._centroids: dict[int, dict[str, float]] = {}
 
     # --- IDF ---------------------------------------------------------------------------------
@@ -342,6 +345,7 @@ class DatabaseStore:
         could_lead = bool(item.text.strip()) and item.duplicate_of is None and not chosen_by
         earlier = lead_published is None or (item.published, item.key) < (lead_published, lead_id)
         if could_lead and (lead_id is None or earlier):
+            self.leads.update(a for a in (lead_id, item.key) if a is not None)
             lead_id = item.key
         Story.objects.filter(pk=story_id).update(
             article_count=F("article_count") + 1,
@@ -352,6 +356,7 @@ class DatabaseStore:
             updated_at=timezone.now(),
         )
         self.changed.add(story_id)
+        self.moved.add(item.key)
 
     def index_terms(self, story_id: int) -> set[str]:
         with connection.cursor() as cursor:
@@ -430,8 +435,10 @@ class DatabaseStore:
             )
         self._centroids[keep] = dict(merged)
         self._centroids.pop(gone, None)
-        editing.move_members(gone, keep)
+        moved, leads = editing.move_members(gone, keep)
         self.changed.update((keep, gone))
+        self.moved.update(moved)
+        self.leads.update(leads)
 
     def resolve(self, story_id: int) -> int:
         seen = set()
