@@ -158,6 +158,9 @@ class DatabaseStore:
         self.moved: set[int] = set()
         self.leads: set[int] = set()
         self._centroids: dict[int, dict[str, float]] = {}
+        # Rows read by partial_centroids since the last write: the join reads again what the
+        # scoring just read (the item's terms in the chosen story), plus the index terms.
+        self._partial: dict[int, tuple[float, dict[str, float], set[str]]] = {}
 
     # --- IDF ---------------------------------------------------------------------------------
 
@@ -231,10 +234,25 @@ class DatabaseStore:
     def partial_centroids(
         self, story_ids: Sequence[int], terms: Iterable[str]
     ) -> dict[int, tuple[float, dict[str, float]]]:
-        wanted = list(terms)
+        wanted = set(terms)
         out: dict[int, tuple[float, dict[str, float]]] = {}
         if not story_ids:
             return out
+        known = {s: self._partial[s] for s in story_ids if s in self._partial}
+        if len(known) == len(story_ids):
+            missing = set().union(*(wanted - covered for _, _, covered in known.values()))
+            if not missing:
+                for story_id in story_ids:
+                    norm, weights, _ = known[story_id]
+                    out[story_id] = (norm, {t: w for t, w in weights.items() if t in wanted})
+                return out
+            self._read_partial(story_ids, missing)
+            return self.partial_centroids(story_ids, wanted)
+        self._read_partial(story_ids, wanted)
+        return self.partial_centroids(story_ids, wanted)
+
+    def _read_partial(self, story_ids: Sequence[int], terms: Iterable[str]) -> None:
+        wanted = sorted(terms)
         story_marks, story_params = _list(story_ids)
         term_marks, term_params = _list(wanted)
         norms: dict[int, float] = {}
@@ -252,8 +270,12 @@ class DatabaseStore:
                 if term is not None:
                     weights[story_id][term] = weight
         for story_id in story_ids:
-            out[story_id] = (norms.get(story_id, 1.0), weights.get(story_id, {}))
-        return out
+            _, had, covered = self._partial.get(story_id, (1.0, {}, set()))
+            self._partial[story_id] = (
+                norms.get(story_id, 1.0),
+                {**had, **weights.get(story_id, {})},
+                covered | set(wanted),
+            )
 
     def centroid(self, story_id: int) -> dict[str, float]:
         if story_id not in self._centroids:
@@ -311,6 +333,7 @@ class DatabaseStore:
         return size
 
     def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
+        self._partial.clear()
         rows = sorted(raw.items())
         with connection.cursor() as cursor:
             if _on_postgres():  # one statement, not one per term
@@ -366,6 +389,7 @@ class DatabaseStore:
     def set_index(
         self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
     ) -> None:
+        self._partial.clear()
         if current is None:
             current = self.index_terms(story_id)
         with connection.cursor() as cursor:
@@ -416,6 +440,7 @@ class DatabaseStore:
         ).exists()
 
     def absorb(self, keep: int, gone: int, merged: dict[str, float]) -> None:
+        self._partial.clear()
         from stories import editing
 
         with connection.cursor() as cursor:

@@ -122,7 +122,7 @@ def _pair_rows(
                 )
             )
     ids = sorted(article_ids)
-    if ids:
+    if ids and (tag_ids is None or tag_ids):
         own = f"SELECT {COLUMNS} FROM {table} WHERE article_id IN ({', '.join(['%s'] * len(ids))})"  # noqa: S608
         if tag_ids is not None:
             own += f" AND tag_id IN ({', '.join(['%s'] * len(tag_ids))})"
@@ -141,26 +141,29 @@ def _settle(
     article_ids: Collection[int],
     tag_ids: Collection[int] | None = None,
     pairs: Iterable[tuple[int, int]] = (),
+    links: list[tuple[int, int, int, int | None]] | None = None,
 ) -> set[int]:
     """Settle every (story, topic) pair these articles' links can have moved: each link's topic
     in the story the link was folded under (which the article may have left) and in the
     article's story now. With ``tag_ids``, only those topics (the links may be gone). Copies
-    each article's story onto its links. ``pairs``: more (story, topic) pairs to settle.
+    each article's story onto its links. ``pairs``: more (story, topic) pairs to settle;
+    ``links``: the articles' links as `_links_of` reads them, when the caller has them.
     Returns the topics whose pages changed."""
     ids = sorted(set(article_ids))
     pairs = set(pairs)
     if not ids and not pairs:
         return set()
-    story_of = dict(
-        StoryMembership.objects.filter(article_id__in=ids).values_list("article_id", "story_id")
-    )
-    links = ArticleTag.objects.filter(article_id__in=ids)
-    if tag_ids is not None:
-        links = links.filter(tag_id__in=list(tag_ids))
+    story_of: dict[int, int] = {}
+    leads: dict[int, int | None] = {}
+    for article_id, story_id, lead_id in StoryMembership.objects.filter(
+        article_id__in=ids
+    ).values_list("article_id", "story_id", "story__lead_id"):
+        story_of[article_id] = story_id
+        leads[story_id] = lead_id
+    if links is None:
+        links = _links_of(ids, tag_ids)
     wrong: dict[int | None, list[int]] = defaultdict(list)
-    for pk, tag_id, article_id, folded_under in links.values_list(
-        "pk", "tag_id", "article_id", "story_id"
-    ):
+    for pk, tag_id, article_id, folded_under in links:
         now = story_of.get(article_id)
         if folded_under is not None:
             pairs.add((folded_under, tag_id))
@@ -172,7 +175,10 @@ def _settle(
         pairs.update((story_of[a], t) for a in ids if a in story_of for t in tag_ids)
     for story_id, pks in wrong.items():
         ArticleTag.objects.filter(pk__in=pks).update(story_id=story_id)
-    leads = dict(Story.objects.filter(pk__in={s for s, _ in pairs}).values_list("pk", "lead_id"))
+    # The stories left behind (a move between stories, a merge) need their leads too.
+    others = {s for s, _ in pairs} - leads.keys()
+    if others:
+        leads.update(Story.objects.filter(pk__in=others).values_list("pk", "lead_id"))
     rows = [
         Row(
             link.pk,
@@ -184,9 +190,21 @@ def _settle(
             link.story_id,
             leads.get(link.story_id),
         )
-        for link in _pair_rows(pairs, leads, ids, tag_ids)
+        # The articles' own links only on the topics read above: a link tagging made since
+        # is folded by tagging (its pair is not among ours).
+        for link in _pair_rows(pairs, leads, ids, {tag_id for _, tag_id, _, _ in links})
     ]
     return _apply(rows)
+
+
+def _links_of(
+    article_ids: Collection[int], tag_ids: Collection[int] | None = None
+) -> list[tuple[int, int, int, int | None]]:
+    """The articles' links as (pk, topic, article, story folded under)."""
+    links = ArticleTag.objects.filter(article_id__in=sorted(article_ids))
+    if tag_ids is not None:
+        links = links.filter(tag_id__in=list(tag_ids))
+    return list(links.values_list("pk", "tag_id", "article_id", "story_id"))
 
 
 def _apply(rows: list[Row]) -> set[int]:
@@ -239,11 +257,11 @@ def refold_moved(
     from tags.linking import lock_tags
 
     articles = {*moved, *leads}
-    tag_ids = set(
-        ArticleTag.objects.filter(article_id__in=sorted(articles)).values_list("tag_id", flat=True)
-    )
-    lock_tags(tag_ids)
-    changed = _settle(articles) if tag_ids else set()
+    # Read before the topics are locked (to know which to lock), like the linking verbs: a
+    # link made meanwhile by tagging is folded by tagging, under the same lock.
+    links = _links_of(articles)
+    lock_tags({tag_id for _, tag_id, _, _ in links})
+    changed = _settle(articles, links=links) if links else set()
     # Where the stories are shown now: their entries, one per topic (the story index's
     # represents range), however many members they have.
     shown = set(
