@@ -169,8 +169,9 @@ def bulk_singletons(ids: list[int]) -> int:
                     RETURNING id, lead_id, first_published_at
                 )
                 INSERT INTO stories_storymembership (article_id, story_id, score, published_at,
-                    joined_at)
-                SELECT lead_id, id, 0, first_published_at, now() FROM made
+                    source_id, joined_at)
+                SELECT made.lead_id, made.id, 0, made.first_published_at, a.source_id, now()
+                FROM made JOIN articles_article a ON a.id = made.lead_id
                 """,
                 [part],
             )

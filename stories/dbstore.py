@@ -319,13 +319,15 @@ class DatabaseStore:
             size = cursor.fetchone()[0]
             cursor.execute(
                 "INSERT INTO stories_storymembership (article_id, story_id, score, "
-                "near_duplicate_of_id, published_at, joined_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                "near_duplicate_of_id, published_at, source_id, joined_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [
                     item.key,
                     story_id,
                     assignment.score,
                     assignment.near_duplicate_of,
                     _t(item.published),
+                    _source_id(item),
                     _t(now),
                 ],
             )
@@ -350,14 +352,14 @@ class DatabaseStore:
     def _member_joined(self, story_id: int, item: StoryItem) -> None:
         """Counts, dates and lead for one new member, without reading the story's members:
         one read (the story, its lead's date, whether the source is new to it), one write."""
-        source_id = int(item.source) if item.source else None  # the worker's items carry ids
+        source_id = _source_id(item)
         with connection.cursor() as cursor:
+            # Whether the source is new to the story: one probe of storymembership_source_idx.
             cursor.execute(
                 "SELECT s.lead_id, s.lead_chosen_by_id, s.first_published_at, "
                 "s.last_published_at, lead.published_at, "
                 "%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stories_storymembership m "
-                "JOIN articles_article a ON a.id = m.article_id "
-                "WHERE m.story_id = s.id AND a.source_id = %s AND m.article_id <> %s) "
+                "WHERE m.story_id = s.id AND m.source_id = %s AND m.article_id <> %s) "
                 "FROM stories_story s "
                 "LEFT JOIN stories_storymembership lead ON lead.article_id = s.lead_id "
                 "WHERE s.id = %s",
@@ -483,6 +485,10 @@ class DatabaseStore:
 
     def live_stories(self) -> int:
         return StoryState.objects.count()
+
+
+def _source_id(item: StoryItem) -> int | None:
+    return int(item.source) if item.source else None  # the worker's items carry source ids
 
 
 def _t(value: datetime) -> object:

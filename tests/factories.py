@@ -113,7 +113,10 @@ def make_story(*articles: Article, lead: Article | None = None, announce: bool =
     story = Story.objects.create(lead=lead or first)
     for article in articles:
         StoryMembership.objects.create(
-            article=article, story=story, published_at=article.published_at
+            article=article,
+            story=story,
+            published_at=article.published_at,
+            source_id=article.source_id,
         )
     _recount(story)
     if announce:
@@ -133,7 +136,12 @@ def move_to_story(article: Article, story: Story, announce: bool = True) -> None
     stories = Story.objects.filter(pk__in=[story.pk, *before])
     leads = set(stories.values_list("lead_id", flat=True))
     StoryMembership.objects.update_or_create(
-        article=article, defaults={"story": story, "published_at": article.published_at}
+        article=article,
+        defaults={
+            "story": story,
+            "published_at": article.published_at,
+            "source_id": article.source_id,
+        },
     )
     for changed in stories:
         _recount(changed)

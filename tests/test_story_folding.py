@@ -281,3 +281,15 @@ def test_random_sequences_of_story_changes_fold_exactly(
                 else:
                     linking.add_tag_by_hand(member, topic)
         assert_folded()
+
+
+def test_a_join_counts_a_publisher_once_per_story(desk, django_capture_on_commit_callbacks):
+    now, (seabed, *_), sources = desk
+    with django_capture_on_commit_callbacks(execute=True):
+        story = place(make_article("One", tags=[seabed], source=sources[0], published_at=now))
+        for i, source in enumerate([sources[0], sources[1], sources[0], None]):
+            later = make_article(
+                f"Two {i}", tags=[seabed], source=source, published_at=now + timedelta(hours=i)
+            )
+            place(later, story)
+    assert Story.objects.values_list("article_count", "source_count").get(pk=story) == (5, 2)
