@@ -64,7 +64,8 @@ def configure(database: str) -> None:
     from django.core.management import call_command
 
     # The stories tables, and the fold's column on the topic links (tags.folding).
-    call_command("migrate", "tags", verbosity=0)
+    for app in ("stories", "tags"):
+        call_command("migrate", app, verbosity=0)
 
 
 def use_reuters_texts(ids: list[int], path: Path = REUTERS) -> int:
