@@ -293,3 +293,30 @@ def test_a_join_counts_a_publisher_once_per_story(desk, django_capture_on_commit
             )
             place(later, story)
     assert Story.objects.values_list("article_count", "source_count").get(pk=story) == (5, 2)
+
+
+def test_a_restory_of_the_period_folds_exactly(desk, django_capture_on_commit_callbacks):
+    """Restory takes articles out of their stories and places them again, announcing whole
+    stories (the fold's fallback) after membership rows were deleted (settled one by one)."""
+    from stories import restory
+
+    now, (seabed, shipping, japan), sources = desk
+    articles = [
+        make_article(
+            f"Port strike day {i}",
+            tags=[seabed, shipping] if i % 2 else [japan, shipping],
+            source=sources[i % 4],
+            published_at=now - timedelta(hours=10 - i),
+        )
+        for i in range(6)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        story = place(articles[0])
+        for article in articles[1:4]:
+            place(article, story)
+        place(articles[4])
+        place(articles[5], story)
+    assert_folded()
+    with django_capture_on_commit_callbacks(execute=True):
+        restory.reassign([a.pk for a in articles])
+    assert_folded()
