@@ -194,6 +194,14 @@ def _settle(
         # is folded by tagging (its pair is not among ours).
         for link in _pair_rows(pairs, leads, ids, {tag_id for _, tag_id, _, _ in links})
     ]
+    # Decide only the groups read in full: the pairs, and the named articles alone (a lead's
+    # link that does not carry its story yet would make a group of its own, half read).
+    mine = set(ids)
+    rows = [
+        row
+        for row in rows
+        if (row.story_id, row.tag_id) in pairs or (row.story_id is None and row.article_id in mine)
+    ]
     return _apply(rows)
 
 
