@@ -144,10 +144,10 @@ def story_entries() -> QuerySet[Article]:
             article__is_hidden=False,
             article__status=Article.Status.OK,
             article__duplicate_of__isnull=True,
-        ).filter(
-            Q(published_at__lt=OuterRef("published_at"))
-            | Q(published_at=OuterRef("published_at"), article_id__lt=OuterRef("pk"))
         )
+        # A range of the members' listing index (story, date), then the tie on the id.
+        .filter(published_at__lte=OuterRef("published_at"))
+        .filter(Q(published_at__lt=OuterRef("published_at")) | Q(article_id__lt=OuterRef("pk")))
     )
     return Article.objects.visible().filter(
         Q(story_membership__isnull=True)
