@@ -48,9 +48,11 @@ SELECT story_id, lead_id, n, n, first_at, last_at, now(), now() FROM bench_story
 """
 
 INSERT_MEMBERS = """
-INSERT INTO stories_storymembership (article_id, story_id, score, published_at, joined_at)
-SELECT p.article_id, k.story_id, 0.5, p.published_at, now()
+INSERT INTO stories_storymembership (article_id, story_id, score, published_at, source_id,
+                                     joined_at)
+SELECT p.article_id, k.story_id, 0.5, p.published_at, a.source_id, now()
 FROM bench_story_plan p JOIN bench_story_keys k USING (key)
+JOIN articles_article a ON a.id = p.article_id
 """
 
 # The rule of tags.folding.representatives: per (story, topic), the lead's visible link, else

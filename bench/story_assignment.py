@@ -2,7 +2,7 @@
 the in-memory clusterer on the same articles in the same run.
 
     uv run python bench/story_assignment.py [--database newsdesk_scale] \
-        [--marks 10000,100000,1000000] [--sample 2000]
+        [--marks 10000,100000,1000000] [--sample 2000] [--texts reuters] [--reset-stories]
 
 At each mark M (articles in published order) the run
 1. gives every article published more than the story window before article M a story of its own,
@@ -12,8 +12,22 @@ At each mark M (articles in published order) the run
    lock, database store, clusterer), untimed, so the live stories are there,
 3. times ``assign()`` over the next ``--sample`` articles, one transaction each, as a worker does,
 4. times the pure clusterer with its in-memory store over the same window and sample.
-Beat's prune runs every 2,000 articles as it would every hour. Applies the stories migrations
-to the database (never drops it) and leaves the story tables filled for the page benchmarks.
+Beat's prune runs every 2,000 articles as it would every hour. Applies the stories and tags
+migrations to the database (never drops it) and leaves the story tables filled for the page
+benchmarks.
+
+``--texts reuters`` times the same path with real news prose: each article, in published order,
+is read by assignment with the title and body of a Reuters-21578 story (``../shared``, in date
+order, cycled), instead of the generator's sentence-pool prose, which makes every article share
+rare words with hundreds of others, so that one story takes nearly all of a window (the run
+prints the biggest stories). The articles' rows, links and dates are the database's; only the
+words assignment reads are swapped, in memory. ``--reset-stories`` first removes every story
+row (and the fold's marks on the links) a previous run left, so a second run can place the same
+articles again.
+
+The bulk singletons' topic links are not given their story (``ArticleTag.story``,
+which the fold keeps): that would rewrite every link of the archive, and a singleton folds the
+same either way.
 """
 
 from __future__ import annotations
@@ -33,6 +47,10 @@ if str(ROOT) not in sys.path:
 from bench.common import database_url  # noqa: E402
 
 BULK = 50_000
+REUTERS = (
+    Path(__file__).resolve().parents[2]
+    / "shared/corpus/labelled-news/reuters21578-modapte-train.jsonl"
+)
 
 
 def configure(database: str) -> None:
@@ -45,7 +63,77 @@ def configure(database: str) -> None:
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", "stories", verbosity=0)
+    # The stories tables, and the fold's column on the topic links (tags.folding).
+    for app in ("stories", "tags"):
+        call_command("migrate", app, verbosity=0)
+
+
+def use_reuters_texts(ids: list[int], path: Path = REUTERS) -> int:
+    """Make assignment read Reuters prose for each article (see the module's doc): the i-th
+    article in published order gets the i-th story by date, cycling. Returns the stories'
+    count."""
+    import json
+
+    from stories import assignment
+    from stories.clustering import StoryItem
+
+    stories = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            body = " ".join(row["body"].split())
+            if len(body) > 200:  # leave out the placeholders ("Blah blah blah.")
+                stories.append((row["date"], row["title"].capitalize(), body))
+    stories.sort()
+    position = {article_id: i for i, article_id in enumerate(ids)}
+
+    def item_of(article) -> StoryItem:
+        _, title, body = stories[position[article.pk] % len(stories)]
+        return StoryItem(
+            key=article.pk,
+            title=title,
+            published=article.published_at,
+            summary=body.split(". ")[0][:300],
+            text=body,
+            source=str(article.source_id or ""),
+            duplicate_of=article.duplicate_of_id,
+        )
+
+    assignment.item_of = item_of
+    return len(stories)
+
+
+def reset_stories() -> None:
+    """Remove every story row and the fold's marks on the links, then recount the topics."""
+    from django.db import connection, transaction
+
+    from tags.linking import recount
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT tag_id FROM tags_articletag WHERE story_id IS NOT NULL "
+            "OR (represents <> is_visible)"
+        )
+        touched = [row[0] for row in cursor.fetchall()]
+        # An article in no story is its own entry on each topic it is visibly linked to.
+        cursor.execute(
+            "UPDATE tags_articletag SET story_id = NULL, represents = is_visible "
+            "WHERE story_id IS NOT NULL OR represents <> is_visible"
+        )
+        links = cursor.rowcount
+        for table in (
+            "stories_storyband",
+            "stories_storyterm",
+            "stories_storycentroid",
+            "stories_storystate",
+            "stories_termfrequency",
+            "stories_storymembership",
+        ):
+            cursor.execute(f"TRUNCATE {table}")
+        cursor.execute("DELETE FROM stories_story")
+        stories = cursor.rowcount
+    fixed = recount(touched)
+    print(f"reset: {stories:,} stories, {links:,} links' marks removed; {fixed} topics recounted")
 
 
 def ordered_articles() -> tuple[list[int], list]:
@@ -82,8 +170,9 @@ def bulk_singletons(ids: list[int]) -> int:
                     RETURNING id, lead_id, first_published_at
                 )
                 INSERT INTO stories_storymembership (article_id, story_id, score, published_at,
-                    joined_at)
-                SELECT lead_id, id, 0, first_published_at, now() FROM made
+                    source_id, joined_at)
+                SELECT made.lead_id, made.id, 0, made.first_published_at, a.source_id, now()
+                FROM made JOIN articles_article a ON a.id = made.lead_id
                 """,
                 [part],
             )
@@ -176,17 +265,25 @@ def main() -> int:
         default=None,
         help="days before each mark placed through the real path first (default: the window)",
     )
+    parser.add_argument("--texts", choices=("database", "reuters"), default="database")
+    parser.add_argument("--reset-stories", action="store_true")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
     configure(args.database)
     from stories.assignment import window
     from stories.models import Story, StoryMembership, StoryState
 
+    if args.reset_stories:
+        reset_stories()
     ids, published = ordered_articles()
     from django.db import connection
 
     name = connection.settings_dict["NAME"]
     print(f"{len(ids):,} extracted articles in {name}; window {window()}")
+    if args.texts == "reuters":
+        print(f"texts: {use_reuters_texts(ids):,} Reuters-21578 stories by date, cycled")
+    else:
+        print("texts: the database's own")
     print(
         f"one query round trip: {round_trip() * 1e6:.0f} µs; the assignment lock, uncontended: "
         f"{lock_cost() * 1e6:.0f} µs more per transaction"
@@ -220,6 +317,8 @@ def main() -> int:
             flush=True,
         )
         rows.append((mark, db_rate))
+        biggest = list(StoryState.objects.order_by("-size").values_list("size", flat=True)[:5])
+        print(f"  live stories' sizes, biggest: {biggest} of {len(warm) + len(sample):,} placed")
         if placed < len(todo):
             print(f"  note: {len(todo) - placed} of the sample were placed already")
     print(

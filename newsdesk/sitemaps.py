@@ -1,4 +1,5 @@
-"""sitemap.xml: every public topic and the most recent articles, on the canonical SITE_URL."""
+"""sitemap.xml: every public topic, the most recent articles and the most recent stories told by
+more than one article, on the canonical SITE_URL."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from articles.models import Article
+from articles.models import Article, url_pattern
+from stories.models import Story, StoryMembership
 from tags.models import Tag
 
 RECENT_ARTICLES = 5000
+RECENT_STORIES = 5000
 
 
 class CanonicalSitemap(Sitemap):
@@ -49,4 +52,34 @@ class ArticleSitemap(CanonicalSitemap):
         return item.updated_at
 
 
-SITEMAPS = {"tags": TagSitemap, "articles": ArticleSitemap}
+class StorySitemap(CanonicalSitemap):
+    """Story pages: the most recently active stories of two or more articles (a story of one
+    says what its article page says), that are not merged away and that a reader can open
+    (a story page needs a visible member)."""
+
+    changefreq = "hourly"
+    priority = 0.6
+    limit = RECENT_STORIES
+
+    def items(self) -> list[Story]:
+        shown = StoryMembership.objects.filter(
+            story_id=OuterRef("pk"),
+            article__is_hidden=False,
+            article__status=Article.Status.OK,
+            article__duplicate_of__isnull=True,
+        )
+        return list(
+            Story.objects.filter(merged_into__isnull=True, article_count__gt=1)
+            .filter(Exists(shown))
+            .order_by("-last_published_at", "-id")
+            .only("id", "updated_at")[:RECENT_STORIES]
+        )
+
+    def location(self, item: Story) -> str:
+        return url_pattern("story").format(item.pk)
+
+    def lastmod(self, item: Story) -> datetime:
+        return item.updated_at
+
+
+SITEMAPS = {"tags": TagSitemap, "stories": StorySitemap, "articles": ArticleSitemap}

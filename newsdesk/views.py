@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import TemplateDoesNotExist, loader
@@ -21,7 +22,8 @@ from django.views.decorators.http import require_safe
 
 from articles.models import Article
 from newsdesk.staff import per_viewer, signed_in_staff
-from tags.queries import tags_by_article, trending
+from stories.models import StoryMembership
+from tags.queries import story_lines, tags_by_article, trending
 
 MAX_PAGE = 100_000
 
@@ -125,14 +127,44 @@ def hot_cache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+def story_entries() -> QuerySet[Article]:
+    """The visible articles that are their story's entry in a list of every topic: the lead,
+    or, while the lead is not visible, the earliest visible member; and articles in no story.
+
+    Decided per row while the articles' date index is walked from the newest: each row costs
+    a lookup of its membership and story (and, only for a story whose lead is hidden, whether
+    an earlier visible member exists), so a page reads about as many rows as its stories have
+    articles, whatever the archive holds."""
+    lead_shown = Exists(
+        Article.objects.visible().filter(pk=OuterRef("story_membership__story__lead_id"))
+    )
+    earlier_shown = Exists(
+        StoryMembership.objects.filter(
+            story_id=OuterRef("story_membership__story_id"),
+            article__is_hidden=False,
+            article__status=Article.Status.OK,
+            article__duplicate_of__isnull=True,
+        )
+        # A range of the members' listing index (story, date), then the tie on the id.
+        .filter(published_at__lte=OuterRef("published_at"))
+        .filter(Q(published_at__lt=OuterRef("published_at")) | Q(article_id__lt=OuterRef("pk")))
+    )
+    return Article.objects.visible().filter(
+        Q(story_membership__isnull=True)
+        | Q(story_membership__story__lead_id=F("pk"))
+        | (~lead_shown & ~earlier_shown)
+    )
+
+
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     page = page_number(request)
     size = settings.NEWSDESK_PAGE_SIZE
     offset = (page - 1) * size
+    # One entry per story, like a topic page: the story's lead with "Also: …" under it.
     rows = list(
-        Article.objects.visible()
-        .select_related("source")
+        story_entries()
+        .select_related("source", "story_membership")
         .defer("text", "categories", "keywords")
         .order_by("-published_at", "-id")[offset : offset + size + 1]
     )
@@ -140,8 +172,9 @@ def home(request: HttpRequest) -> HttpResponse:
         raise Http404("No such page.")
     articles = rows[:size]
     topics = tags_by_article(a.pk for a in articles) if articles else {}
+    lines = story_lines(articles)
     context = {
-        "articles": [(a, topics.get(a.pk, [])) for a in articles],
+        "articles": [(a, topics.get(a.pk, []), lines.get(a.pk)) for a in articles],
         "trending": trending() if page == 1 else [],
         "page": page,
         "older_url": f"?page={page + 1}" if len(rows) > size else "",

@@ -82,11 +82,22 @@ def item_of(article: Article) -> StoryItem:
     )
 
 
-def announce(story_ids) -> None:
-    """Send ``story_changed`` once the current transaction commits."""
+def announce(story_ids, moved=None, leads=()) -> None:
+    """Send ``story_changed`` once the current transaction commits. ``moved`` (the articles
+    that joined or left) and ``leads`` (the articles that became or stopped being a lead) let
+    listeners redo only what those touch; without ``moved`` they redo the whole stories."""
     ids = sorted(set(story_ids))
-    if ids:
-        transaction.on_commit(lambda: story_changed.send(sender=StoryMembership, story_ids=ids))
+    if not ids:
+        return
+    details = {} if moved is None else {"moved": sorted(set(moved)), "leads": sorted(set(leads))}
+    transaction.on_commit(
+        lambda: story_changed.send(sender=StoryMembership, story_ids=ids, **details)
+    )
+
+
+def announce_store(store: DatabaseStore) -> None:
+    """``announce`` what the clusterer changed through this store."""
+    announce(store.changed, store.moved, store.leads)
 
 
 def assign(article_id: int) -> Assignment | None:
@@ -105,7 +116,7 @@ def assign(article_id: int) -> Assignment | None:
             return None
         store = DatabaseStore(frequencies)
         assignment = clusterer(store).add(item_of(article))
-        announce(store.changed)
+        announce_store(store)
     if frequencies.due():
         frequencies.flush()
     return assignment
@@ -159,7 +170,7 @@ def merge_pass(now=None) -> dict[int, int]:
         lock()
         store = DatabaseStore(frequencies)
         merged = clusterer(store).merge_pass(now)
-        announce(store.changed)
+        announce_store(store)
     return merged
 
 

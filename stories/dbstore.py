@@ -44,6 +44,24 @@ CENTROID_ROWS = (
     "SET weight = stories_storycentroid.weight + excluded.weight"
 )
 
+# A story's centroid rows for some terms. A small story's rows are read whole and filtered;
+# a bigger one's are looked up term by term in the primary key (the LIMIT keeps the planner
+# from turning the lookups into a scan of the story's rows: its estimate of a story's rows is
+# the average story's, and a story of 3,000 members holds 35,000 rows: 30 ms against 3 ms).
+PROBE_ABOVE_MEMBERS = 4
+PARTIAL_CENTROIDS = (
+    "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "
+    "LEFT JOIN LATERAL ("
+    "  SELECT c.term, c.weight FROM stories_storycentroid c WHERE s.size <= %s "
+    "   AND c.story_id = s.story_id AND c.term = ANY(%s::text[]) "
+    "  UNION ALL "
+    "  SELECT t.term, w.weight FROM unnest(%s::text[]) t(term) CROSS JOIN LATERAL ("
+    "    SELECT c.weight FROM stories_storycentroid c "
+    "    WHERE c.story_id = s.story_id AND c.term = t.term LIMIT 1) w "
+    "  WHERE s.size > %s"
+    ") c ON true WHERE s.story_id = ANY(%s)"
+)
+
 
 def _on_postgres() -> bool:
     return connection.vendor == "postgresql"
@@ -148,13 +166,19 @@ class Frequencies:
 
 class DatabaseStore:
     """``stories.clustering.ClusterStore`` over the stories tables. Keys are article ids and
-    story ids are ``Story`` primary keys. ``changed`` collects the stories whose members or
-    lead changed, for ``story_changed``."""
+    story ids are ``Story`` primary keys. For ``story_changed``, ``changed`` collects the
+    stories whose members or lead changed, ``moved`` the articles that joined or left one and
+    ``leads`` the articles that became or stopped being a lead."""
 
     def __init__(self, frequencies: Frequencies) -> None:
         self.frequencies = frequencies
         self.changed: set[int] = set()
+        self.moved: set[int] = set()
+        self.leads: set[int] = set()
         self._centroids: dict[int, dict[str, float]] = {}
+        # Rows read by partial_centroids since the last write: the join reads again what the
+        # scoring just read (the item's terms in the chosen story), plus the index terms.
+        self._partial: dict[int, tuple[float, dict[str, float], set[str]]] = {}
 
     # --- IDF ---------------------------------------------------------------------------------
 
@@ -228,29 +252,52 @@ class DatabaseStore:
     def partial_centroids(
         self, story_ids: Sequence[int], terms: Iterable[str]
     ) -> dict[int, tuple[float, dict[str, float]]]:
-        wanted = list(terms)
+        wanted = set(terms)
         out: dict[int, tuple[float, dict[str, float]]] = {}
         if not story_ids:
             return out
+        known = {s: self._partial[s] for s in story_ids if s in self._partial}
+        if len(known) == len(story_ids):
+            missing = set().union(*(wanted - covered for _, _, covered in known.values()))
+            if not missing:
+                for story_id in story_ids:
+                    norm, weights, _ = known[story_id]
+                    out[story_id] = (norm, {t: w for t, w in weights.items() if t in wanted})
+                return out
+            self._read_partial(story_ids, missing)
+            return self.partial_centroids(story_ids, wanted)
+        self._read_partial(story_ids, wanted)
+        return self.partial_centroids(story_ids, wanted)
+
+    def _read_partial(self, story_ids: Sequence[int], terms: Iterable[str]) -> None:
+        wanted = sorted(terms)
         story_marks, story_params = _list(story_ids)
         term_marks, term_params = _list(wanted)
         norms: dict[int, float] = {}
         weights: defaultdict[int, dict[str, float]] = defaultdict(dict)
         with connection.cursor() as cursor:
             # One query: each story's norm, with its centroid's rows for the item's terms.
-            cursor.execute(
-                "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
-                "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "
-                f"AND c.term IN ({term_marks}) WHERE s.story_id IN ({story_marks})",
-                [*term_params, *story_params],
-            )
+            if _on_postgres():
+                big = PROBE_ABOVE_MEMBERS
+                cursor.execute(PARTIAL_CENTROIDS, [big, wanted, wanted, big, list(story_ids)])
+            else:
+                cursor.execute(
+                    "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
+                    "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "
+                    f"AND c.term IN ({term_marks}) WHERE s.story_id IN ({story_marks})",
+                    [*term_params, *story_params],
+                )
             for story_id, norm, term, weight in cursor.fetchall():
                 norms[story_id] = norm
                 if term is not None:
                     weights[story_id][term] = weight
         for story_id in story_ids:
-            out[story_id] = (norms.get(story_id, 1.0), weights.get(story_id, {}))
-        return out
+            _, had, covered = self._partial.get(story_id, (1.0, {}, set()))
+            self._partial[story_id] = (
+                norms.get(story_id, 1.0),
+                {**had, **weights.get(story_id, {})},
+                covered | set(wanted),
+            )
 
     def centroid(self, story_id: int) -> dict[str, float]:
         if story_id not in self._centroids:
@@ -294,13 +341,15 @@ class DatabaseStore:
             size = cursor.fetchone()[0]
             cursor.execute(
                 "INSERT INTO stories_storymembership (article_id, story_id, score, "
-                "near_duplicate_of_id, published_at, joined_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                "near_duplicate_of_id, published_at, source_id, joined_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [
                     item.key,
                     story_id,
                     assignment.score,
                     assignment.near_duplicate_of,
                     _t(item.published),
+                    _source_id(item),
                     _t(now),
                 ],
             )
@@ -308,6 +357,7 @@ class DatabaseStore:
         return size
 
     def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
+        self._partial.clear()
         rows = sorted(raw.items())
         with connection.cursor() as cursor:
             if _on_postgres():  # one statement, not one per term
@@ -324,14 +374,14 @@ class DatabaseStore:
     def _member_joined(self, story_id: int, item: StoryItem) -> None:
         """Counts, dates and lead for one new member, without reading the story's members:
         one read (the story, its lead's date, whether the source is new to it), one write."""
-        source_id = int(item.source) if item.source else None  # the worker's items carry ids
+        source_id = _source_id(item)
         with connection.cursor() as cursor:
+            # Whether the source is new to the story: one probe of storymembership_source_idx.
             cursor.execute(
                 "SELECT s.lead_id, s.lead_chosen_by_id, s.first_published_at, "
                 "s.last_published_at, lead.published_at, "
                 "%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM stories_storymembership m "
-                "JOIN articles_article a ON a.id = m.article_id "
-                "WHERE m.story_id = s.id AND a.source_id = %s AND m.article_id <> %s) "
+                "WHERE m.story_id = s.id AND m.source_id = %s AND m.article_id <> %s) "
                 "FROM stories_story s "
                 "LEFT JOIN stories_storymembership lead ON lead.article_id = s.lead_id "
                 "WHERE s.id = %s",
@@ -342,6 +392,7 @@ class DatabaseStore:
         could_lead = bool(item.text.strip()) and item.duplicate_of is None and not chosen_by
         earlier = lead_published is None or (item.published, item.key) < (lead_published, lead_id)
         if could_lead and (lead_id is None or earlier):
+            self.leads.update(a for a in (lead_id, item.key) if a is not None)
             lead_id = item.key
         Story.objects.filter(pk=story_id).update(
             article_count=F("article_count") + 1,
@@ -352,6 +403,7 @@ class DatabaseStore:
             updated_at=timezone.now(),
         )
         self.changed.add(story_id)
+        self.moved.add(item.key)
 
     def index_terms(self, story_id: int) -> set[str]:
         with connection.cursor() as cursor:
@@ -361,6 +413,7 @@ class DatabaseStore:
     def set_index(
         self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
     ) -> None:
+        self._partial.clear()
         if current is None:
             current = self.index_terms(story_id)
         with connection.cursor() as cursor:
@@ -411,6 +464,7 @@ class DatabaseStore:
         ).exists()
 
     def absorb(self, keep: int, gone: int, merged: dict[str, float]) -> None:
+        self._partial.clear()
         from stories import editing
 
         with connection.cursor() as cursor:
@@ -430,8 +484,10 @@ class DatabaseStore:
             )
         self._centroids[keep] = dict(merged)
         self._centroids.pop(gone, None)
-        editing.move_members(gone, keep)
+        moved, leads = editing.move_members(gone, keep)
         self.changed.update((keep, gone))
+        self.moved.update(moved)
+        self.leads.update(leads)
 
     def resolve(self, story_id: int) -> int:
         seen = set()
@@ -451,6 +507,10 @@ class DatabaseStore:
 
     def live_stories(self) -> int:
         return StoryState.objects.count()
+
+
+def _source_id(item: StoryItem) -> int | None:
+    return int(item.source) if item.source else None  # the worker's items carry source ids
 
 
 def _t(value: datetime) -> object:

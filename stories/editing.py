@@ -4,7 +4,7 @@ Hand decisions stick: an article an editor split out or moved is pinned (``pinne
 re-assignment leaves it where it is; a lead an editor chose (``lead_chosen_by``) stays the lead
 while it is a member. Each change takes the assignment lock, rebuilds the clusterer's state of
 the stories it touched (so later articles are compared with what the story now holds) and sends
-``story_changed`` on commit.
+``story_changed`` on commit, naming the articles that moved and the leads that changed.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ class StoryEditError(ValueError):
     """An edit that cannot be made, with the reason an editor can read."""
 
 
-def refresh(story_id: int) -> None:
+def refresh(story_id: int) -> set[int]:
     """Recount a story from its members and pick its lead: the editor's choice while it is a
-    member, else the earliest extracted member with text."""
+    member, else the earliest extracted member with text. Returns the old and new lead when
+    the lead changed (for ``story_changed``), else nothing."""
     members = StoryMembership.objects.filter(story_id=story_id)
     figures = members.aggregate(
         n=Count("pk"),
@@ -35,6 +36,7 @@ def refresh(story_id: int) -> None:
     )
     story = Story.objects.get(pk=story_id)
     lead_id, chosen_by = story.lead_id, story.lead_chosen_by_id
+    was = lead_id
     if not (chosen_by and lead_id and members.filter(article_id=lead_id).exists()):
         chosen_by = None
         lead_id = (
@@ -55,6 +57,7 @@ def refresh(story_id: int) -> None:
         lead_chosen_by_id=chosen_by,
         updated_at=timezone.now(),
     )
+    return {a for a in (was, lead_id) if a is not None} if was != lead_id else set()
 
 
 def rebuild_state(story_id: int) -> None:
@@ -85,10 +88,13 @@ def rebuild_state(story_id: int) -> None:
     engine.reindex(story_id)
 
 
-def move_members(gone: int, keep: int) -> None:
+def move_members(gone: int, keep: int) -> tuple[list[int], set[int]]:
     """Story ``gone`` joins ``keep``: its members move, it points at ``keep`` (as do stories
-    merged into it before), and its clusterer state goes."""
-    StoryMembership.objects.filter(story_id=gone).update(story_id=keep)
+    merged into it before), and its clusterer state goes. Returns the members that moved and
+    the leads that changed (``gone``'s, and ``keep``'s if another took over)."""
+    moved = list(StoryMembership.objects.filter(story_id=gone).values_list("article_id", flat=True))
+    old_lead = Story.objects.filter(pk=gone).values_list("lead_id", flat=True).first()
+    StoryMembership.objects.filter(article_id__in=moved).update(story_id=keep)
     Story.objects.filter(merged_into_id=gone).update(merged_into_id=keep)
     Story.objects.filter(pk=gone).update(
         merged_into_id=keep,
@@ -101,7 +107,10 @@ def move_members(gone: int, keep: int) -> None:
     StoryCentroid.objects.filter(story_id=gone).delete()
     StoryTerm.objects.filter(story_id=gone).delete()
     StoryState.objects.filter(story_id=gone).delete()
-    refresh(keep)
+    leads = refresh(keep)
+    if old_lead is not None:
+        leads.add(old_lead)
+    return moved, leads
 
 
 def split(article_id: int, user) -> Story:
@@ -124,14 +133,15 @@ def split(article_id: int, user) -> Story:
         StoryMembership.objects.filter(article_id=article_id).update(
             story=story, pinned_by=user, score=0.0, near_duplicate_of=None
         )
+        leads: set[int] = set()
         for story_id in (old, story.pk):
-            refresh(story_id)
+            leads |= refresh(story_id)
             rebuild_state(story_id)
         # The editor said this article tells another story than its old companions: the new
         # story stays out of the candidate index, so no re-run puts them together again
         # (copies of the article still follow it, through the near-duplicate bands).
         StoryTerm.objects.filter(story_id=story.pk).delete()
-        announce([old, story.pk])
+        announce([old, story.pk], moved=[article_id], leads=leads)
     return story
 
 
@@ -156,10 +166,14 @@ def merge(story_ids, target_id: int, user) -> Story:
         if len(live) != len(others):
             raise StoryEditError("A story to merge does not exist or was merged away already.")
         StoryMembership.objects.filter(story_id__in=[target.pk, *others]).update(pinned_by=user)
+        moved: list[int] = []
+        leads: set[int] = set()
         for gone in others:
-            move_members(gone, target.pk)
+            members, changed = move_members(gone, target.pk)
+            moved += members
+            leads |= changed
         rebuild_state(target.pk)
-        announce([target.pk, *others])
+        announce([target.pk, *others], moved=moved, leads=leads)
     return target
 
 
@@ -172,9 +186,10 @@ def choose_lead(story_id: int, article_id: int, user) -> None:
         lock()
         if not StoryMembership.objects.filter(story_id=story_id, article_id=article_id).exists():
             raise StoryEditError("That article is not in this story.")
+        was = Story.objects.filter(pk=story_id).values_list("lead_id", flat=True).first()
         Story.objects.filter(pk=story_id).update(
             lead_id=article_id, lead_chosen_by=user, updated_at=timezone.now()
         )
         # The lead is pinned too: a re-run cannot take it out of the story it leads.
         StoryMembership.objects.filter(article_id=article_id).update(pinned_by=user)
-        announce([story_id])
+        announce([story_id], moved=[], leads={a for a in (was, article_id) if a is not None})

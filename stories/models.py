@@ -58,6 +58,16 @@ class StoryMembership(models.Model):
     )
     # Copied from the article so the story page is one index range scan, newest first.
     published_at = models.DateTimeField()
+    # Copied from the article when it joins, so whether its publisher is new to the story (the
+    # story's source count) is one probe of storymembership_source_idx, whatever its size.
+    source = models.ForeignKey(
+        "articles.Source",
+        null=True,
+        blank=True,
+        db_index=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -68,6 +78,7 @@ class StoryMembership(models.Model):
                 models.F("article").desc(),
                 name="storymembership_listing_idx",
             ),
+            models.Index("story", "source", name="storymembership_source_idx"),
         ]
 
     def __str__(self) -> str:

@@ -6,11 +6,19 @@ visible member that does; an article in no story represents itself. A topic page
 links that are visible and represent (one partial index, `articletag_story_listing_idx`), and
 `Tag.story_count` counts them, exact like `article_count`.
 
+What a change costs: the fold settles (story, topic) pairs. Each link carries its article's story
+(`ArticleTag.story`, copied from the membership here), and one index
+(`articletag_story_topic_idx`: story, represents, topic, date) finds a pair's current entry and
+its earliest visible other member in a few rows whatever the story's size. A change settles only
+the pairs it can move: the topics of the articles that moved, in the story each left and the one
+it joined, and the topics of the old and new lead when the lead changed. A join into a story of
+2,000 members reads what a join into a story of two reads.
+
 Who calls this: `tags.linking` after any change to an article's links or visibility (inside its
 transaction, with the topics' count rows already locked), and `tags.signals` when story
-assignment announces `stories.signals.story_changed` (members or lead changed). Deciding is a
-pure function (`representatives`) over the links of the stories in play; applying it costs one
-read and, when something changed, one update per direction plus one for the counts.
+assignment announces `stories.signals.story_changed` (which names the articles that moved and
+the leads that changed). Deciding is a pure function (`representatives`) over the rows read;
+applying it costs one update per direction plus one for the counts, when something changed.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from stories.models import StoryMembership
+from stories.models import Story, StoryMembership
 from tags.models import ArticleTag, Tag
 
 
@@ -63,34 +71,148 @@ def representatives(rows: Iterable[Row]) -> set[int]:
     return chosen
 
 
-def _rows(
-    article_ids: Collection[int], story_ids: Collection[int], tag_ids: Collection[int] | None
-) -> list[Row]:
-    """Every link of the stories in play: those named, and those of the named articles.
+# Statements per query when settling many pairs at once (a retag chunk): SQLite caps compound
+# SELECTs at 500 terms.
+PARTS_PER_QUERY = 150
+COLUMNS = "id, tag_id, article_id, is_visible, represents, published_at, story_id"
 
-    The members are read first, so the links are read by their article ids through an index
-    (an OR of a subquery and a list would make PostgreSQL scan every link).
-    """
-    if article_ids:
-        theirs = StoryMembership.objects.filter(article_id__in=list(article_ids)).values("story_id")
-        members = StoryMembership.objects.filter(story_id__in=theirs)
-    else:
-        members = StoryMembership.objects.filter(story_id__in=list(story_ids))
-    ids = {*article_ids, *members.values_list("article_id", flat=True)}
-    links = ArticleTag.objects.filter(article_id__in=sorted(ids))
+
+def _pair_rows(
+    pairs: Collection[tuple[int, int]],
+    leads: dict[int, int | None],
+    article_ids: Collection[int],
+    tag_ids: Collection[int] | None,
+) -> list[ArticleTag]:
+    """What settling these (story, topic) pairs needs, in a few index probes per pair: the
+    links that represent the pair now, its earliest visible link among the others, and the
+    lead's link; and the named articles' own links (which settle an article in no story).
+
+    The pair's true entry is among these: the lead's link, or the earliest visible link, which
+    is the earlier of the earliest non-representing one and the representing ones. And every
+    link that represents the pair now is here to be switched off."""
+    table = ArticleTag._meta.db_table
+    topics: dict[int, list[int]] = defaultdict(list)
+    for story_id, tag_id in sorted(pairs):
+        topics[story_id].append(tag_id)
+    parts: list[tuple[str, list]] = []
+    for story_id, tags in topics.items():
+        marks = ", ".join(["%s"] * len(tags))
+        parts.append(
+            (
+                f"SELECT {COLUMNS} FROM {table} "  # noqa: S608
+                f"WHERE story_id = %s AND represents AND tag_id IN ({marks})",
+                [story_id, *tags],
+            )
+        )
+        for tag_id in tags:
+            parts.append(
+                (
+                    f"SELECT * FROM (SELECT {COLUMNS} FROM {table} "  # noqa: S608
+                    "WHERE story_id = %s AND NOT represents AND tag_id = %s AND is_visible "
+                    f"ORDER BY published_at, article_id LIMIT 1) AS e{len(parts)}",
+                    [story_id, tag_id],
+                )
+            )
+        if leads.get(story_id):
+            parts.append(
+                (
+                    f"SELECT {COLUMNS} FROM {table} "  # noqa: S608
+                    f"WHERE article_id = %s AND tag_id IN ({marks})",
+                    [leads[story_id], *tags],
+                )
+            )
+    ids = sorted(article_ids)
+    if ids and (tag_ids is None or tag_ids):
+        own = f"SELECT {COLUMNS} FROM {table} WHERE article_id IN ({', '.join(['%s'] * len(ids))})"  # noqa: S608
+        if tag_ids is not None:
+            own += f" AND tag_id IN ({', '.join(['%s'] * len(tag_ids))})"
+        parts.append((own, [*ids, *(sorted(tag_ids) if tag_ids is not None else [])]))
+    found: dict[int, ArticleTag] = {}
+    for start in range(0, len(parts), PARTS_PER_QUERY):
+        chunk = parts[start : start + PARTS_PER_QUERY]
+        sql = " UNION ALL ".join(part for part, _ in chunk)
+        params = [p for _, values in chunk for p in values]
+        for link in ArticleTag.objects.raw(sql, params):
+            found[link.pk] = link
+    return list(found.values())
+
+
+def _settle(
+    article_ids: Collection[int],
+    tag_ids: Collection[int] | None = None,
+    pairs: Iterable[tuple[int, int]] = (),
+    links: list[tuple[int, int, int, int | None]] | None = None,
+) -> set[int]:
+    """Settle every (story, topic) pair these articles' links can have moved: each link's topic
+    in the story the link was folded under (which the article may have left) and in the
+    article's story now. With ``tag_ids``, only those topics (the links may be gone). Copies
+    each article's story onto its links. ``pairs``: more (story, topic) pairs to settle;
+    ``links``: the articles' links as `_links_of` reads them, when the caller has them.
+    Returns the topics whose pages changed."""
+    ids = sorted(set(article_ids))
+    pairs = set(pairs)
+    if not ids and not pairs:
+        return set()
+    story_of: dict[int, int] = {}
+    leads: dict[int, int | None] = {}
+    for article_id, story_id, lead_id in StoryMembership.objects.filter(
+        article_id__in=ids
+    ).values_list("article_id", "story_id", "story__lead_id"):
+        story_of[article_id] = story_id
+        leads[story_id] = lead_id
+    if links is None:
+        links = _links_of(ids, tag_ids)
+    wrong: dict[int | None, list[int]] = defaultdict(list)
+    for pk, tag_id, article_id, folded_under in links:
+        now = story_of.get(article_id)
+        if folded_under is not None:
+            pairs.add((folded_under, tag_id))
+        if now is not None:
+            pairs.add((now, tag_id))
+        if folded_under != now:
+            wrong[now].append(pk)
+    if tag_ids is not None:  # a link removed just now leaves its pair to settle
+        pairs.update((story_of[a], t) for a in ids if a in story_of for t in tag_ids)
+    for story_id, pks in wrong.items():
+        ArticleTag.objects.filter(pk__in=pks).update(story_id=story_id)
+    # The stories left behind (a move between stories, a merge) need their leads too.
+    others = {s for s, _ in pairs} - leads.keys()
+    if others:
+        leads.update(Story.objects.filter(pk__in=others).values_list("pk", "lead_id"))
+    rows = [
+        Row(
+            link.pk,
+            link.tag_id,
+            link.article_id,
+            link.is_visible,
+            link.represents,
+            link.published_at,
+            link.story_id,
+            leads.get(link.story_id),
+        )
+        # The articles' own links only on the topics read above: a link tagging made since
+        # is folded by tagging (its pair is not among ours).
+        for link in _pair_rows(pairs, leads, ids, {tag_id for _, tag_id, _, _ in links})
+    ]
+    # Decide only the groups read in full: the pairs, and the named articles alone (a lead's
+    # link that does not carry its story yet would make a group of its own, half read).
+    mine = set(ids)
+    rows = [
+        row
+        for row in rows
+        if (row.story_id, row.tag_id) in pairs or (row.story_id is None and row.article_id in mine)
+    ]
+    return _apply(rows)
+
+
+def _links_of(
+    article_ids: Collection[int], tag_ids: Collection[int] | None = None
+) -> list[tuple[int, int, int, int | None]]:
+    """The articles' links as (pk, topic, article, story folded under)."""
+    links = ArticleTag.objects.filter(article_id__in=sorted(article_ids))
     if tag_ids is not None:
         links = links.filter(tag_id__in=list(tag_ids))
-    fields = (
-        "pk",
-        "tag_id",
-        "article_id",
-        "is_visible",
-        "represents",
-        "published_at",
-        "article__story_membership__story_id",
-        "article__story_membership__story__lead_id",
-    )
-    return [Row(*values) for values in links.values_list(*fields)]
+    return list(links.values_list("pk", "tag_id", "article_id", "story_id"))
 
 
 def _apply(rows: list[Row]) -> set[int]:
@@ -129,36 +251,56 @@ def refold_articles(article_ids: Collection[int], tag_ids: Collection[int]) -> s
     """
     if not article_ids or not tag_ids:
         return set()
-    return _apply(_rows(article_ids, (), tag_ids))
+    return _settle(article_ids, tag_ids)
 
 
 @transaction.atomic
-def refold_stories(story_ids: Collection[int]) -> set[int]:
-    """After story assignment changed these stories (members, lead, a merge): settle their
-    entries on every topic their members carry, and move every such page's validators, since
-    its "Also" line lists the story's other sources."""
+def refold_moved(
+    story_ids: Collection[int], moved: Collection[int], leads: Collection[int] = ()
+) -> set[int]:
+    """After story assignment or an editor changed these stories: ``moved`` articles joined or
+    left them, and ``leads`` became or stopped being their leads. Settles the pairs those
+    articles' topics make, and moves the validators of every page that shows one of the
+    stories, since its entry's "Also" line lists the story's other sources."""
     from tags.linking import lock_tags
 
-    if not story_ids:
-        return set()
-    members = list(
-        StoryMembership.objects.filter(story_id__in=list(story_ids)).values_list(
-            "article_id", flat=True
-        )
-    )
-    tag_ids = set(
-        ArticleTag.objects.filter(article_id__in=members).values_list("tag_id", flat=True)
-    )
-    if not tag_ids:
-        return set()
-    lock_tags(tag_ids)
-    changed = _apply(_rows((), story_ids, tag_ids))
+    articles = {*moved, *leads}
+    # Read before the topics are locked (to know which to lock), like the linking verbs: a
+    # link made meanwhile by tagging is folded by tagging, under the same lock.
+    links = _links_of(articles)
+    lock_tags({tag_id for _, tag_id, _, _ in links})
+    changed = _settle(articles, links=links) if links else set()
+    # Where the stories are shown now: their entries, one per topic (the story index's
+    # represents range), however many members they have.
     shown = set(
-        ArticleTag.objects.filter(article_id__in=members, is_visible=True).values_list(
-            "tag_id", flat=True
-        )
+        ArticleTag.objects.filter(
+            story_id__in=sorted(story_ids), represents=True, is_visible=True
+        ).values_list("tag_id", flat=True)
     )
     stale = shown - changed
     if stale:
         Tag.objects.filter(pk__in=stale).update(content_changed_at=timezone.now())
     return changed | stale
+
+
+@transaction.atomic
+def refold_pairs(pairs: Collection[tuple[int, int]]) -> set[int]:
+    """Settle these (story, topic) pairs: after a link that represented its story went."""
+    from tags.linking import lock_tags
+
+    lock_tags({tag_id for _, tag_id in pairs})
+    return _settle((), pairs=pairs)
+
+
+def refold_stories(story_ids: Collection[int]) -> set[int]:
+    """Settle these stories from scratch, every member taken as moved: for a sender that does
+    not say what moved (a restory chunk, a deleted membership). Costs the stories' size."""
+    if not story_ids:
+        return set()
+    ids = sorted(story_ids)
+    members = set(
+        StoryMembership.objects.filter(story_id__in=ids).values_list("article_id", flat=True)
+    )
+    # And the articles that left: their links still say they were folded under these stories.
+    members.update(ArticleTag.objects.filter(story_id__in=ids).values_list("article_id", flat=True))
+    return refold_moved(ids, members)

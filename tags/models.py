@@ -265,6 +265,18 @@ class ArticleTag(models.Model):
     # the lead carries the topic visibly, else the earliest visible member that does. An article
     # in no story represents itself. The page lists links that are visible and represent.
     represents = models.BooleanField(default=True, db_default=True)
+    # The article's story, copied from its membership by the fold (tags.folding), so that the
+    # fold finds a story's entry on a topic, and its earliest visible member there, through
+    # one index (articletag_story_topic_idx) whatever the story's size. None: in no story.
+    story = models.ForeignKey(
+        "stories.Story",
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -286,6 +298,17 @@ class ArticleTag(models.Model):
                 models.F("article").desc(),
                 name="articletag_story_listing_idx",
                 condition=models.Q(is_visible=True, represents=True),
+            ),
+            # The fold: a story's entries (represents, by topic), and per topic its members'
+            # links in date order.
+            models.Index(
+                "story",
+                "represents",
+                "tag",
+                "published_at",
+                "article",
+                name="articletag_story_topic_idx",
+                condition=models.Q(story__isnull=False),
             ),
         ]
 

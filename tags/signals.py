@@ -17,7 +17,7 @@ from articles.signals import (
 from stories.models import StoryMembership
 from stories.signals import story_changed
 from tags import folding, freshness
-from tags.linking import lock_tags, rules_changed, sync_visibility, tag_article
+from tags.linking import rules_changed, sync_visibility, tag_article
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
 
@@ -32,6 +32,12 @@ def link_deleted(sender, instance: ArticleTag, **kwargs) -> None:
                 story_count=F("story_count") - 1
             )
         freshness.touch_tags([instance.tag_id])
+    origin = kwargs.get("origin")
+    topic_goes = isinstance(origin, Tag) or getattr(origin, "model", None) is Tag
+    if instance.represents and instance.story_id is not None and not topic_goes:
+        # It was its story's entry on this topic: another member may take over.
+        pair = (instance.story_id, instance.tag_id)
+        transaction.on_commit(lambda: folding.refold_pairs([pair]))
 
 
 @receiver(post_save, sender=Tag)
@@ -113,10 +119,13 @@ def source_saved(sender, instance: Source, created: bool, **kwargs) -> None:
 
 
 # Story assignment changed members or leads (sent after its commit): each topic page lists one
-# entry per story, so the stories' entries are settled again (tags.folding).
+# entry per story, so the entries those changes can move are settled again (tags.folding).
 @receiver(story_changed)
-def story_regrouped(sender, story_ids=(), **kwargs) -> None:
-    folding.refold_stories(list(story_ids))
+def story_regrouped(sender, story_ids=(), moved=None, leads=(), **kwargs) -> None:
+    if moved is None:  # the sender did not say what moved: every member may have
+        folding.refold_stories(list(story_ids))
+    else:
+        folding.refold_moved(list(story_ids), list(moved), list(leads or ()))
 
 
 @receiver(post_delete, sender=StoryMembership)
@@ -125,14 +134,7 @@ def membership_deleted(sender, instance: StoryMembership, **kwargs) -> None:
     the rest of the story may need a new entry, and the article, if it stays, is its own."""
     article_id, story_id = instance.article_id, instance.story_id
 
-    def settle() -> None:
-        with transaction.atomic():
-            tag_ids = set(
-                ArticleTag.objects.filter(article_id=article_id).values_list("tag_id", flat=True)
-            )
-            if tag_ids:
-                lock_tags(tag_ids)
-                folding.refold_articles([article_id], tag_ids)
-        folding.refold_stories([story_id])
-
-    transaction.on_commit(settle)
+    # Its links (if it stays) still say which story they were folded under, so settling the
+    # article settles its old story's entries on its topics; a deleted article's links settle
+    # their pairs as they go (link_deleted).
+    transaction.on_commit(lambda: folding.refold_moved([story_id], [article_id]))

@@ -113,11 +113,19 @@ def make_story(*articles: Article, lead: Article | None = None, announce: bool =
     story = Story.objects.create(lead=lead or first)
     for article in articles:
         StoryMembership.objects.create(
-            article=article, story=story, published_at=article.published_at
+            article=article,
+            story=story,
+            published_at=article.published_at,
+            source_id=article.source_id,
         )
     _recount(story)
     if announce:
-        story_changed.send(sender=Story, story_ids=[story.pk])
+        story_changed.send(
+            sender=Story,
+            story_ids=[story.pk],
+            moved=[a.pk for a in articles],
+            leads=[story.lead_id],
+        )
     return story
 
 
@@ -125,13 +133,26 @@ def move_to_story(article: Article, story: Story, announce: bool = True) -> None
     """Move (or add) an article into `story`, as assignment or an editor's split does."""
     old = StoryMembership.objects.filter(article=article).values_list("story_id", flat=True)
     before = list(old)
+    stories = Story.objects.filter(pk__in=[story.pk, *before])
+    leads = set(stories.values_list("lead_id", flat=True))
     StoryMembership.objects.update_or_create(
-        article=article, defaults={"story": story, "published_at": article.published_at}
+        article=article,
+        defaults={
+            "story": story,
+            "published_at": article.published_at,
+            "source_id": article.source_id,
+        },
     )
-    for changed in Story.objects.filter(pk__in=[story.pk, *before]):
+    for changed in stories:
         _recount(changed)
+    leads ^= set(stories.values_list("lead_id", flat=True))
     if announce:
-        story_changed.send(sender=Story, story_ids=[story.pk, *before])
+        story_changed.send(
+            sender=Story,
+            story_ids=[story.pk, *before],
+            moved=[article.pk],
+            leads=sorted(lead for lead in leads if lead is not None),
+        )
 
 
 def _recount(story: Story) -> None:

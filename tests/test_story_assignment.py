@@ -76,7 +76,10 @@ def _fresh_frequencies():
 
 
 @pytest.mark.django_db
-def test_the_database_store_makes_the_same_decisions_as_the_memory_store():
+@pytest.mark.parametrize("probe_above", [4, 0])
+def test_the_database_store_makes_the_same_decisions_as_the_memory_store(monkeypatch, probe_above):
+    # 0: every story's centroid rows are looked up term by term, as a big story's are.
+    monkeypatch.setattr("stories.dbstore.PROBE_ABOVE_MEMBERS", probe_above)
     memory = StoryClusterer()
     in_memory = [memory.add(item) for item in items()]
     rows = [article(t, x, h) for t, x, h in FERRY_ITEMS]

@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from articles.models import Article
 from stories.models import Story
 from stories.signals import story_changed
 from tags import linking
@@ -311,6 +312,67 @@ def test_pages_without_stories_are_unchanged(client):
     html = _html(client, reverse("tag", args=[tag.slug]))
     assert _total(html) == "Total: 3 articles found in 3 stories"
     assert "entry-story" not in html
+
+
+# --- Home and the sitemap ------------------------------------------------------------------------
+
+
+def test_home_shows_each_story_once_by_its_lead_with_its_other_sources(client, seabed):
+    _tag, story, (lead, second, third), alone = seabed
+    html = _html(client, reverse("home"))
+    assert _entries(html) == [alone[0].title, lead.title, alone[1].title]
+    line = re.search(r'<p class="entry-story"><a href="([^"]+)">([^<]+)</a>', html)
+    assert line.group(1) == reverse("story", args=[story.pk])
+    assert line.group(2) == "Also: Pacific Desk · Harbour Ledger"
+    # A hidden lead hands the entry to the earliest visible member, and takes it back.
+    linking.set_hidden([lead], True)
+    assert _entries(_html(client, reverse("home"))) == [
+        alone[0].title,
+        second.title,
+        alone[1].title,
+    ]
+    linking.set_hidden([lead], False)
+    # An editor's lead choice shows on the home page too.
+    Story.objects.filter(pk=story.pk).update(lead=third)
+    assert _entries(_html(client, reverse("home"))) == [third.title, alone[0].title, alone[1].title]
+
+
+def test_home_pages_through_stories_without_repeating_one(client):
+    tag = make_tag("Paged home")
+    start = timezone.now()
+    for i in range(30):
+        lead = make_article(f"Lead {i:02}", tags=[tag], published_at=start - timedelta(hours=i))
+        echo = make_article(
+            f"Echo {i:02}", tags=[tag], published_at=start - timedelta(hours=i, minutes=-30)
+        )
+        make_story(lead, echo)
+    pages = [_html(client, reverse("home")), _html(client, reverse("home"), page=2)]
+    assert [title for page in pages for title in _entries(page)] == [
+        f"Lead {i:02}" for i in range(30)
+    ]
+    assert client.get(reverse("home"), {"page": 3}).status_code == 404
+
+
+def test_home_with_stories_costs_one_query_more(client, seabed, django_assert_num_queries):
+    with django_assert_num_queries(4):  # articles, their topics, trending, the story lines
+        _html(client, reverse("home"))
+
+
+def test_the_sitemap_lists_story_pages_a_reader_can_open(client, seabed, settings):
+    settings.SITE_URL = "https://news.example.org"
+    _tag, story, _members, alone = seabed
+    single = make_story(alone[0])
+    hidden = make_story(*alone[1:], make_article("Hidden twin", published_at=timezone.now()))
+    linking.set_hidden(list(Article.objects.filter(story_membership__story=hidden)), True)
+    gone = make_story(make_article("Merged one"), make_article("Merged two"))
+    Story.objects.filter(pk=gone.pk).update(merged_into=story)
+    xml = client.get("/sitemap.xml").content.decode()
+    locations = re.findall(r"<loc>([^<]+)</loc>", xml)
+    story_pages = [url for url in locations if "/stories/" in url]
+    assert story_pages == [f"https://news.example.org/stories/{story.pk}/"]
+    assert single.pk and hidden.pk  # in the database, but not worth a reader's visit
+    # Each listed page answers a reader.
+    assert client.get(reverse("story", args=[story.pk])).status_code == 200
 
 
 # --- Feeds out ----------------------------------------------------------------------------------
