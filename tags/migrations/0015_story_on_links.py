@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('articles', '0008_fetch_claim'),
         ('stories', '0002_assignment_state'),
-        ('tags', '0012_admin_names'),
+        ('tags', '0014_retag_scope_snapshot'),
     ]
 
     operations = [
