@@ -97,10 +97,20 @@ def decision_recorded(sender, **kwargs) -> None:
 # Topic pages and feeds are revalidated against Tag.content_changed_at (tags.freshness): every
 # save that can change what they show moves it. A new article has no links yet; linking moves
 # the stamp of the topics it joins.
+# What a member's row puts in its story's "Also" line on other topics' pages: its source's name
+# and whether it is counted at all (visible: not hidden, not failed, not a duplicate).
+STORY_LINE_FIELDS = frozenset(
+    {"is_hidden", "status", "duplicate_of", "duplicate_of_id", "source", "source_id", "site_name"}
+)
+
+
 @receiver(post_save, sender=Article)
-def article_saved(sender, instance: Article, created: bool, **kwargs) -> None:
+def article_saved(sender, instance: Article, created: bool, update_fields=None, **kwargs) -> None:
     if not created and not kwargs.get("raw"):
-        freshness.touch_article(instance.pk)
+        # A save that names its fields and none of those leaves other pages' story lines alone;
+        # one that does not name them may have changed any.
+        story_line = update_fields is None or not STORY_LINE_FIELDS.isdisjoint(update_fields)
+        freshness.touch_article(instance.pk, story_line=story_line)
 
 
 @receiver(post_save, sender=Tag)
@@ -116,6 +126,12 @@ def source_saved(sender, instance: Source, created: bool, **kwargs) -> None:
     """A renamed source shows on the pages of every topic its articles are in."""
     if not created and not kwargs.get("raw"):
         freshness.touch_all()
+
+
+@receiver(post_delete, sender=Source)
+def source_deleted(sender, **kwargs) -> None:
+    """Its articles fall back to their site names (SET_NULL, no save of theirs to hear)."""
+    freshness.touch_all()
 
 
 # Story assignment changed members or leads (sent after its commit): each topic page lists one

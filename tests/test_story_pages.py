@@ -287,6 +287,71 @@ def test_a_new_member_on_another_topic_moves_this_pages_validators(client, seabe
     assert "Han River Post" in response.content.decode()
 
 
+def _member_elsewhere(story: Story) -> Article:
+    """A member on another topic only, the newest coverage: the "Also" line names its source."""
+    elsewhere = make_article(
+        "Seabed story seen from Seoul",
+        tags=[make_tag("Korea")],
+        source=make_source("Han River Post", "han.example"),
+        published_at=timezone.now(),
+    )
+    move_to_story(elsewhere, story)
+    return elsewhere
+
+
+def test_hiding_a_member_moves_the_validators_of_every_page_showing_its_story(client, seabed):
+    """Hiding (or showing) a member changes the "Also" line on pages it is not on."""
+    from articles.admin import set_hidden
+
+    tag, story, *_ = seabed
+    elsewhere = _member_elsewhere(story)
+    url = reverse("tag", args=[tag.slug])
+    first = client.get(url)
+    assert "Han River Post" in first.content.decode()
+    set_hidden(Article.objects.filter(pk=elsewhere.pk), True)
+    hidden = client.get(url, headers={"if-none-match": first["ETag"]})
+    assert hidden.status_code == 200
+    assert "Han River Post" not in hidden.content.decode()
+    set_hidden(Article.objects.filter(pk=elsewhere.pk), False)
+    shown = client.get(url, headers={"if-none-match": hidden["ETag"]})
+    assert shown.status_code == 200
+    assert "Han River Post" in shown.content.decode()
+
+
+def test_a_member_leaving_from_another_topic_moves_this_pages_validators(client, seabed):
+    tag, story, *_ = seabed
+    elsewhere = _member_elsewhere(story)
+    url = reverse("tag", args=[tag.slug])
+    etag = client.get(url)["ETag"]
+    move_to_story(elsewhere, Story.objects.create())
+    response = client.get(url, headers={"if-none-match": etag})
+    assert response.status_code == 200
+    assert "Han River Post" not in response.content.decode()
+
+
+def test_editing_a_members_title_elsewhere_leaves_this_page_valid(client, seabed):
+    """Only what the "Also" line shows moves other pages: a title is not in it."""
+    tag, story, *_ = seabed
+    elsewhere = _member_elsewhere(story)
+    url = reverse("tag", args=[tag.slug])
+    etag = client.get(url)["ETag"]
+    elsewhere.title = "Seabed story, retitled"
+    elsewhere.save(update_fields=["title", "updated_at"])
+    assert client.get(url, headers={"if-none-match": etag}).status_code == 304
+
+
+def test_deleting_a_members_source_moves_this_pages_validators(client, seabed):
+    """The member's name in the "Also" line falls back to its site name: no article is saved."""
+    tag, story, *_ = seabed
+    elsewhere = _member_elsewhere(story)
+    url = reverse("tag", args=[tag.slug])
+    etag = client.get(url)["ETag"]
+    elsewhere.source.delete()
+    response = client.get(url, headers={"if-none-match": etag})
+    assert response.status_code == 200
+    assert "Han River Post" not in response.content.decode()
+
+
 @pytest.mark.parametrize("count", [5, 20])
 def test_a_page_of_stories_costs_one_query_more_whatever_it_holds(
     client, django_assert_num_queries, count
