@@ -18,15 +18,12 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.html import escape, format_html
 
 from articles.models import Article
-from newsdesk.views import absolute, conditional, is_web_url
+from newsdesk.views import absolute, conditional, is_web_url, story_entries
 from tags import queries
 from tags.models import Tag
 from tags.views import resolve_public_tag
 
 FEED_ITEMS = 30
-# The site feed folds stories among this many newest articles (topic feeds fold through the
-# listing index, like topic pages).
-FOLD_WINDOW = FEED_ITEMS * 4
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -38,24 +35,14 @@ def with_topics(articles: list[Article]) -> list[Article]:
     return articles
 
 
-def _keyed(articles) -> list[tuple[int, int | None]]:
-    return [(a.pk, queries.story_of(a)) for a in articles]
+def latest_entries():
+    """The site feed's items: one per story, the same entry as on the home page and topic pages
+    (the lead, or the earliest visible member while the lead is hidden), newest first.
 
-
-def one_per_story(rows) -> list[tuple[int, int | None]]:
-    """The newest article of each story (an article in no story is its own), up to FEED_ITEMS,
-    from (article id, story id) rows newest first."""
-    seen: set[int] = set()
-    kept: list[tuple[int, int | None]] = []
-    for pk, story in rows:
-        if story is not None:
-            if story in seen:
-                continue
-            seen.add(story)
-        kept.append((pk, story))
-        if len(kept) == FEED_ITEMS:
-            break
-    return kept
+    Not the story's newest member: a story then had one item in the feed and another on every
+    page, and its item's link and guid changed with each new telling, so a reader saw the same
+    story again as a "new" item. New coverage of a story shows where its entry already is."""
+    return story_entries().order_by("-published_at", "-id")
 
 
 class ArticleItems:
@@ -107,14 +94,13 @@ class LatestRss(ArticleItems, Feed):
     route = "feed_rss"
 
     def items(self) -> list[Article]:
-        latest = list(
-            Article.objects.visible()
-            .select_related("source", "story_membership")
-            .defer("text", "categories", "keywords")
-            .order_by("-published_at", "-id")[:FOLD_WINDOW]
+        return with_topics(
+            list(
+                latest_entries()
+                .select_related("source")
+                .defer("text", "categories", "keywords")[:FEED_ITEMS]
+            )
         )
-        shown = {pk for pk, _ in one_per_story(_keyed(latest))}
-        return with_topics([a for a in latest if a.pk in shown])
 
     def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         etag, last_modified = self.validators()
@@ -132,14 +118,7 @@ class LatestRss(ArticleItems, Feed):
         `updated_at` of any article and `content_changed_at` of any topic (renamed topics and
         sources move every topic's) say whether anything shown was edited. Three index reads.
         """
-        shown = [
-            pk
-            for pk, _ in one_per_story(
-                Article.objects.visible()
-                .order_by("-published_at", "-id")
-                .values_list("id", "story_membership__story_id")[:FOLD_WINDOW]
-            )
-        ]
+        shown = list(latest_entries().values_list("id", flat=True)[:FEED_ITEMS])
         edited = Article.objects.aggregate(m=Max("updated_at"))["m"]
         renamed = Tag.objects.aggregate(m=Max("content_changed_at"))["m"]
         stamps = [s for s in (edited, renamed) if s is not None]

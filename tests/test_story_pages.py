@@ -460,13 +460,25 @@ def test_the_site_feed_carries_one_item_per_story(client, seabed):
         root = ElementTree.fromstring(first.content)  # noqa: S314 - our own feed
         names = ("title", "{http://www.w3.org/2005/Atom}title")
         titles = [el.text for el in root.iter() if el.tag in names][1:]
-        # The story appears once, where its newest telling falls.
-        assert titles == [third.title, alone[0].title, alone[1].title], route
+        # The story appears once, by its lead, where the lead falls: as on the pages.
+        assert titles == [alone[0].title, lead.title, alone[1].title], route
+        links = [el.text or el.get("href") for el in root.iter() if el.tag.endswith("link")]
+        assert any(f"/articles/{lead.pk}/" in (link or "") for link in links), route
+        assert not any(f"/articles/{third.pk}/" in (link or "") for link in links), route
         # A member leaving the story changes what the feed shows, and so its validators.
         etag = first["ETag"]
         move_to_story(lead, Story.objects.create())
         assert client.get(reverse(route), headers={"if-none-match": etag}).status_code == 200
         move_to_story(lead, _story)
+
+
+def test_the_site_feed_follows_the_pages_when_the_lead_is_hidden(client, seabed):
+    """While the lead is hidden the earliest visible member is the entry, in the feed too."""
+    _tag, _story, (lead, second, _third), alone = seabed
+    linking.set_hidden([lead], True)
+    root = ElementTree.fromstring(client.get(reverse("feed_rss")).content)  # noqa: S314
+    titles = [el.text for el in root.iter("title")][1:]
+    assert titles == [alone[0].title, second.title, alone[1].title]
 
 
 # --- The story page -----------------------------------------------------------------------------
