@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
+from itertools import groupby, pairwise
 from operator import itemgetter
 
 import ahocorasick
@@ -197,6 +197,11 @@ class Matcher:
             self._term_base.append(len(self._labels))
             self._term_rule.extend([rule_idx] * len(labels))
             self._labels.extend(labels)
+        # Per global term id: whether its occurrences can be part of a capitalised name.
+        self._nameable: list[bool] = [
+            _may_be_name(label, self._rules[rule_idx])
+            for label, rule_idx in zip(self._labels, self._term_rule, strict=True)
+        ]
         self._fast = self._fast_pids(patterns.nested_rules())
         self._candidates = frozenset(
             pid for pid, es in enumerate(self._entries) if any(e[2] == _CASE_CANDIDATE for e in es)
@@ -463,28 +468,62 @@ class Matcher:
     def _hits(
         self, wanted: set[int], scans: list[_Scan], keyword_pids: list[Counter[int]]
     ) -> dict[int, tuple[Hit, ...]]:
-        """Each wanted rule's occurrences, located in the original text of their field."""
-        entries, labels, base = self._entries, self._labels, self._term_base
+        """Each wanted rule's occurrences, located in the original text of their field.
+
+        Work is done once per located occurrence, not once per topic sharing its pattern: the
+        name test runs once per span (only its term's side depends on the topic) and equal hits
+        are one shared, immutable ``Hit``. A topic whose hits in a field all come from one
+        pattern needs no nesting pass: they are already in text order and none lies in another.
+        """
+        entries, labels, base, nameable = (
+            self._entries,
+            self._labels,
+            self._term_base,
+            self._nameable,
+        )
         out: dict[int, list[Hit]] = {}
         for field, raw, offset, padded, found, folded, spaced, stripped in scans:
             name = FIELD_NAMES[field]
-            per_rule: dict[int, list[tuple[int, int, int]]] = {}
+            # Each pattern's spans, with their place in text order.
+            spans: dict[int, list[tuple[int, int, int]]] = {}
             located = self._locate(raw, padded, found, folded, spaced, stripped)
-            for start, end, hit_pid in located:
-                for rule_idx, term_idx, kind in entries[hit_pid]:
+            for at, (start, end, pid) in enumerate(located):
+                got = spans.get(pid)
+                if got is None:
+                    spans[pid] = [(at, start, end)]
+                else:
+                    got.append((at, start, end))
+            per_rule: dict[int, list[tuple[int, int]]] = {}  # rule -> (pattern, term id)
+            for pid in spans:
+                for rule_idx, term_idx, kind in entries[pid]:
                     if kind == _ALIAS and rule_idx in wanted:
-                        per_rule.setdefault(rule_idx, []).append((start, end, term_idx))
-            for rule_idx, located in per_rule.items():
-                rule = self._rules[rule_idx]
-                for start, end, term_idx in _outermost_terms(located):
-                    term = labels[base[rule_idx] + term_idx]
-                    # Only a capitalised occurrence can be part of a name.
-                    in_name = raw[start].isupper() and _inside_name(
-                        raw, start, end, term, rule, title=field == TITLE
-                    )
-                    out.setdefault(rule_idx, []).append(
-                        Hit(name, start + offset, end + offset, term, in_name)
-                    )
+                        got = per_rule.get(rule_idx)
+                        if got is None:
+                            per_rule[rule_idx] = [(pid, base[rule_idx] + term_idx)]
+                        else:
+                            got.append((pid, base[rule_idx] + term_idx))
+            hit = _FieldHits(raw, name, offset, title=field == TITLE).hit
+            by_pattern: dict[tuple[int, str, bool], list[Hit]] = {}
+            for rule_idx, got in per_rule.items():
+                hits = out.get(rule_idx)
+                if hits is None:
+                    hits = out[rule_idx] = []
+                if len(got) == 1 and _increasing(spans[got[0][0]]):
+                    # One pattern, spans advancing: nothing to drop, already in text order.
+                    pid, term_id = got[0]
+                    key = (pid, labels[term_id], nameable[term_id])
+                    same = by_pattern.get(key)
+                    if same is None:
+                        same = by_pattern[key] = [
+                            hit(s, e, labels[term_id], nameable[term_id]) for _, s, e in spans[pid]
+                        ]
+                    hits.extend(same)
+                    continue
+                ordered = sorted(
+                    (at, s, e, term_id) for pid, term_id in got for at, s, e in spans[pid]
+                )
+                kept = _outermost_terms([(s, e, term_id) for _, s, e, term_id in ordered])
+                hits.extend(hit(s, e, labels[term_id], nameable[term_id]) for s, e, term_id in kept)
         for index, pids in enumerate(keyword_pids):
             seen: set[tuple[int, int]] = set()
             for pid in pids:
@@ -570,6 +609,32 @@ COMPANY_SUFFIXES = frozenset(
     }
 )
 _NAME_AFTER = re.compile(rf"(?=[ \t\n&]){_GAP}([^\W\d_]\w*)")
+
+
+class _FieldHits:
+    """Hits in one field's text, each made once: topics sharing an alias share its hits."""
+
+    __slots__ = ("in_names", "made", "name", "offset", "raw", "title")
+
+    def __init__(self, raw: str, name: str, offset: int, *, title: bool) -> None:
+        self.raw, self.name, self.offset, self.title = raw, name, offset, title
+        self.made: dict[tuple[int, int, str, bool], Hit] = {}
+        self.in_names: dict[tuple[int, int], bool] = {}  # span -> inside a capitalised name
+
+    def hit(self, start: int, end: int, term: str, may_be_name: bool) -> Hit:
+        key = (start, end, term, may_be_name)
+        found = self.made.get(key)
+        if found is None:
+            # Only a capitalised occurrence can be part of a name.
+            in_name = False
+            if may_be_name and self.raw[start].isupper():
+                in_name = self.in_names.get((start, end))
+                if in_name is None:
+                    in_name = _inside_name(self.raw, start, end, title=self.title)
+                    self.in_names[start, end] = in_name
+            offset = self.offset
+            found = self.made[key] = Hit(self.name, start + offset, end + offset, term, in_name)
+        return found
 
 
 class _WordIndex:
@@ -751,21 +816,25 @@ def _company_follows(raw: str, end: int) -> bool:
     return False
 
 
-def _inside_name(
-    raw: str, start: int, end: int, term: str, rule: Rule, *, title: bool = False
-) -> bool:
+def _may_be_name(term: str, rule: Rule) -> bool:
+    """Whether an occurrence of ``term`` can be part of a longer name (see ``_inside_name``).
+
+    Not for aliases that are names themselves: case-sensitive ones and any an editor wrote with
+    a capital past its first letter ("OPEC", "International Tin Council").
+    """
+    return term[1:] == term[1:].lower() and term not in rule.case_sensitive_aliases
+
+
+def _inside_name(raw: str, start: int, end: int, *, title: bool = False) -> bool:
     """Whether raw[start:end] is part of a longer capitalised name: "Kiena Gold Mines Ltd".
 
     In any field a capitalised occurrence followed by a company suffix ("Glamis Gold Ltd",
     "PAGE PETROLEUM LTD") is a name. Outside titles, which capitalise every word, so is one
     next to another capitalised word ("Global Petroleum Corp", "Kiena Gold Mines").
 
-    Not for aliases that are names themselves: case-sensitive ones and any an editor wrote with
-    a capital past its first letter ("OPEC", "International Tin Council"). Shouting text
-    ("GOLD MINES") says nothing, so an all-capitals occurrence is never a name.
+    Only for terms ``_may_be_name`` allows. Shouting text ("GOLD MINES") says nothing, so an
+    all-capitals occurrence is never a name.
     """
-    if term[1:] != term[1:].lower() or term in rule.case_sensitive_aliases:
-        return False
     found = raw[start:end]
     if not all(word[:1].isupper() for word in found.split()):
         return False
@@ -778,6 +847,14 @@ def _inside_name(
         return True
     after = _NAME_AFTER.match(raw, end)
     return bool(after and after.group(1)[0].isupper())
+
+
+def _increasing(spans: list[tuple[int, int, int]]) -> bool:
+    """Whether (place, start, end) spans strictly advance at both ends: none lies in another."""
+    for (_, start, end), (_, next_start, next_end) in pairwise(spans):
+        if next_start <= start or next_end <= end:
+            return False
+    return True
 
 
 def _outermost_terms(located: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
