@@ -224,11 +224,15 @@ def _containing_sql(n: int) -> str:
     """The extracted articles containing all the words of one of `n` phrases. The full-text
     condition alone chooses the rows (OFFSET 0 keeps the state test out of the inner query,
     where the planner could pick the state's index and read every article's document)."""
-    query = " || ".join(["plainto_tsquery('english', %s)"] * n)
     return (
         "SELECT id FROM (SELECT id, status FROM articles_article"  # noqa: S608
-        f" WHERE search_document @@ ({query}) OFFSET 0) AS matching WHERE status = %s"
+        f" WHERE search_document @@ ({_any_of(n)}) OFFSET 0) AS matching WHERE status = %s"
     )
+
+
+def _any_of(n: int) -> str:
+    """A full-text query matching all the words of any one of `n` phrase parameters."""
+    return " || ".join(["plainto_tsquery('english', %s)"] * n)
 
 
 def next_ids(job: RetagJob, after: int, size: int) -> list[int]:
@@ -251,8 +255,7 @@ def _containing(phrases: list[str]) -> Q:
     phrase's words: a superset of what the matcher finds, stemmed, case-folded), a substring
     match elsewhere."""
     if connection.vendor == "postgresql":
-        query = " || ".join(["plainto_tsquery('english', %s)"] * len(phrases))
-        sql = f"SELECT id FROM articles_article WHERE search_document @@ ({query})"  # noqa: S608
+        sql = f"SELECT id FROM articles_article WHERE search_document @@ ({_any_of(len(phrases))})"  # noqa: S608
         return Q(pk__in=RawSQL(sql, phrases))  # noqa: S611
     found = Q(pk__in=[])
     for phrase in phrases:
