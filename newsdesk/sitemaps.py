@@ -62,12 +62,7 @@ class StorySitemap(CanonicalSitemap):
     limit = RECENT_STORIES
 
     def items(self) -> list[Story]:
-        shown = StoryMembership.objects.filter(
-            story_id=OuterRef("pk"),
-            article__is_hidden=False,
-            article__status=Article.Status.OK,
-            article__duplicate_of__isnull=True,
-        )
+        shown = StoryMembership.objects.of_visible_articles().filter(story_id=OuterRef("pk"))
         return list(
             Story.objects.filter(merged_into__isnull=True, article_count__gt=1)
             .filter(Exists(shown))

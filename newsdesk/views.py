@@ -139,12 +139,8 @@ def story_entries() -> QuerySet[Article]:
         Article.objects.visible().filter(pk=OuterRef("story_membership__story__lead_id"))
     )
     earlier_shown = Exists(
-        StoryMembership.objects.filter(
-            story_id=OuterRef("story_membership__story_id"),
-            article__is_hidden=False,
-            article__status=Article.Status.OK,
-            article__duplicate_of__isnull=True,
-        )
+        StoryMembership.objects.of_visible_articles()
+        .filter(story_id=OuterRef("story_membership__story_id"))
         # A range of the members' listing index (story, date), then the tie on the id.
         .filter(published_at__lte=OuterRef("published_at"))
         .filter(Q(published_at__lt=OuterRef("published_at")) | Q(article_id__lt=OuterRef("pk")))

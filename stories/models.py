@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from articles.models import Article
 from newsdesk.jobs import ChunkedJob
 
 
@@ -37,6 +38,16 @@ class Story(models.Model):
 
     def __str__(self) -> str:
         return f"Story {self.pk} ({self.article_count} articles)"
+
+
+class MembershipQuerySet(models.QuerySet):
+    def of_visible_articles(self) -> "MembershipQuerySet":
+        """Memberships whose article a reader sees (`Article.objects.visible()`, as joins)."""
+        return self.filter(
+            article__is_hidden=False,
+            article__status=Article.Status.OK,
+            article__duplicate_of__isnull=True,
+        )
 
 
 class StoryMembership(models.Model):
@@ -69,6 +80,8 @@ class StoryMembership(models.Model):
         related_name="+",
     )
     joined_at = models.DateTimeField(default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanen
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_safe
 
-from articles.models import Article, url_pattern
+from articles.models import url_pattern
 from newsdesk.views import absolute, is_web_url
 from stories.models import Story, StoryMembership
 
@@ -41,12 +41,7 @@ def story_url(story_id: int) -> str:
 
 
 def _visible_members(story_id: int):
-    return StoryMembership.objects.filter(
-        story_id=story_id,
-        article__is_hidden=False,
-        article__status=Article.Status.OK,
-        article__duplicate_of__isnull=True,
-    )
+    return StoryMembership.objects.of_visible_articles().filter(story_id=story_id)
 
 
 def merge_target(story: Story) -> Story | None:

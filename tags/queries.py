@@ -277,12 +277,8 @@ def story_lines(articles: Sequence[Article]) -> dict[int, StoryLine]:
         return {}
     name = Coalesce(NullIf("article__source__name", Value("")), "article__site_name")
     rows = (
-        StoryMembership.objects.filter(
-            story_id__in=ids,
-            article__is_hidden=False,
-            article__status=Article.Status.OK,
-            article__duplicate_of__isnull=True,
-        )
+        StoryMembership.objects.of_visible_articles()
+        .filter(story_id__in=ids)
         .annotate(name=name)
         .values("story_id", "name")
         .annotate(n=Count("pk"), newest=Max("published_at"))
