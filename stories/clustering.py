@@ -12,8 +12,11 @@ How an item finds its story (single pass, in arrival order):
 - Candidates are the live stories (seen within ``window``) that share one of the item's
   rarest terms, found through an inverted index: the cost per item depends on how many stories
   are live, never on the size of the archive.
-- The item joins the candidate whose centroid is most similar (cosine) if that reaches
-  ``threshold``; otherwise it starts a story.
+- The item joins the candidate whose centroid is most similar (cosine) among those it is
+  similar enough to; otherwise it starts a story. Enough is ``threshold`` for a big story and
+  more for a small one (twice it for a story of one member): a centroid of many members has
+  averaged its wordings out, while against one headline a single shared word can reach the
+  threshold, and an early wrong join seeds a story with a second event.
 - Near-duplicates (syndicated copies, light rewrites of one text) are found first by MinHash
   over word shingles of the text and always join their original's story, whatever the title.
 - A merge pass (``merge_pass``) joins live stories whose centroids have grown alike: single-pass
@@ -454,9 +457,11 @@ class StoryClusterer:
         index_terms: int = 12,
         max_candidates: int = 200,
         duplicate_threshold: float = 0.7,
+        small_story_margin: float = 1.0,
         store: ClusterStore | None = None,
     ) -> None:
         self.threshold = threshold
+        self.small_story_margin = small_story_margin
         self.merge_threshold = merge_threshold
         self.window = window
         self.index_terms = index_terms
@@ -487,15 +492,21 @@ class StoryClusterer:
         candidates = store.candidates(self._rarest(vector), horizon, self.max_candidates)
         if candidates:
             partial = store.partial_centroids(candidates, vector.keys())
-            for story_id in candidates:
-                norm, centroid = partial[story_id]
-                score = self._cosine(vector, centroid, norm)
-                if score > best_score:
+            scored = sorted(
+                ((self._cosine(vector, partial[s][1], partial[s][0]), s) for s in candidates),
+                key=lambda pair: (-pair[0], pair[1]),
+            )
+            for score, story_id in scored:
+                if score < self.threshold:
+                    break
+                if self._clears_bar(story_id, score):
                     best, best_score = story_id, score
-        if best is None or best_score < self.threshold:
-            best, best_score = store.new_story(), 0.0
+                    break
+        fresh = best is None
+        if fresh:
+            best = store.new_story()
         assignment = Assignment(item.key, best, best_score)
-        self._join(best, bag, item, assignment, fresh=best_score < self.threshold)
+        self._join(best, bag, item, assignment, fresh=fresh)
         return assignment
 
     def story_of(self, key: object) -> int:
@@ -578,6 +589,24 @@ class StoryClusterer:
         ca, cb = self.store.centroid(a), self.store.centroid(b)
         self.store.prefetch(ca.keys() | cb.keys())
         return self._cosine(self._weighted(ca), cb)
+
+    def _bar(self, size: int) -> float:
+        """The similarity an item needs to join a story of ``size`` members.
+
+        A centroid of many members averages their wordings out, so an item telling the same
+        event is more alike to it than to any one member: a story of one headline is one
+        outlet's wording, and a single shared word can reach ``threshold`` against it. The bar
+        is ``threshold`` for a big story and ``1 + small_story_margin`` times it for a story of
+        one member, falling as the story grows."""
+        return self.threshold * (1.0 + self.small_story_margin / max(size, 1))
+
+    def _clears_bar(self, story_id: int, score: float) -> bool:
+        # Asks the story's size only when the score falls between the bars of a big story and
+        # of a one-member story: most items clear or miss every bar, and a size costs a query
+        # in the database store.
+        if score >= self._bar(1):
+            return True
+        return score >= self._bar(self.store.size(story_id))
 
     def _rarest(self, vector: dict[str, float]) -> list[str]:
         return heapq.nlargest(self.index_terms, vector, key=vector.__getitem__)
