@@ -110,6 +110,43 @@ def test_the_merge_pass_joins_stories_that_grew_alike():
     assert merged
 
 
+VALDMOOR_STRIKE = [
+    "Port workers strike in Valdmoor over pension reform plans",
+    "Valdmoor dock strike strands container ships",
+    "Container ships wait at anchor as Valdmoor dockworkers walk out",
+    "Pension row: Valdmoor port shut by 24-hour strike",
+    "Unions threaten more Valdmoor port stoppages",
+]
+
+
+def test_a_one_headline_story_does_not_take_an_item_sharing_only_its_place_name():
+    titles = [VALDMOOR_STRIKE[0], "Valdmoor flower show draws record crowds"]
+    items = [item(n, title, hours=n) for n, title in enumerate(titles)]
+    clusterer = StoryClusterer()
+    strike, flowers = (clusterer.add(i) for i in items)
+    assert flowers.story != strike.story
+    # Under one bar for every story (the clusterer before the bar rose for small stories), the
+    # shared name alone was enough: the flower show joined the strike.
+    single_bar = StoryClusterer(small_story_margin=0.0)
+    strike, flowers = (single_bar.add(i) for i in items)
+    assert flowers.story == strike.story
+    assert single_bar.threshold <= flowers.score < clusterer.threshold * 2
+
+
+def test_a_grown_story_takes_a_report_that_a_one_headline_story_would_not():
+    report = "Shipping lines divert cargo as strike drags on"
+    clusterer = StoryClusterer()
+    first = [clusterer.add(item(n, t, hours=n)) for n, t in enumerate(VALDMOOR_STRIKE)]
+    late = clusterer.add(item("late", report, hours=6))
+    assert late.story == first[0].story
+    # It clears the bar of a five-member story, not that of a one-member one.
+    bar_of_one = clusterer.threshold * (1 + clusterer.small_story_margin)
+    assert clusterer.threshold <= late.score < bar_of_one
+    alone = StoryClusterer()
+    seed = alone.add(item(0, VALDMOOR_STRIKE[0]))
+    assert alone.add(item("late", report, hours=6)).story != seed.story
+
+
 def test_names_and_numbers_weigh_more_than_common_words_in_a_sentence_case_title():
     bag = terms("Strike closes port of Antwerp for 24 hours")
     assert bag["antwerp"] > bag["port"]
