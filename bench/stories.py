@@ -1,6 +1,6 @@
 """Story clustering against real labelled stories, and against a plain baseline in the same run.
 
-    uv run python bench/stories.py [--corpus PATH] [--repeat 3] [--cv 3]
+    uv run python bench/stories.py [--corpus PATH] [--repeat 3] [--cv 3] [--confusion]
 
 The corpus is ../shared/corpus/story-clusters/ (2,169 real headlines from 1,034 sources in 33
 stories, one aggregator's grouping). Ours runs with its defaults: nothing is tuned per window.
@@ -141,11 +141,41 @@ def cross_validate(items, gold, seeds: int) -> None:
     print(f"choices: {dict(chosen)}; per-parameter upper median {medians}")
 
 
+def confusion(items: list[StoryItem], labels: list, gold: list[str], least: int = 2) -> None:
+    """Where the clusterer loses: each story it made that holds ``least`` or more headlines of
+    a second labelled story (precision), and each labelled story it split into parts of
+    ``least`` or more (recall). A labelled story is named by its first headline."""
+    name: dict[str, str] = {}
+    for item, g in zip(items, gold, strict=True):
+        name.setdefault(g, item.title[:60])
+    made: dict[object, Counter] = {}
+    split: dict[str, Counter] = {}
+    for label, g in zip(labels, gold, strict=True):
+        made.setdefault(label, Counter())[g] += 1
+        split.setdefault(g, Counter())[label] += 1
+    print("\nmerged: stories holding two or more labelled stories (largest first)")
+    for parts in sorted(made.values(), key=Counter.total, reverse=True):
+        shown = [(g, n) for g, n in parts.most_common() if n >= least]
+        if len(shown) > 1:
+            print(
+                f"  {parts.total():4d} headlines: "
+                + "; ".join(f"{n} {name[g]!r}" for g, n in shown)
+            )
+    print("\nsplit: labelled stories in two or more stories (largest first)")
+    for g, parts in sorted(split.items(), key=lambda kv: -kv[1].total()):
+        sizes = [n for _, n in parts.most_common()]
+        if sum(1 for n in sizes if n >= least) > 1:
+            print(f"  {parts.total():4d} {name[g]!r}: parts {sizes}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cv", type=int, default=0, metavar="SEEDS", help="cross-validate")
+    parser.add_argument(
+        "--confusion", action="store_true", help="print which stories were merged and split"
+    )
     args = parser.parse_args()
     items, gold = load(args.corpus)
     print(f"{len(items)} headlines, {len(set(gold))} labelled stories\n")
@@ -171,6 +201,8 @@ def main() -> int:
     )
     verdict = "PASS" if ours_score.f1 >= TARGET_F1 else "FAIL"
     print(f"{verdict}: B-cubed F1 {ours_score.f1:.3f} (target >= {TARGET_F1})")
+    if args.confusion:
+        confusion(items, ours, gold)
     if args.cv:
         cross_validate(items, gold, args.cv)
     return 0
