@@ -93,6 +93,45 @@ def test_the_database_store_makes_the_same_decisions_as_the_memory_store(monkeyp
     assert in_db[0].story == in_db[1].story != in_db[2].story
 
 
+# Headlines only: a strike told five times, a later report on it, and a flower show that
+# shares only the town's name with the strike's first report.
+STRIKE_TITLES = [
+    ("Port workers strike in Valdmoor over pension reform plans", 0),
+    ("Valdmoor dock strike strands container ships", 1),
+    ("Container ships wait at anchor as Valdmoor dockworkers walk out", 2),
+    ("Pension row: Valdmoor port shut by 24-hour strike", 3),
+    ("Unions threaten more Valdmoor port stoppages", 4),
+    ("Shipping lines divert cargo as strike drags on", 5),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "stream",
+    [STRIKE_TITLES, [STRIKE_TITLES[0], ("Valdmoor flower show draws record crowds", 1)]],
+    ids=["grown-story-takes-report", "one-headline-story-refuses-shared-name"],
+)
+def test_the_database_store_reads_a_story_size_to_decide_as_the_memory_store(stream):
+    # Each stream ends with an item scoring between the bar of a big story and that of a
+    # one-member story (tests/test_story_clustering.py checks the scores), so the decision
+    # needs the candidate's size from the store.
+    memory = StoryClusterer()
+    in_memory = [
+        memory.add(StoryItem(key=n, title=t, published=T0 + timedelta(hours=h)))
+        for n, (t, h) in enumerate(stream)
+    ]
+    db = StoryClusterer(store=DatabaseStore(Frequencies()))
+    in_db = [db.add(assignment.item_of(article(t, "", h))) for t, h in stream]
+
+    def with_the_first(run):
+        return [a.story == run[0].story for a in run]
+
+    assert with_the_first(in_memory) == with_the_first(in_db)
+    assert [round(a.score, 9) for a in in_memory] == [round(a.score, 9) for a in in_db]
+    # The report joins the grown story; the flower show starts its own.
+    assert with_the_first(in_db)[-1] == (len(stream) > 2)
+
+
 @pytest.mark.django_db
 def test_candidates_come_from_the_term_index_inside_the_window_only():
     rows = [article(t, x, h) for t, x, h in FERRY_ITEMS[:1]]
