@@ -492,15 +492,16 @@ class StoryClusterer:
         candidates = store.candidates(self._rarest(vector), horizon, self.max_candidates)
         if candidates:
             partial = store.partial_centroids(candidates, vector.keys())
-            scored = sorted(
-                ((self._cosine(vector, partial[s][1], partial[s][0]), s) for s in candidates),
-                key=lambda pair: (-pair[0], pair[1]),
-            )
-            for score, story_id in scored:
-                if score < self.threshold:
-                    break
-                if self._clears_bar(story_id, score):
-                    best, best_score = story_id, score
+            scored = []
+            for story_id in candidates:
+                norm, centroid = partial[story_id]
+                score = self._cosine(vector, centroid, norm)
+                if score >= self.threshold:
+                    scored.append((-score, story_id))
+            # Most alike first (ties by id, so both stores pick the same story).
+            for negative, story_id in sorted(scored):
+                if self._clears_bar(story_id, -negative):
+                    best, best_score = story_id, -negative
                     break
         fresh = best is None
         if fresh:
