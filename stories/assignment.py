@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from articles.models import Article
+from stories import editing
 from stories.clustering import Assignment, StoryClusterer, StoryItem
 from stories.dbstore import DatabaseStore, Frequencies
 from stories.models import StoryMembership
@@ -130,6 +131,28 @@ def assign_quietly(article_id: int) -> Assignment | None:
     except Exception:
         log.exception("story assignment failed for article %s; the sweep will retry", article_id)
         return None
+
+
+def redate(article: Article) -> bool:
+    """Give a placed article's membership its date again, where an extraction moved it (a
+    corrected page date). The membership carries the date for the story page's order; the
+    story's dates and its lead (the earliest full member, unless an editor chose) follow, and
+    listeners hear which article moved. Returns whether anything changed."""
+    stale = StoryMembership.objects.filter(article_id=article.pk).exclude(
+        published_at=article.published_at
+    )
+    # Looked at before taking the lock: nearly every extraction has nothing to move.
+    if not stale.exists():
+        return False
+    with transaction.atomic():
+        lock()
+        story_id = stale.values_list("story_id", flat=True).first()
+        if story_id is None:
+            return False
+        stale.update(published_at=article.published_at)
+        leads = editing.refresh(story_id)
+        announce([story_id], moved=[article.pk], leads=leads)
+    return True
 
 
 def unassigned(now=None):

@@ -1,11 +1,15 @@
 """Stories listen to ingestion: each extracted article (or exact duplicate) is placed in a
 story as soon as its extraction is stored. ``articles`` knows nothing of this."""
 
+import logging
+
 from django.dispatch import receiver
 
 from articles.models import Article
 from articles.signals import article_extracted
 from stories import assignment
+
+log = logging.getLogger(__name__)
 
 
 @receiver(article_extracted)
@@ -14,3 +18,13 @@ def place_in_story(sender, article: Article, **kwargs) -> None:
     # article its tags. A missed article is found by the sweep (stories.tasks.sweep).
     if article.status in assignment.ASSIGNABLE:
         assignment.assign_quietly(article.pk)
+        redate_quietly(article)
+
+
+def redate_quietly(article: Article) -> None:
+    """A re-extraction may have moved a placed article's date (``assignment.redate``); like
+    placing, a failure here is logged and costs the article nothing else."""
+    try:
+        assignment.redate(article)
+    except Exception:
+        log.exception("could not move article %s's date in its story", article.pk)

@@ -605,6 +605,26 @@ def _create_links(article: Article, links: dict[int, Link]) -> None:
         )
 
 
+@transaction.atomic
+def redate_links(article: Article) -> set[int]:
+    """Give the article's links its date again, where an extraction moved it (a page whose
+    date was corrected, a date found on the page that the feed lacked). Links carry the date
+    because a topic page is one range of their index, newest first; a stale copy would list
+    the article in the wrong place and fold its story by the wrong earliest member. Returns
+    the topics whose pages changed."""
+    moved = ArticleTag.objects.filter(article=article).exclude(published_at=article.published_at)
+    topics = set(moved.values_list("tag_id", flat=True))
+    if not topics:
+        return set()
+    lock_tags(topics)
+    ArticleTag.objects.filter(article=article, tag_id__in=topics).update(
+        published_at=article.published_at
+    )
+    folding.refold_articles([article.pk], topics)
+    Tag.objects.filter(pk__in=topics).update(content_changed_at=timezone.now())
+    return topics
+
+
 def lock_tags(tag_ids) -> None:
     """Lock the count rows this transaction will change, always in id order.
 

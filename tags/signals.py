@@ -17,7 +17,7 @@ from articles.signals import (
 from stories.models import StoryMembership
 from stories.signals import story_changed
 from tags import folding, freshness
-from tags.linking import rules_changed, sync_visibility, tag_article
+from tags.linking import redate_links, rules_changed, sync_visibility, tag_article
 from tags.models import Alias, ArticleTag, Exclusion, Tag, TagDecision
 
 
@@ -56,6 +56,7 @@ def rules_edited(sender, **kwargs) -> None:
 def place_extracted_article(sender, article: Article, **kwargs) -> None:
     """Ingestion stored an extraction: tag the article (or hide the links of one that is not
     visible), then mark it tagged. An error here leaves it extracted-not-tagged for the sweep."""
+    redate_links(article)  # a re-extraction may have moved its date
     if article.is_visible:
         tag_article(article)  # which also shows any links an earlier failure hid
     else:
