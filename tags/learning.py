@@ -304,21 +304,22 @@ class TopicModel:
         contributions = weights[hit] * values[at[hit]]
         positive = contributions > 0
         hit, contributions = hit[positive], contributions[positive]
-        cols, terms = cols[hit], terms[hit]
         # By topic, then largest first; a column's terms are in term order, which a stable
         # sort keeps for ties.
-        order = np.lexsort((-contributions, cols))
-        cols, terms, contributions = cols[order], terms[order], contributions[order]
-        first = np.ones(len(cols), dtype=bool)
-        np.not_equal(cols[1:], cols[:-1], out=first[1:])
-        starts_at = np.flatnonzero(first)
-        top = np.arange(len(cols)) - np.repeat(starts_at, np.diff(np.append(starts_at, len(cols))))
-        top = top < n
+        ranked = np.lexsort((-contributions, cols[hit]))
+        order, ordered_cols = hit[ranked], cols[hit[ranked]]
+        # The first n of each topic (hundreds of an article's terms weigh towards its topics).
+        first = np.ones(len(order), dtype=bool)
+        np.not_equal(ordered_cols[1:], ordered_cols[:-1], out=first[1:])
+        group = np.flatnonzero(first)
+        rank = np.arange(len(order)) - np.repeat(group, np.diff(group, append=len(order)))
+        top = ranked[rank < n]
+        rounded = np.round(contributions[top].astype(np.float64), 4).tolist()
         found: dict[str, list[tuple[str, float]]] = {}
         names, topics = self.terms, self.topics
-        # Rounded and converted as arrays: a Python step per term was most of explaining.
-        rounded = np.round(contributions[top].astype(np.float64), 4).tolist()
-        for col, term, weight in zip(cols[top].tolist(), terms[top].tolist(), rounded, strict=True):
+        for col, term, weight in zip(
+            cols[hit[top]].tolist(), terms[hit[top]].tolist(), rounded, strict=True
+        ):
             found.setdefault(topics[col], []).append((names[term], weight))
         return {topic: tuple(picked) for topic, picked in found.items()}
 
