@@ -429,16 +429,17 @@ def plan(
     # lead to anything but a drop: with a thousand topics, deciding the rest one by one was
     # most of the cost of an article.
     above = served.tag_ids[np.flatnonzero(probs >= served.floors)].tolist()
-    column = served.column
+    column, act, strong, weak = served.column, combining.act, combining.STRONG, combining.WEAK
     explained: dict[int, str] = {}
     for tag_id in sorted(by_tag.keys() | set(above)):
         topic = topics[tag_id]
         match = by_tag.get(tag_id)
         col = column.get(tag_id)
         probability = None if col is None else float(probs[col])
-        state = None if match is None else match_state(match)
+        # match_state(), inline: this runs for every matched topic of every article.
+        state = None if match is None else strong if getattr(match, "strong", True) else weak
         # The action alone (``combining.act``); the reason is built only for review items.
-        action, by = combining.act(
+        action, by = act(
             topic.mode, state, probability, topic.publish_at, topic.review_at, topic.veto_at
         )
         if action == PUBLISH:
