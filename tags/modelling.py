@@ -429,25 +429,22 @@ def plan(
     # lead to anything but a drop: with a thousand topics, deciding the rest one by one was
     # most of the cost of an article.
     above = served.tag_ids[np.flatnonzero(probs >= served.floors)].tolist()
-    column, act, strong, weak = served.column, combining.act, combining.STRONG, combining.WEAK
-    explained: dict[int, str] = {}
+    levels, act, strong, weak = served.levels, combining.act, combining.STRONG, combining.WEAK
+    explained: dict[int, int] = {}  # tag id -> model column
     for tag_id in sorted(by_tag.keys() | set(above)):
-        topic = topics[tag_id]
+        mode, publish_at, review_at, veto_at, col = levels[tag_id]
         match = by_tag.get(tag_id)
-        col = column.get(tag_id)
-        probability = None if col is None else float(probs[col])
+        probability = None if col < 0 else float(probs[col])
         # match_state(), inline: this runs for every matched topic of every article.
         state = None if match is None else strong if getattr(match, "strong", True) else weak
         # The action alone (``combining.act``); the reason is built only for review items.
-        action, by = act(
-            topic.mode, state, probability, topic.publish_at, topic.review_at, topic.veto_at
-        )
+        action, by = act(mode, state, probability, publish_at, review_at, veto_at)
         if action == PUBLISH:
             if by == "rule" and match is not None:
                 kept.append(match)
             else:
                 result.model_links[tag_id] = (round(float(probability or 0), 4), {})
-                explained[tag_id] = topic.slug
+                explained[tag_id] = col
         elif action == WEAK and match is not None:
             if state == combining.STRONG and probability is not None:
                 # The model overruled a strong match: kept whole, to be explained as vetoed.
@@ -456,22 +453,21 @@ def plan(
             kept.append(match)
         elif action == REVIEW:
             reason = combining.decide(
-                topic.mode,
+                mode,
                 state,
                 probability,
-                publish_at=topic.publish_at,
-                review_at=topic.review_at,
-                veto_at=topic.veto_at,
+                publish_at=publish_at,
+                review_at=review_at,
+                veto_at=veto_at,
             ).reason
             result.reviews[tag_id] = (float(probability or 0), {}, reason)
-            explained[tag_id] = topic.slug
+            explained[tag_id] = col
     # The terms that weighed most, only for what an editor will see explained: computing them
     # for every candidate topic was most of the model's cost with many topics.
     if explained:
-        cols = sorted({column[tag_id] for tag_id in explained})
-        terms = model.explain_columns(idx, values, cols, TOP_TERMS)
-        for tag_id, slug in explained.items():
-            found = dict(terms.get(slug, ()))
+        terms = model.explain_columns(idx, values, sorted(set(explained.values())), TOP_TERMS)
+        for tag_id, col in explained.items():
+            found = dict(terms.get(model.topics[col], ()))
             if tag_id in result.model_links:
                 result.model_links[tag_id] = (result.model_links[tag_id][0], found)
             else:
@@ -484,8 +480,9 @@ def plan(
 class Served:
     """What ``plan`` needs to read one model's probabilities for a settings map."""
 
-    # tag id -> the topic's column in the model (topics the model has).
-    column: dict[int, int]
+    # tag id -> (mode, publish level, review level, veto level, column in the model or -1):
+    # one lookup a candidate topic rather than its settings' attributes one by one.
+    levels: dict[int, tuple[str, float, float, float, int]]
     # Per model column: the topic's tag id, and the probability from which the model alone
     # can publish it or send it to review (+inf: not a topic of the map).
     tag_ids: np.ndarray
@@ -507,7 +504,10 @@ class TopicSettingsMap(dict):
         cached = self.__dict__.get("_served")
         if cached is None or cached[0] is not model:
             index = {slug: col for col, slug in enumerate(model.topics)}
-            column = {tag_id: index[t.slug] for tag_id, t in self.items() if t.slug in index}
+            levels = {
+                tag_id: (t.mode, t.publish_at, t.review_at, t.veto_at, index.get(t.slug, -1))
+                for tag_id, t in self.items()
+            }
             tag_ids = np.zeros(len(model.topics), np.int64)
             floors = np.full(len(model.topics), np.inf)
             for slug, tag_id in self.by_slug.items():
@@ -515,7 +515,7 @@ class TopicSettingsMap(dict):
                     topic = self[tag_id]
                     tag_ids[index[slug]] = tag_id
                     floors[index[slug]] = min(topic.review_at, topic.publish_at)
-            cached = self.__dict__["_served"] = (model, Served(column, tag_ids, floors))
+            cached = self.__dict__["_served"] = (model, Served(levels, tag_ids, floors))
         return cached[1]
 
 
