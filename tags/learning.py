@@ -285,9 +285,9 @@ class TopicModel:
         per topic its positive contributions, largest first (ties in term order), rounded to 4
         places.
 
-        From the topics' columns of the coefficients (kept by topic too): a few topics are
-        explained an article, and picking theirs out of all ~25,000 coefficients the article
-        touches cost more than the rest of the model's work."""
+        From the topics' own columns of the coefficients (kept by topic too), so that scoring
+        keeps nothing per coefficient for it: the worker explains only the few topics it links
+        or sends to review."""
         if n <= 0 or not len(idx) or not len(columns):
             return {}
         indptr, rows, data = self._coef_csc.indptr, self._coef_csc.indices, self._coef_csc.data

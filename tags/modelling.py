@@ -428,6 +428,7 @@ def plan(
     # Only a topic the rules matched or the model scored at or above its own lowest level can
     # lead to anything but a drop: with a thousand topics, deciding the rest one by one was
     # most of the cost of an article.
+    # (float32 probabilities against float64 levels: compared in float64, as ``act`` does.)
     above = served.tag_ids[np.flatnonzero(probs >= served.floors)].tolist()
     levels, act, strong, weak = served.levels, combining.act, combining.STRONG, combining.WEAK
     explained: dict[int, int] = {}  # tag id -> model column
