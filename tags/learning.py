@@ -28,6 +28,7 @@ import re
 import unicodedata
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,8 +88,6 @@ class Scored:
     idx: np.ndarray
     values: np.ndarray
     probabilities: dict[str, float]
-    # What ``TopicModel.contributions`` returned, kept for ``explain``.
-    parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,9 @@ class TopicModel:
         self.coef = sparse.csr_matrix(self.coef, dtype=np.float32)
         self.idf = np.asarray(self.idf, dtype=np.float32)
         self.intercept = np.asarray(self.intercept, dtype=np.float32)
-        self._coef_csc: sparse.csc_matrix | None = None
+        # By topic too, for explaining one topic without touching the others' coefficients.
+        self._coef_csc = self.coef.tocsc()
+        self._coef_csc.sort_indices()
 
     def __contains__(self, topic: str) -> bool:
         return topic in self._index
@@ -174,14 +175,20 @@ class TopicModel:
     def features(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
         """One document's TF-IDF vector as (term indices, weights), as scikit-learn computes it
         (sublinear tf, smoothed idf, unit length) without its per-call overhead."""
-        terms = analyze(doc, self.options.ngram_max)
+        # Counted first (in C), so the vocabulary is looked up once per distinct word.
+        counted = Counter(analyze(doc, self.options.ngram_max))
         found = np.fromiter(
-            map(self._vocabulary.get, terms, itertools.repeat(-1)), dtype=np.int64, count=len(terms)
+            map(self._vocabulary.get, counted, itertools.repeat(-1)),
+            dtype=np.int64,
+            count=len(counted),
         )
-        found = found[found >= 0]
-        if not len(found):
+        counts = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
+        known = found >= 0
+        if not known.any():
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        idx, counts = np.unique(found, return_counts=True)
+        found, counts = found[known], counts[known]
+        order = np.argsort(found)
+        idx, counts = found[order], counts[order]
         values = (1.0 + np.log(counts, dtype=np.float32)) * self.idf[idx]
         values /= np.sqrt(np.dot(values, values))
         return idx, values
@@ -201,28 +208,25 @@ class TopicModel:
         return 1.0 / (1.0 + np.exp(-logits))
 
     def logits(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """One document's log-odds per topic: its terms' rows of the coefficients, summed."""
-        return self._logits(self.contributions(idx, values))
-
-    def _logits(self, parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        _, cols, contributions = parts
-        summed = np.bincount(cols, weights=contributions, minlength=len(self.topics))
+        """One document's log-odds per topic (float32): its terms' rows of the coefficients,
+        each product in float32, summed per topic in float64 in term order. Plain numpy on the
+        arrays: scipy's per-call checks cost more than the arithmetic for one article, and its
+        float32 sums would round differently from the probabilities the levels were set on."""
+        if not len(idx):
+            return np.zeros(len(self.topics), np.float32) + self.intercept
+        indptr = self.coef.indptr
+        starts, ends = indptr[idx].tolist(), indptr[idx + 1].tolist()
+        # The rows are contiguous runs: copying slices is cheaper than gathering by offsets.
+        data, indices = self.coef.data, self.coef.indices
+        weights = np.concatenate([data[a:b] for a, b in zip(starts, ends, strict=True)])
+        cols = np.concatenate([indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        weights *= np.repeat(values, np.subtract(ends, starts))
+        summed = np.bincount(cols, weights=weights, minlength=len(self.topics))
         return summed.astype(np.float32) + self.intercept
 
-    def contributions(
-        self, idx: np.ndarray, values: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every stored coefficient of the document's terms as (position in ``idx``, topic,
-        contribution to the log-odds). Plain numpy gathers: scipy's per-call checks cost more
-        than the arithmetic for one article."""
-        indptr = self.coef.indptr
-        starts = indptr[idx]
-        lengths = indptr[idx + 1] - starts
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-        rows = np.repeat(np.arange(len(idx)), lengths)
-        weights = self.coef.data[offsets] * np.repeat(values, lengths)
-        return rows, self.coef.indices[offsets].astype(np.int64), weights
+    def article_probabilities(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """One document's probability per topic (float32), from ``features``."""
+        return 1.0 / (1.0 + np.exp(-self.logits(idx, values)))
 
     def predict(
         self,
@@ -256,8 +260,7 @@ class TopicModel:
         ``include`` whatever it is), without terms: the worker decides first, then
         ``explain``s only the links and review items it makes."""
         idx, values = self.features(document(title, summary, text))
-        parts = self.contributions(idx, values)
-        probs = 1.0 / (1.0 + np.exp(-self._logits(parts)))
+        probs = self.article_probabilities(idx, values)
         wanted = probs >= min_probability
         wanted[[self._index[t] for t in include if t in self._index]] = True
         keep = np.flatnonzero(wanted)
@@ -265,81 +268,60 @@ class TopicModel:
             idx,
             values,
             {self.topics[t]: float(p) for t, p in zip(keep, probs[keep], strict=True)},
-            parts,
         )
 
     def explain(
         self, scored: Scored, topics: Iterable[str], n: int = 5
     ) -> dict[str, tuple[tuple[str, float], ...]]:
         """The ``n`` terms that weighed most towards each of ``topics`` in a scored article."""
-        cols = np.asarray(sorted(self._index[t] for t in topics if t in self._index), np.int64)
-        found = self.top_terms_many(scored.idx, scored.values, cols, n, scored.parts)
-        return {self.topics[col]: terms for col, terms in found.items()}
+        return self.explain_columns(
+            scored.idx, scored.values, sorted(self._index[t] for t in topics if t in self._index), n
+        )
 
-    def top_terms_many(
-        self,
-        idx: np.ndarray,
-        values: np.ndarray,
-        topics: np.ndarray,
-        n: int = 5,
-        parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    ) -> dict[int, tuple[tuple[str, float], ...]]:
-        """``top_terms`` for several topics at once, from the document's coefficients
-        (``parts``: what ``contributions`` returned for it, when already computed)."""
-        if n <= 0 or not len(idx) or not len(topics):
+    def explain_columns(
+        self, idx: np.ndarray, values: np.ndarray, columns: Sequence[int], n: int = 5
+    ) -> dict[str, tuple[tuple[str, float], ...]]:
+        """``explain`` by topic columns (ascending, distinct), for a document from ``features``:
+        per topic its positive contributions, largest first (ties in term order), rounded to 4
+        places.
+
+        From the topics' own columns of the coefficients (kept by topic too), so that scoring
+        keeps nothing per coefficient for it: the worker explains only the few topics it links
+        or sends to review."""
+        if n <= 0 or not len(idx) or not len(columns):
             return {}
-        rows, cols, contributions = parts if parts is not None else self.contributions(idx, values)
-        wanted = np.zeros(len(self.topics), dtype=bool)
-        wanted[topics] = True
-        # The wanted topics' entries first, then only those filtered further: a handful of
-        # topics hold a few hundred of an article's ~25,000 coefficients, and masking and
-        # copying all of them three times was most of explaining.
-        picked = np.flatnonzero(wanted[cols])
-        picked = picked[contributions[picked] > 0]
-        cols, rows, contributions = cols[picked], rows[picked], contributions[picked]
-        order = np.lexsort((-contributions, cols))
-        cols, rows, contributions = cols[order], rows[order], contributions[order]
-        # Rank of each entry within its topic; keep the first n of each.
-        first = np.ones(len(cols), dtype=bool)
-        np.not_equal(cols[1:], cols[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        sizes = np.diff(np.append(starts, len(cols)))
-        top = np.arange(len(cols)) - np.repeat(starts, sizes) < n
-        result: dict[int, list[tuple[str, float]]] = {}
-        terms = self.terms
-        # Rounded and converted as arrays: a Python step per term was most of explaining.
-        weights = np.round(contributions[top].astype(np.float64), 4)
+        indptr, rows, data = self._coef_csc.indptr, self._coef_csc.indices, self._coef_csc.data
+        starts, ends = indptr[columns].tolist(), indptr[np.add(columns, 1)].tolist()
+        terms = np.concatenate([rows[a:b] for a, b in zip(starts, ends, strict=True)])
+        weights = np.concatenate([data[a:b] for a, b in zip(starts, ends, strict=True)])
+        cols = np.repeat(np.asarray(columns), np.subtract(ends, starts))
+        # Where each of the columns' terms is in the document (-1: absent).
+        position = np.full(len(self.terms), -1, np.int64)
+        position[idx] = np.arange(len(idx))
+        at = position[terms]
+        hit = np.flatnonzero(at >= 0)
+        # The same float32 products as ``logits``.
+        contributions = weights[hit] * values[at[hit]]
+        positive = contributions > 0
+        hit, contributions = hit[positive], contributions[positive]
+        # By topic, then largest first; a column's terms are in term order, which a stable
+        # sort keeps for ties.
+        ranked = np.lexsort((-contributions, cols[hit]))
+        order, ordered_cols = hit[ranked], cols[hit[ranked]]
+        # The first n of each topic (hundreds of an article's terms weigh towards its topics).
+        first = np.ones(len(order), dtype=bool)
+        np.not_equal(ordered_cols[1:], ordered_cols[:-1], out=first[1:])
+        group = np.flatnonzero(first)
+        rank = np.arange(len(order)) - np.repeat(group, np.diff(group, append=len(order)))
+        top = ranked[rank < n]
+        rounded = np.round(contributions[top].astype(np.float64), 4).tolist()
+        found: dict[str, list[tuple[str, float]]] = {}
+        names, topics = self.terms, self.topics
         for col, term, weight in zip(
-            cols[top].tolist(), idx[rows[top]].tolist(), weights.tolist(), strict=True
+            cols[hit[top]].tolist(), terms[hit[top]].tolist(), rounded, strict=True
         ):
-            result.setdefault(col, []).append((terms[term], weight))
-        return {topic: tuple(picked) for topic, picked in result.items()}
-
-    def top_terms(
-        self, idx: np.ndarray, values: np.ndarray, topic: int, n: int = 5
-    ) -> tuple[tuple[str, float], ...]:
-        """The ``n`` terms of one document (from ``features``) adding most to a topic's odds."""
-        if n <= 0 or not len(idx):
-            return ()
-        if self._coef_csc is None:
-            self._coef_csc = self.coef.tocsc()
-            self._coef_csc.sort_indices()
-        lo, hi = self._coef_csc.indptr[topic], self._coef_csc.indptr[topic + 1]
-        rows, weights = self._coef_csc.indices[lo:hi], self._coef_csc.data[lo:hi]
-        if not len(rows):
-            return ()
-        pos = np.minimum(np.searchsorted(rows, idx), len(rows) - 1)
-        hit = rows[pos] == idx
-        contributions = values[hit] * weights[pos[hit]]
-        terms = idx[hit]
-        best = np.argsort(-contributions)[:n]
-        found = [
-            (self.terms[int(terms[k])], float(contributions[k]))
-            for k in best
-            if contributions[k] > 0
-        ]
-        found.sort(key=lambda tw: -tw[1])
-        return tuple((term, round(w, 4)) for term, w in found[:n])
+            found.setdefault(topics[col], []).append((names[term], weight))
+        return {topic: tuple(picked) for topic, picked in found.items()}
 
     # --- storing -------------------------------------------------------------------------------
 
@@ -438,7 +420,8 @@ class TopicModel:
     def nbytes(self) -> int:
         """Memory held by the model's arrays and vocabulary (an estimate for the vocabulary)."""
         arrays = self.idf.nbytes + self.intercept.nbytes
-        arrays += self.coef.data.nbytes + self.coef.indices.nbytes + self.coef.indptr.nbytes
+        for coef in (self.coef, self._coef_csc):
+            arrays += coef.data.nbytes + coef.indices.nbytes + coef.indptr.nbytes
         # A vocabulary entry: the str object, its dict slot and the int it maps to.
         vocab = sum(49 + len(t) for t in self.terms) + len(self.terms) * (8 * 3 + 28)
         return arrays + vocab

@@ -13,7 +13,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -410,70 +410,65 @@ def plan(
     """Combine the rules' matches with the model for every topic not on rules alone."""
     if model is None or not topics:
         return Plan(matches)
-    by_tag = {m.tag_id: m for m in matches}
-    # Below the lowest review level only a rule match can need the model (to veto it), so
-    # only those topics' low probabilities are worth keeping.
-    lowest = _lowest_level(topics)
-    # From the matches, not the topics: nothing here may cost a step per topic.
-    matched = [topics[m.tag_id].slug for m in matches if m.tag_id in topics]
-    scored = model.score(
-        title=title, summary=summary, text=text, min_probability=lowest, include=matched
-    )
-    probabilities = scored.probabilities
-    kept = [m for m in matches if m.tag_id not in topics]
+    if not isinstance(topics, TopicSettingsMap):
+        topics = TopicSettingsMap(topics)
+    served = topics.served_by(model)
+    # The article is vectorised once and every topic scored in one pass over its terms'
+    # coefficients; only the candidates below are ever turned into Python floats.
+    idx, values = model.features(learning.document(title, summary, text))
+    probs = model.article_probabilities(idx, values)
+    kept: list[TagMatch] = []
+    by_tag: dict[int, TagMatch] = {}
+    for match in matches:
+        if match.tag_id in topics:
+            by_tag[match.tag_id] = match
+        else:
+            kept.append(match)
     result = Plan(kept)
-    explained: dict[int, str] = {}
-    # Only a topic the rules matched or the model scored at or above the lowest review level
-    # can lead to anything but a drop: with a thousand topics, deciding the rest one by one
-    # was most of the cost of an article.
-    by_slug = _tag_ids_by_slug(topics)
-    candidates = sorted(
-        {m.tag_id for m in matches if m.tag_id in topics}
-        | {by_slug[slug] for slug in probabilities if slug in by_slug}
-    )
-    for tag_id in candidates:
-        topic = topics[tag_id]
+    # Only a topic the rules matched or the model scored at or above its own lowest level can
+    # lead to anything but a drop: with a thousand topics, deciding the rest one by one was
+    # most of the cost of an article.
+    # (float32 probabilities against float64 levels: compared in float64, as ``act`` does.)
+    above = served.tag_ids[np.flatnonzero(probs >= served.floors)].tolist()
+    levels, act, strong, weak = served.levels, combining.act, combining.STRONG, combining.WEAK
+    explained: dict[int, int] = {}  # tag id -> model column
+    for tag_id in sorted(by_tag.keys() | set(above)):
+        mode, publish_at, review_at, veto_at, col = levels[tag_id]
         match = by_tag.get(tag_id)
-        probability = None
-        if topic.slug in model:
-            probability = probabilities.get(topic.slug, 0.0)
-        state = match_state(match) if match else None
+        probability = None if col < 0 else float(probs[col])
+        # match_state(), inline: this runs for every matched topic of every article.
+        state = None if match is None else strong if getattr(match, "strong", True) else weak
         # The action alone (``combining.act``); the reason is built only for review items.
-        action, by = combining.act(
-            topic.mode, state, probability, topic.publish_at, topic.review_at, topic.veto_at
-        )
+        action, by = act(mode, state, probability, publish_at, review_at, veto_at)
         if action == PUBLISH:
             if by == "rule" and match is not None:
                 kept.append(match)
             else:
                 result.model_links[tag_id] = (round(float(probability or 0), 4), {})
-                explained[tag_id] = topic.slug
+                explained[tag_id] = col
         elif action == WEAK and match is not None:
             if state == combining.STRONG and probability is not None:
                 # The model overruled a strong match: kept whole, to be explained as vetoed.
-                kept.append(match)
                 result.vetoes[tag_id] = round(float(probability), 4)
-            else:
-                weak = _as_weak(match)
-                if weak is not None:
-                    kept.append(weak)
+            # Otherwise the rules already found it weak: recorded as it is.
+            kept.append(match)
         elif action == REVIEW:
             reason = combining.decide(
-                topic.mode,
+                mode,
                 state,
                 probability,
-                publish_at=topic.publish_at,
-                review_at=topic.review_at,
-                veto_at=topic.veto_at,
+                publish_at=publish_at,
+                review_at=review_at,
+                veto_at=veto_at,
             ).reason
             result.reviews[tag_id] = (float(probability or 0), {}, reason)
-            explained[tag_id] = topic.slug
+            explained[tag_id] = col
     # The terms that weighed most, only for what an editor will see explained: computing them
     # for every candidate topic was most of the model's cost with many topics.
     if explained:
-        terms = model.explain(scored, explained.values(), TOP_TERMS)
-        for tag_id, slug in explained.items():
-            found = dict(terms.get(slug, ()))
+        terms = model.explain_columns(idx, values, sorted(set(explained.values())), TOP_TERMS)
+        for tag_id, col in explained.items():
+            found = dict(terms.get(model.topics[col], ()))
             if tag_id in result.model_links:
                 result.model_links[tag_id] = (result.model_links[tag_id][0], found)
             else:
@@ -482,47 +477,47 @@ def plan(
     return result
 
 
-def _tag_ids_by_slug(topics: dict[int, TopicSettings]) -> dict[str, int]:
-    """slug -> tag id, kept with the settings dict (built once per rules version)."""
-    if isinstance(topics, TopicSettingsMap):
-        return topics.by_slug
-    return {t.slug: tag_id for tag_id, t in topics.items()}
+@dataclass(frozen=True)
+class Served:
+    """What ``plan`` needs to read one model's probabilities for a settings map."""
 
-
-def _lowest_level(topics: dict[int, TopicSettings]) -> float:
-    if isinstance(topics, TopicSettingsMap):
-        return topics.lowest_level
-    return min(min(t.review_at, t.publish_at) for t in topics.values())
+    # tag id -> (mode, publish level, review level, veto level, column in the model or -1):
+    # one lookup a candidate topic rather than its settings' attributes one by one.
+    levels: dict[int, tuple[str, float, float, float, int]]
+    # Per model column: the topic's tag id, and the probability from which the model alone
+    # can publish it or send it to review (+inf: not a topic of the map).
+    tag_ids: np.ndarray
+    floors: np.ndarray
 
 
 class TopicSettingsMap(dict):
     """Topics that use their model, by id, with what ``plan`` needs per article worked out
-    once (the map is built once per rules version): with a thousand topics, a step per topic
-    per article was most of the model's cost. Not to be changed after it is built."""
+    once (the map is built once per rules version, and served by one model at a time): with a
+    thousand topics, a step per topic per article was most of the model's cost. Not to be
+    changed after it is built."""
 
     @functools.cached_property
     def by_slug(self) -> dict[str, int]:
         return {t.slug: tag_id for tag_id, t in self.items()}
 
-    @functools.cached_property
-    def lowest_level(self) -> float:
-        """Below this probability the model neither publishes nor sends to review for any
-        topic, so only a rule match can need it (to veto); a topic may publish below its
-        review level, so the lower of the two counts."""
-        return min(min(t.review_at, t.publish_at) for t in self.values())
-
-
-def _as_weak(match: TagMatch) -> TagMatch | None:
-    """The match recorded as weak where the matcher can say so; otherwise not linked."""
-    if type(match) is TagMatch:
-        # What replace() does, without its per-call introspection (a step per weak match).
-        m = match
-        return TagMatch(
-            m.tag_id, m.score, m.terms, m.in_title, m.vetoed_by, m.keywords_only, False, m.hits
-        )
-    if "strong" in getattr(type(match), "__dataclass_fields__", {}):
-        return replace(match, strong=False)
-    return None
+    def served_by(self, model: learning.TopicModel) -> Served:
+        """The map's topics as columns of ``model``, worked out once per model."""
+        cached = self.__dict__.get("_served")
+        if cached is None or cached[0] is not model:
+            index = {slug: col for col, slug in enumerate(model.topics)}
+            levels = {
+                tag_id: (t.mode, t.publish_at, t.review_at, t.veto_at, index.get(t.slug, -1))
+                for tag_id, t in self.items()
+            }
+            tag_ids = np.zeros(len(model.topics), np.int64)
+            floors = np.full(len(model.topics), np.inf)
+            for slug, tag_id in self.by_slug.items():
+                if slug in index:
+                    topic = self[tag_id]
+                    tag_ids[index[slug]] = tag_id
+                    floors[index[slug]] = min(topic.review_at, topic.publish_at)
+            cached = self.__dict__["_served"] = (model, Served(levels, tag_ids, floors))
+        return cached[1]
 
 
 def sync_reviews(

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from tags import combining, linking, modelling
+from tags.management.commands.trainmodels import suggested
 from tags.models import (
     ArticleTag,
     LabelledExample,
@@ -143,6 +144,53 @@ def test_trainmodels_stores_a_current_version_with_figures_per_mode(labels, topi
     assert 0.05 <= coffee["suggested_mode_publish_at"] <= 0.95
     assert "now current" in out
     assert "tides: stays on rules: 0 labelled articles, at least 10 needed" in out
+
+
+def test_trainmodels_prints_the_suggested_mode_and_levels_per_topic(labels, topics):
+    run("importlabels", str(labels), "--map", "cof=coffee", "--map", "volc=volcano")
+    out = run("trainmodels", "--no-retag")
+    info = TopicModelVersion.objects.get(is_current=True).topics
+    lines = out.splitlines()
+    for slug in ("coffee", "volcano"):
+        # The advice follows the topic's figures, with what the topic form shows.
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"  {slug} ("))
+        assert lines[at + 1] == f"    {suggested(info[slug])}"
+        assert f"suggested: {info[slug]['suggested_mode']}" in lines[at + 1]
+        assert f"F1 {info[slug]['suggested_mode_f1']:.2f}" in lines[at + 1]
+    assert "tides: stays on rules" in out
+    assert not any("suggested" in line for line in lines if "tides" in line)
+    # --topic narrows the report to that topic's figures and advice.
+    out = run("trainmodels", "--no-retag", "--topic", "volcano")
+    assert "suggested:" in out and "coffee" not in out
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (
+            "rules+model",
+            "suggested: rules+model, model publishes at 0.75, overrules a rule match below "
+            "0.02 (cross-validated F1 0.91); the model alone is best at 0.40.",
+        ),
+        (
+            "model",
+            "suggested: model, model publishes at 0.75 (cross-validated F1 0.91); "
+            "the model alone is best at 0.40.",
+        ),
+        # The rules alone use neither level.
+        ("rules", "suggested: rules (cross-validated F1 0.91); the model alone is best at 0.40."),
+    ],
+)
+def test_the_printed_advice_names_only_the_levels_the_mode_uses(mode, expected):
+    info = {
+        "suggested_mode": mode,
+        "suggested_mode_publish_at": 0.75,
+        "suggested_mode_veto_at": 0.02 if mode == "rules+model" else None,
+        "suggested_mode_f1": 0.9137,
+        "suggested_publish_at": 0.4,
+    }
+    assert suggested(info) == expected
+    assert suggested({"suggested_mode": None}) == ""
 
 
 def test_a_worse_version_does_not_replace_the_current_one(labels, topics):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tags import modelling
+from tags import combining, modelling
 from tags.models import Tag
 
 
@@ -55,5 +55,26 @@ class Command(BaseCommand):
                 for mode, f in info["cv"].items()
             )
             self.stdout.write(f"  {topic} ({info['positives']} positives): {figures}")
+            if advice := suggested(info):
+                self.stdout.write(f"    {advice}")
         if result.accepted and not options["no_retag"]:
             modelling.apply_to_archive()
+
+
+def suggested(info: dict) -> str:
+    """The advice the topic form gives (``tags.suggesting``, stored with the version), in one
+    line: an operator training from the shell should not have to open the form to see it."""
+    mode = info.get("suggested_mode")
+    if not mode:
+        return ""
+    # The mode as the figures above name it.
+    advice = f"suggested: {mode}"
+    # A level only where the mode uses it: rules only publishes what the rules match.
+    if mode != combining.RULES and info.get("suggested_mode_publish_at") is not None:
+        advice += f", model publishes at {info['suggested_mode_publish_at']:.2f}"
+    if mode == combining.RULES_AND_MODEL and info.get("suggested_mode_veto_at") is not None:
+        advice += f", overrules a rule match below {info['suggested_mode_veto_at']:.2f}"
+    advice += f" (cross-validated F1 {info['suggested_mode_f1']:.2f})"
+    if info.get("suggested_publish_at") is not None:
+        advice += f"; the model alone is best at {info['suggested_publish_at']:.2f}"
+    return advice + "."
