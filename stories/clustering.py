@@ -431,12 +431,21 @@ def band_keys(minhash: MinHash, threshold: float) -> list[int]:
     return keys
 
 
+@cache
+def _minhash_template() -> MinHash:
+    return MinHash(num_perm=PERMUTATIONS)
+
+
 def minhash_of(text: str) -> MinHash | None:
     """The text's MinHash, or None when it is too short to call two of them copies."""
     grams = shingles(text)
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=PERMUTATIONS)
+    template = _minhash_template()
+    # The template's permutations: drawing them is most of a MinHash's making.
+    minhash = MinHash(
+        num_perm=PERMUTATIONS, permutations=template.permutations, scheme=template.scheme
+    )
     minhash.update_batch(list(grams))
     return minhash
 
