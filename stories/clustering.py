@@ -33,7 +33,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Protocol
 
@@ -197,6 +197,9 @@ class _Story:
     index_terms: set[str] = field(default_factory=set)
 
 
+# A batch reads the state for its items' terms and bands before placing them (stories.batchstore):
+# the bag and the MinHash are made once. Callers must not change what these return.
+@lru_cache(maxsize=2048)
 def terms(title: str, summary: str = "", text: str = "") -> Counter[str]:
     """The weighted bag of terms of an article (before IDF)."""
     bag: Counter[str] = Counter()
@@ -436,6 +439,7 @@ def _minhash_template() -> MinHash:
     return MinHash(num_perm=PERMUTATIONS)
 
 
+@lru_cache(maxsize=2048)
 def minhash_of(text: str) -> MinHash | None:
     """The text's MinHash, or None when it is too short to call two of them copies."""
     grams = shingles(text)
