@@ -1,11 +1,16 @@
-"""Stories listen to ingestion: each extracted article (or exact duplicate) is placed in a
-story as soon as its extraction is stored. ``articles`` knows nothing of this."""
+"""Stories listen to ingestion: each extracted article (or exact duplicate) awaits a story from
+the moment its extraction is stored (it has no ``StoryMembership``), and asks for a drain of
+that queue (stories.tasks.drain). ``articles`` knows nothing of this."""
+
+import logging
 
 from django.dispatch import receiver
 
 from articles.models import Article
 from articles.signals import article_extracted
-from stories import assignment
+from stories import assignment, tasks
+
+log = logging.getLogger(__name__)
 
 
 @receiver(article_extracted)
@@ -13,4 +18,9 @@ def place_in_story(sender, article: Article, **kwargs) -> None:
     # Never raises: tagging listens to the same signal, and a failure here must not cost the
     # article its tags. A missed article is found by the sweep (stories.tasks.sweep).
     if article.status in assignment.ASSIGNABLE:
-        assignment.assign_quietly(article.pk)
+        try:
+            tasks.request_drain()
+        except Exception:
+            log.exception(
+                "could not ask for a story drain; the sweep will place article %s", article.pk
+            )
