@@ -478,6 +478,9 @@ class StoryClusterer:
         # it means a restory (old members' bands no longer match).
         self.duplicate_threshold = duplicate_threshold
         self.store: ClusterStore = store if store is not None else MemoryStore()
+        # IDF of the terms met since the store's counts last moved: scoring 200 candidates
+        # asks for the same terms' IDF 200 times.
+        self._idfs: dict[str, float] = {}
 
     # --- Public ------------------------------------------------------------------------------
 
@@ -488,7 +491,7 @@ class StoryClusterer:
         store.expire(horizon)
         bag = terms(item.title, item.summary, item.text)
         store.count_document(bag.keys())
-        store.prefetch(bag.keys())
+        self._prefetch(bag.keys())
         original = self._near_duplicate(item, horizon)
         if original is not None:
             story_id = store.story_of(original)
@@ -560,14 +563,22 @@ class StoryClusterer:
     def raw_vector(self, item: StoryItem) -> dict[str, float]:
         """What a member adds to its story's centroid: its unit vector, in raw weights."""
         bag = terms(item.title, item.summary, item.text)
-        self.store.prefetch(bag.keys())
+        self._prefetch(bag.keys())
         vector = self._weighted(bag)
         return {term: x / self._idf(term) for term, x in vector.items()}
 
     # --- Internals ---------------------------------------------------------------------------
 
+    def _prefetch(self, terms: Iterable[str]) -> None:
+        """The store's prefetch, after which its counts may have moved (a refresh)."""
+        self.store.prefetch(terms)
+        self._idfs.clear()
+
     def _idf(self, term: str) -> float:
-        return idf(self.store.documents(), self.store.df(term))
+        value = self._idfs.get(term)
+        if value is None:
+            value = self._idfs[term] = idf(self.store.documents(), self.store.df(term))
+        return value
 
     def _weighted(self, bag: Mapping[str, float]) -> dict[str, float]:
         vector = {term: weight * self._idf(term) for term, weight in bag.items()}
@@ -589,7 +600,7 @@ class StoryClusterer:
 
     def _story_similarity(self, a: int, b: int) -> float:
         ca, cb = self.store.centroid(a), self.store.centroid(b)
-        self.store.prefetch(ca.keys() | cb.keys())
+        self._prefetch(ca.keys() | cb.keys())
         return self._cosine(self._weighted(ca), cb)
 
     def _rarest(self, vector: dict[str, float]) -> list[str]:
@@ -637,7 +648,7 @@ class StoryClusterer:
         # the cost per join stays bounded as a story grows.
         if size <= NORM_EVERY or size % NORM_EVERY == 0:
             centroid = self.store.centroid(story_id)
-            self.store.prefetch(centroid.keys())
+            self._prefetch(centroid.keys())
             norm = self._norm(centroid)
         else:
             norm = math.sqrt(max(square, 0.0)) or 1.0
@@ -645,7 +656,7 @@ class StoryClusterer:
 
     def _reindex(self, story_id: int) -> None:
         centroid = self.store.centroid(story_id)
-        self.store.prefetch(centroid.keys())
+        self._prefetch(centroid.keys())
         self.store.set_index(
             story_id, self._norm(centroid), set(self._rarest(self._weighted(centroid)))
         )
