@@ -127,12 +127,21 @@ class Frequencies:
             return
         rows = sorted({**self._pending, DOCUMENTS: self._pending_docs}.items())
         with connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO stories_termfrequency (term, documents) VALUES (%s, %s) "
-                "ON CONFLICT (term) DO UPDATE "
-                "SET documents = stories_termfrequency.documents + excluded.documents",
-                rows,
-            )
+            if _on_postgres():  # one statement (rows go in the array's order), not one a term
+                cursor.execute(
+                    "INSERT INTO stories_termfrequency (term, documents) "
+                    "SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+                    "ON CONFLICT (term) DO UPDATE "
+                    "SET documents = stories_termfrequency.documents + excluded.documents",
+                    [[term for term, _ in rows], [n for _, n in rows]],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_termfrequency (term, documents) VALUES (%s, %s) "
+                    "ON CONFLICT (term) DO UPDATE "
+                    "SET documents = stories_termfrequency.documents + excluded.documents",
+                    rows,
+                )
         for term, n in self._pending.items():
             if term in self._cache:
                 self._cache[term] += n
