@@ -330,10 +330,13 @@ class BatchStore(DatabaseStore):
         out = {}
         for story_id in story_ids:
             weights = self._weights[story_id]
-            out[story_id] = (
-                self._norm.get(story_id, 1.0),
-                {t: weights[t] for t in wanted if t in weights},
-            )
+            # A candidate's known rows are few (the terms it shares with the batch), a big
+            # story's many: walk the smaller side.
+            if len(weights) < len(wanted):
+                kept = {t: w for t, w in weights.items() if t in wanted}
+            else:
+                kept = {t: weights[t] for t in wanted if t in weights}
+            out[story_id] = (self._norm.get(story_id, 1.0), kept)
         return out
 
     def _read_rows(self, story_ids: Sequence[int], terms: Iterable[str]) -> None:
