@@ -1,15 +1,17 @@
 """Placing articles in stories, in the database: the one pure ``StoryClusterer`` over a
-``DatabaseStore``, one article per transaction under the assignment lock.
+``BatchStore``, a batch of waiting articles per transaction under the assignment lock.
 
-Two workers assigning at once must not start two stories for one event, so every assignment
-(and the merge pass, editors' actions and restory chunks) takes one transaction-scoped advisory
-lock. It is held for the few milliseconds an assignment takes (see bench/story_assignment.py):
-far more than ingestion's rate of new articles, so one lock is cheaper than the bookkeeping of
-locking per candidate set. On SQLite (one writer at a time anyway) there is no lock.
+An extracted article with no ``StoryMembership`` awaits a story (``waiting``): that is the
+queue, and the database owns it. ``drain`` places up to ``BATCH`` of them in arrival order;
+extraction asks for a drain (stories.receivers, stories.tasks), beat's sweep drains whatever is
+left. The membership row is the record, so a second delivery places nothing twice, and a batch
+that fails or whose worker dies leaves its articles waiting for the next drain.
 
-An article is placed once: its ``StoryMembership`` row is the record, so a second delivery of
-``article_extracted`` does nothing. A failure leaves the article without a membership; the sweep
-(beat) and ``manage.py restory`` place it later.
+Two workers placing at once must not start two stories for one event, so every batch (and the
+merge pass, editors' actions and restory chunks) takes one transaction-scoped advisory lock,
+and a batch reads its articles after taking it. One lock for all is cheaper than the
+bookkeeping of locking per candidate set (which would need the candidates before the lock). On
+SQLite (one writer at a time anyway) there is no lock.
 """
 
 from __future__ import annotations
