@@ -174,12 +174,17 @@ class BatchStore(DatabaseStore):
             self._story_of[key] = None
         with connection.cursor() as cursor:
             for start in range(0, len(keys), CHUNK):
-                marks, params = _list(keys[start : start + CHUNK])
+                part = list(keys[start : start + CHUNK])
+                if _on_postgres():
+                    where, params = "m.article_id = ANY(%s::bigint[])", [part]
+                else:
+                    marks, params = _list(part)
+                    where = f"m.article_id IN ({marks})"
                 cursor.execute(
                     "SELECT m.article_id, m.story_id, s.last_seen "  # noqa: S608
                     "FROM stories_storymembership m "
                     "LEFT JOIN stories_storystate s ON s.story_id = m.story_id "
-                    f"WHERE m.article_id IN ({marks})",
+                    f"WHERE {where}",
                     params,
                 )
                 for key, story_id, last_seen in cursor.fetchall():

@@ -163,10 +163,14 @@ class Frequencies:
         found: dict[str, int] = {}
         with connection.cursor() as cursor:
             for start in range(0, len(terms), 5000):
-                part = terms[start : start + 5000]
-                marks, params = _list(part)
+                part = list(terms[start : start + 5000])
+                if _on_postgres():  # one array parameter, not 5,000 placeholders to parse
+                    where, params = "term = ANY(%s::text[])", [part]
+                else:
+                    marks, params = _list(part)
+                    where = f"term IN ({marks})"
                 cursor.execute(
-                    f"SELECT term, documents FROM stories_termfrequency WHERE term IN ({marks})",  # noqa: S608
+                    f"SELECT term, documents FROM stories_termfrequency WHERE {where}",  # noqa: S608
                     params,
                 )
                 found.update(cursor.fetchall())
