@@ -76,7 +76,9 @@ class Frequencies:
     """Document frequencies for one process: read from ``TermFrequency`` on demand, cached, and
     written back in batches. Other workers' counts show up at the next refresh."""
 
-    FLUSH_DOCUMENTS = 200
+    # A drain's batch is 500 articles: flushing every 2,000 writes each common term once for
+    # four batches (the upsert is ~0.4 ms an article when written every batch).
+    FLUSH_DOCUMENTS = 2000
     FLUSH_SECONDS = 30.0
     REFRESH_SECONDS = 300.0
     MAX_CACHED = 500_000

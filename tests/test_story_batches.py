@@ -197,6 +197,8 @@ def test_batches_decide_as_the_clusterer_does_in_memory(batch):
 @pytest.mark.parametrize("probe_above", [4, 0])
 def test_batches_write_exactly_what_one_article_a_transaction_writes(monkeypatch, probe_above):
     monkeypatch.setattr("stories.dbstore.PROBE_ABOVE_MEMBERS", probe_above)
+    # Counts written to the shared table (and read back) several times along the way.
+    monkeypatch.setattr("stories.dbstore.Frequencies.FLUSH_DOCUMENTS", 25)
     articles = make_rows(synthetic_rows(120))
     one_by_one(articles)
     assignment.frequencies.flush()
