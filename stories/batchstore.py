@@ -26,7 +26,15 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from stories.clustering import Assignment, StoryClusterer, StoryItem, band_keys, minhash_of, terms
+from stories.clustering import (
+    NORM_EVERY,
+    Assignment,
+    StoryClusterer,
+    StoryItem,
+    band_keys,
+    minhash_of,
+    terms,
+)
 from stories.dbstore import (
     PARTIAL_CENTROIDS,
     PROBE_ABOVE_MEMBERS,
@@ -327,6 +335,8 @@ class BatchStore(DatabaseStore):
         self, story_ids: Sequence[int], terms: Iterable[str]
     ) -> dict[int, tuple[float, dict[str, float]]]:
         wanted = set(terms)
+        if len(story_ids) == 1 and self._full_norm_next(story_ids[0]):
+            self.centroid(story_ids[0])  # the join reads it whole next: one read, not two
         unread = [s for s in story_ids if s not in self._full and wanted - self._covered[s]]
         unread += [s for s in story_ids if s not in self._norm and s not in unread]
         if unread:
@@ -343,6 +353,15 @@ class BatchStore(DatabaseStore):
                 kept = {t: weights[t] for t in wanted if t in weights}
             out[story_id] = (self._norm.get(story_id, 1.0), kept)
         return out
+
+    def _full_norm_next(self, story_id: int) -> bool:
+        """Whether an article joining this story now makes the clusterer recompute its norm
+        from the whole centroid (``StoryClusterer._join``)."""
+        details = self._details.get(story_id)
+        if details is None or story_id in self._full:
+            return False
+        size = details.size + 1
+        return size <= NORM_EVERY or size % NORM_EVERY == 0
 
     def _read_rows(self, story_ids: Sequence[int], terms: Iterable[str]) -> None:
         """Centroid rows from the database for terms the view does not know yet (a row the
