@@ -23,7 +23,11 @@ def request_drain() -> bool:
     """Ask for a drain unless one is asked for already; True when a message was sent."""
     if not cache.add(DRAIN_REQUESTED, 1, timeout=DRAIN_REQUEST_SECONDS):
         return False
-    drain.delay()
+    try:
+        drain.delay()
+    except Exception:
+        cache.delete(DRAIN_REQUESTED)  # not sent: the next extraction asks again
+        raise
     return True
 
 

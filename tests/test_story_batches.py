@@ -343,3 +343,17 @@ def test_in_process_mode_places_an_extracted_article_at_once():
     article = make_article("Ferry aground off Vlieland", "", published_at=T0)
     announce(article)
     assert StoryMembership.objects.filter(article=article).exists()
+
+
+@pytest.mark.django_db
+def test_a_drain_request_the_broker_refused_is_asked_again(monkeypatch):
+    sent = []
+
+    def refused():
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.drain, "delay", refused)
+    with pytest.raises(ConnectionError):
+        tasks.request_drain()
+    monkeypatch.setattr(tasks.drain, "delay", lambda: sent.append(1))
+    assert tasks.request_drain() is True and sent == [1]
