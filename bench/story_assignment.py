@@ -2,19 +2,24 @@
 the in-memory clusterer on the same articles in the same run.
 
     uv run python bench/story_assignment.py [--database newsdesk_scale] \
-        [--marks 10000,100000,1000000] [--sample 2000] [--texts reuters] [--reset-stories]
+        [--marks 10000,100000,1000000] [--sample 2000] [--batch 500] [--texts reuters] \
+        [--reset-stories]
 
 At each mark M (articles in published order) the run
 1. gives every article published more than the story window before article M a story of its own,
    in bulk SQL, unless it has one (the archive: memberships and stories, as many rows as an
    assigned archive has; the clusterer's state for those stories would have been pruned),
-2. places the articles of the window before M through the real path (``stories.assignment``:
-   lock, database store, clusterer), untimed, so the live stories are there,
-3. times ``assign()`` over the next ``--sample`` articles, one transaction each, as a worker does,
-4. times the pure clusterer with its in-memory store over the same window and sample.
+2. places the articles of the window before M through the real path, untimed, so the live
+   stories are there: ``stories.assignment.drain``, the verb the drain task calls, replaying the
+   moment of article M (``now``: the articles changed by then have arrived),
+3. times ``drain`` over the next ``--sample`` articles (the moment of article M + sample), in
+   batches of ``--batch`` as a worker's drain takes them, each batch one transaction under the
+   assignment lock, its announcement (``story_changed``: the topic pages' fold and validators)
+   included, as it runs in the worker after the commit,
+4. times the pure clusterer with its in-memory store over the same articles in the same order.
 Beat's prune runs every 2,000 articles as it would every hour. Applies the stories and tags
 migrations to the database (never drops it) and leaves the story tables filled for the page
-benchmarks.
+benchmarks. Each mark prints where the sample's time went (see ``Timer``) and its statements.
 
 ``--texts reuters`` times the same path with real news prose: each article, in published order,
 is read by assignment with the title and body of a Reuters-21578 story (``../shared``, in date
@@ -180,44 +185,108 @@ def bulk_singletons(ids: list[int]) -> int:
     return made
 
 
-def placed_among(ids: list[int]) -> set[int]:
-    from stories.models import StoryMembership
+class Timer:
+    """Where a drain's time goes: seconds spent inside some functions (a part called inside
+    another, such as the reads the clusterer makes, counts in both), and the statements
+    sent."""
 
-    found: set[int] = set()
-    for start in range(0, len(ids), BULK):
-        found.update(
-            StoryMembership.objects.filter(article_id__in=ids[start : start + BULK]).values_list(
-                "article_id", flat=True
-            )
+    PARTS = (
+        ("prepare", "stories.batchstore", "BatchStore.prepare"),
+        ("flush", "stories.batchstore", "BatchStore.flush"),
+        ("story reads", "stories.batchstore", "BatchStore._load"),
+        ("centroid reads", "stories.batchstore", "BatchStore._read_whole"),
+        ("centroid reads", "stories.batchstore", "BatchStore._read_rows"),
+        ("band reads", "stories.batchstore", "BatchStore._read_bands"),
+        ("band reads", "stories.batchstore", "BatchStore._read_memberships"),
+        ("index reads", "stories.batchstore", "BatchStore._read_postings"),
+        ("idf reads", "stories.dbstore", "Frequencies._read"),
+        ("idf writes", "stories.dbstore", "Frequencies.flush"),
+        ("clusterer", "stories.clustering", "StoryClusterer.add"),
+        ("fold+validators", "tags.folding", "refold_moved"),
+        ("lock", "stories.assignment", "lock"),
+    )
+
+    def __init__(self) -> None:
+        import importlib
+
+        self.seconds: dict[str, float] = {}
+        self.statements = 0
+        for label, module_name, path in self.PARTS:
+            owner = importlib.import_module(module_name)
+            *outer, name = path.split(".")
+            for part in outer:
+                owner = getattr(owner, part)
+            original = owner.__dict__[name]
+            if isinstance(original, staticmethod):
+                setattr(owner, name, staticmethod(self._wrap(label, original.__func__)))
+            else:
+                setattr(owner, name, self._wrap(label, original))
+
+    def _wrap(self, label, function):
+        timer = self
+
+        def timed(*args, **kwargs):
+            if not timer.on:
+                return function(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                timer.seconds[label] = timer.seconds.get(label, 0.0) + elapsed
+
+        return timed
+
+    on = False
+
+    def count(self, execute, sql, params, many, context):
+        if self.on:
+            self.statements += 1
+        return execute(sql, params, many, context)
+
+    def report(self, total: float, articles: int) -> str:
+        per = 1000 / max(articles, 1)
+        parts = ", ".join(
+            f"{label} {seconds * per:.2f}" for label, seconds in sorted(self.seconds.items())
         )
-    return found
+        return (
+            f"  ms an article ({articles} articles, {total * per:.2f} ms each): {parts} "
+            f"(nested parts count inside their callers too); statements "
+            f"{self.statements / max(articles, 1):.2f} an article"
+        )
 
 
-def assign_all(ids: list[int], published: list, prune_every: int = 2000) -> tuple[int, float]:
+def drain_until_done(now, batch: int, prune_every: int = 2000) -> tuple[list[int], float]:
+    """``drain`` until nothing arrived by ``now`` waits; the articles in the order placed."""
     from django.utils import timezone
 
     from stories import assignment
 
-    start, placed = time.perf_counter(), 0
-    for n, (article_id, when) in enumerate(zip(ids, published, strict=True), 1):
-        if assignment.assign(article_id) is not None:
-            placed += 1
-        if n % prune_every == 0:
-            assignment.prune(now=when, touched_before=timezone.now())
+    order: list[int] = []
+    since_prune = 0
+    start = time.perf_counter()
+    while placed := assignment.drain(batch, now=now):
+        order.extend(a.key for a in placed)
+        since_prune += len(placed)
+        if since_prune >= prune_every:
+            assignment.prune(now=now, touched_before=timezone.now())
+            since_prune = 0
     assignment.frequencies.flush()
-    return placed, time.perf_counter() - start
+    return order, time.perf_counter() - start
 
 
 def memory_rate(warm: list[int], sample: list[int]) -> float:
     from articles.models import Article
-    from stories.assignment import item_of, window
-    from stories.clustering import StoryClusterer
+    from stories import assignment
+    from stories.clustering import StoryClusterer, minhash_of, terms
 
     by_id = {a.pk: a for a in Article.objects.filter(pk__in=warm + sample)}
-    clusterer = StoryClusterer(window=window())
+    clusterer = StoryClusterer(window=assignment.window())
     for article_id in warm:
-        clusterer.add(item_of(by_id[article_id]))
-    items = [item_of(by_id[article_id]) for article_id in sample]
+        clusterer.add(assignment.item_of(by_id[article_id]))
+    items = [assignment.item_of(by_id[article_id]) for article_id in sample]
+    terms.cache_clear()
+    minhash_of.cache_clear()
     start = time.perf_counter()
     for item in items:
         clusterer.add(item)
@@ -260,6 +329,9 @@ def main() -> int:
     parser.add_argument("--marks", default="10000,100000,1000000")
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument(
+        "--batch", type=int, default=None, help="articles a drain places at once (default: BATCH)"
+    )
+    parser.add_argument(
         "--warm-days",
         type=float,
         default=None,
@@ -270,8 +342,11 @@ def main() -> int:
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
     configure(args.database)
-    from stories.assignment import window
+    from stories.assignment import BATCH, window
+    from stories.clustering import minhash_of, terms
     from stories.models import Story, StoryMembership, StoryState
+
+    args.batch = args.batch or BATCH
 
     if args.reset_stories:
         reset_stories()
@@ -290,8 +365,9 @@ def main() -> int:
     )
     print(
         f"{'archive':>10} {'bulk':>9} {'warm-up':>8} {'warm art/s':>10} {'live':>6} "
-        f"{'db art/s':>9} {'memory art/s':>13} {'db/memory':>9}"
+        f"{'db art/s':>9} {'memory art/s':>13} {'db/memory':>9} {'load':>6}"
     )
+    timer = Timer()
     rows = []
     for mark in (int(m) for m in args.marks.split(",")):
         if mark >= len(ids):
@@ -300,27 +376,28 @@ def main() -> int:
         warm_span = timedelta(days=args.warm_days) if args.warm_days is not None else window()
         first_live = bisect.bisect_left(published, published[mark] - warm_span)
         made = bulk_singletons(ids[:first_live])
-        warm = ids[first_live:mark]
-        warm_placed, warm_seconds = assign_all(warm, published[first_live:mark])
-        sample = ids[mark : mark + args.sample]
-        already = placed_among(sample)
-        todo = [i for i in sample if i not in already]
-        todo_published = [p for i, p in zip(sample, published[mark:], strict=False) if i in todo]
-        placed, seconds = assign_all(todo, todo_published)
-        db_rate = placed / seconds if seconds else float("nan")
+        warm, warm_seconds = drain_until_done(published[mark], args.batch)
+        last = min(mark + args.sample, len(ids) - 1)
+        terms.cache_clear()
+        minhash_of.cache_clear()
+        timer.on, timer.seconds, timer.statements = True, {}, 0
+        with connection.execute_wrapper(timer.count):
+            sample, seconds = drain_until_done(published[last], args.batch)
+        timer.on = False
+        db_rate = len(sample) / seconds if seconds else float("nan")
         mem_rate = memory_rate(warm, sample)
-        warm_rate = warm_placed / warm_seconds if warm_placed else float("nan")
+        warm_rate = len(warm) / warm_seconds if warm else float("nan")
         live = StoryState.objects.count()
         print(
             f"{mark:>10,} {made:>9,} {len(warm):>8,} {warm_rate:>10.0f} {live:>6,} "
-            f"{db_rate:>9.0f} {mem_rate:>13.0f} {db_rate / mem_rate:>9.2f}",
+            f"{db_rate:>9.0f} {mem_rate:>13.0f} {db_rate / mem_rate:>9.2f} "
+            f"{os.getloadavg()[0]:>6.1f}",
             flush=True,
         )
+        print(timer.report(seconds, len(sample)), flush=True)
         rows.append((mark, db_rate))
         biggest = list(StoryState.objects.order_by("-size").values_list("size", flat=True)[:5])
         print(f"  live stories' sizes, biggest: {biggest} of {len(warm) + len(sample):,} placed")
-        if placed < len(todo):
-            print(f"  note: {len(todo) - placed} of the sample were placed already")
     print(
         f"\nstories {Story.objects.count():,}, memberships {StoryMembership.objects.count():,}; "
         f"load average after: {os.getloadavg()}"

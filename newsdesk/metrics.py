@@ -96,6 +96,12 @@ class StateCollector:
         for outcome, n in snap.polls_last_hour.items():
             polls.add_metric([outcome], n)
         yield polls
+        awaiting = GaugeMetricFamily(
+            "newsdesk_articles_awaiting_story",
+            "Extracted articles of the story window not yet placed in a story (the drain's queue).",
+        )
+        awaiting.add_metric([], snap.awaiting_story)
+        yield awaiting
         jobs = GaugeMetricFamily(
             "newsdesk_jobs", "Retag/delete/merge jobs by state.", labels=["state"]
         )

@@ -75,8 +75,8 @@ class Snapshot:
     polls_last_hour: dict[str, int]
     jobs: list[RetagJob]
     jobs_by_state: dict[str, int] = field(default_factory=dict)
-    # Extracted within the story window and in no story (assignment failed or is running).
-    unplaced_in_stories: int = 0
+    # Extracted within the story window and in no story: the drain's queue (stories.assignment).
+    awaiting_story: int = 0
     restory_jobs: list = field(default_factory=list)
 
 
@@ -148,6 +148,6 @@ def snapshot(now=None, *, lists: bool = True) -> Snapshot:
         polls_last_hour=polls,
         jobs=jobs,
         jobs_by_state=jobs_by_state,
-        unplaced_in_stories=assignment.unassigned(now).count(),
+        awaiting_story=assignment.waiting().count(),
         restory_jobs=list(RestoryJob.objects.all()[:10]) if lists else [],
     )

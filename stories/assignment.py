@@ -1,15 +1,17 @@
 """Placing articles in stories, in the database: the one pure ``StoryClusterer`` over a
-``DatabaseStore``, one article per transaction under the assignment lock.
+``BatchStore``, a batch of waiting articles per transaction under the assignment lock.
 
-Two workers assigning at once must not start two stories for one event, so every assignment
-(and the merge pass, editors' actions and restory chunks) takes one transaction-scoped advisory
-lock. It is held for the few milliseconds an assignment takes (see bench/story_assignment.py):
-far more than ingestion's rate of new articles, so one lock is cheaper than the bookkeeping of
-locking per candidate set. On SQLite (one writer at a time anyway) there is no lock.
+An extracted article with no ``StoryMembership`` awaits a story (``waiting``): that is the
+queue, and the database owns it. ``drain`` places up to ``BATCH`` of them in arrival order;
+extraction asks for a drain (stories.receivers, stories.tasks), beat's sweep drains whatever is
+left. The membership row is the record, so a second delivery places nothing twice, and a batch
+that fails or whose worker dies leaves its articles waiting for the next drain.
 
-An article is placed once: its ``StoryMembership`` row is the record, so a second delivery of
-``article_extracted`` does nothing. A failure leaves the article without a membership; the sweep
-(beat) and ``manage.py restory`` place it later.
+Two workers placing at once must not start two stories for one event, so every batch (and the
+merge pass, editors' actions and restory chunks) takes one transaction-scoped advisory lock,
+and a batch reads its articles after taking it. One lock for all is cheaper than the
+bookkeeping of locking per candidate set (which would need the candidates before the lock). On
+SQLite (one writer at a time anyway) there is no lock.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from articles.models import Article
 from stories import editing
+from stories.batchstore import BatchStore
 from stories.clustering import Assignment, StoryClusterer, StoryItem
 from stories.dbstore import DatabaseStore, Frequencies
 from stories.models import StoryMembership
@@ -101,26 +104,46 @@ def announce_store(store: DatabaseStore) -> None:
     announce(store.changed, store.moved, store.leads)
 
 
+# Articles placed in one transaction. A batch's fixed costs (the lock, reading the state for
+# all its terms, the bulk writes, settling the topic pages of every story it touched) are paid
+# once, so the cost per article falls with the batch; the lock is held for the whole batch
+# (~1 s at this size), which only ever delays another drain, never ingestion.
+BATCH = 500
+
+
 def assign(article_id: int) -> Assignment | None:
     """Place one extracted article (or exact duplicate) in a story; None when there is nothing
-    to do (already placed, not extracted, gone)."""
+    to do (already placed, not extracted, gone). The drain's path, for one article."""
+    placed = _place(lambda rows: rows.filter(pk=article_id))
+    return placed[0] if placed else None
+
+
+def drain(limit: int = BATCH, now=None) -> list[Assignment]:
+    """Place up to ``limit`` articles awaiting a story (``waiting``), in arrival order, in one
+    transaction under the assignment lock. ``now`` replays a moment of the past: only articles
+    changed by then count as arrived (the benchmark and the tests)."""
+    return _place(lambda rows: rows.filter(pk__in=waiting(now).values("pk")[:limit]))
+
+
+def _place(pick) -> list[Assignment]:
     with transaction.atomic():
         lock(durable=False)
-        # One read: the article, and whether it has a story already.
-        article = (
-            Article.objects.filter(pk=article_id, status__in=ASSIGNABLE)
-            .only(*ITEM_FIELDS)
-            .annotate(placed=Exists(StoryMembership.objects.filter(article_id=OuterRef("pk"))))
-            .first()
-        )
-        if article is None or article.placed:
-            return None
-        store = DatabaseStore(frequencies)
-        assignment = clusterer(store).add(item_of(article))
+        # Read under the lock: what another drain placed meanwhile has its membership now.
+        placed = StoryMembership.objects.filter(article_id=OuterRef("pk"))
+        rows = pick(Article.objects.filter(status__in=ASSIGNABLE).filter(~Exists(placed)))
+        articles = list(rows.only(*ITEM_FIELDS).order_by("published_at", "pk"))
+        if not articles:
+            return []
+        items = [item_of(article) for article in articles]
+        store = BatchStore(frequencies)
+        engine = clusterer(store)
+        store.prepare(items, engine)
+        assignments = [engine.add(item) for item in items]
+        store.flush()
         announce_store(store)
     if frequencies.due():
         frequencies.flush()
-    return assignment
+    return assignments
 
 
 def assign_quietly(article_id: int) -> Assignment | None:
@@ -155,32 +178,43 @@ def redate(article: Article) -> bool:
     return True
 
 
-def unassigned(now=None):
-    """Extracted articles of the last window without a story: the sweep's work, and what the
-    operations page counts. Read through the recent end of the articles' update index, never
-    the whole archive."""
-    now = now or timezone.now()
+def waiting(now=None):
+    """Extracted articles of the last window without a story, in arrival order (published,
+    then id): the drain's queue, and what the operations page counts. Read through the recent
+    end of the articles' update index, never the whole archive. With ``now``, those changed by
+    then."""
+    current = now or timezone.now()
     placed = StoryMembership.objects.filter(article_id=OuterRef("pk"))
-    return (
-        Article.objects.filter(status__in=ASSIGNABLE, updated_at__gte=now - window())
-        .filter(~Exists(placed))
-        .order_by("published_at", "pk")
-    )
+    rows = Article.objects.filter(status__in=ASSIGNABLE, updated_at__gte=current - window())
+    if now is not None:
+        rows = rows.filter(updated_at__lte=now)
+    return rows.filter(~Exists(placed)).order_by("published_at", "pk")
 
 
-def sweep(now=None, *, grace: float = 120.0, limit: int = 1000) -> int:
-    """Place articles that extraction announced but assignment missed (an error, a lost
-    worker); those younger than ``grace`` seconds may still be in their worker's hands."""
-    now = now or timezone.now()
-    ids = list(
-        unassigned(now)
-        .filter(updated_at__lt=now - timedelta(seconds=grace))
-        .values_list("pk", flat=True)[:limit]
-    )
+unassigned = waiting
+
+
+def drain_quietly(limit: int = BATCH, now=None) -> int:
+    """``drain``, where a failure must not stop the caller: a batch that fails is placed
+    again one article at a time, so one article that cannot be placed (logged, left waiting
+    for the sweep) does not hold up the others. Returns how many were placed."""
+    try:
+        return len(drain(limit, now))
+    except Exception:
+        log.exception("placing a batch of articles in stories failed; placing them one by one")
+    ids = list(waiting(now).values_list("pk", flat=True)[:limit])
+    return sum(assign_quietly(article_id) is not None for article_id in ids)
+
+
+def sweep(now=None, *, limit: int = 10_000) -> int:
+    """Place every article awaiting a story (an error, a lost drain message): the drain's own
+    work, in batches, up to ``limit``."""
     placed = 0
-    for article_id in ids:
-        if assign_quietly(article_id) is not None:
-            placed += 1
+    while placed < limit:
+        n = drain_quietly(min(BATCH, limit - placed), now)
+        placed += n
+        if n == 0:
+            break
     frequencies.flush()
     return placed
 

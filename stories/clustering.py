@@ -36,7 +36,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Protocol
 
@@ -200,6 +200,9 @@ class _Story:
     index_terms: set[str] = field(default_factory=set)
 
 
+# A batch reads the state for its items' terms and bands before placing them (stories.batchstore):
+# the bag and the MinHash are made once. Callers must not change what these return.
+@lru_cache(maxsize=2048)
 def terms(title: str, summary: str = "", text: str = "") -> Counter[str]:
     """The weighted bag of terms of an article (before IDF)."""
     bag: Counter[str] = Counter()
@@ -434,12 +437,22 @@ def band_keys(minhash: MinHash, threshold: float) -> list[int]:
     return keys
 
 
+@cache
+def _minhash_template() -> MinHash:
+    return MinHash(num_perm=PERMUTATIONS)
+
+
+@lru_cache(maxsize=2048)
 def minhash_of(text: str) -> MinHash | None:
     """The text's MinHash, or None when it is too short to call two of them copies."""
     grams = shingles(text)
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=PERMUTATIONS)
+    template = _minhash_template()
+    # The template's permutations: drawing them is most of a MinHash's making.
+    minhash = MinHash(
+        num_perm=PERMUTATIONS, permutations=template.permutations, scheme=template.scheme
+    )
     minhash.update_batch(list(grams))
     return minhash
 
@@ -470,6 +483,9 @@ class StoryClusterer:
         # it means a restory (old members' bands no longer match).
         self.duplicate_threshold = duplicate_threshold
         self.store: ClusterStore = store if store is not None else MemoryStore()
+        # IDF of the terms met since the store's counts last moved: scoring 200 candidates
+        # asks for the same terms' IDF 200 times.
+        self._idfs: dict[str, float] = {}
 
     # --- Public ------------------------------------------------------------------------------
 
@@ -480,7 +496,7 @@ class StoryClusterer:
         store.expire(horizon)
         bag = terms(item.title, item.summary, item.text)
         store.count_document(bag.keys())
-        store.prefetch(bag.keys())
+        self._prefetch(bag.keys())
         original = self._near_duplicate(item, horizon)
         if original is not None:
             story_id = store.story_of(original)
@@ -559,14 +575,22 @@ class StoryClusterer:
     def raw_vector(self, item: StoryItem) -> dict[str, float]:
         """What a member adds to its story's centroid: its unit vector, in raw weights."""
         bag = terms(item.title, item.summary, item.text)
-        self.store.prefetch(bag.keys())
+        self._prefetch(bag.keys())
         vector = self._weighted(bag)
         return {term: x / self._idf(term) for term, x in vector.items()}
 
     # --- Internals ---------------------------------------------------------------------------
 
+    def _prefetch(self, terms: Iterable[str]) -> None:
+        """The store's prefetch, after which its counts may have moved (a refresh)."""
+        self.store.prefetch(terms)
+        self._idfs.clear()
+
     def _idf(self, term: str) -> float:
-        return idf(self.store.documents(), self.store.df(term))
+        value = self._idfs.get(term)
+        if value is None:
+            value = self._idfs[term] = idf(self.store.documents(), self.store.df(term))
+        return value
 
     def _weighted(self, bag: Mapping[str, float]) -> dict[str, float]:
         vector = {term: weight * self._idf(term) for term, weight in bag.items()}
@@ -588,7 +612,7 @@ class StoryClusterer:
 
     def _story_similarity(self, a: int, b: int) -> float:
         ca, cb = self.store.centroid(a), self.store.centroid(b)
-        self.store.prefetch(ca.keys() | cb.keys())
+        self._prefetch(ca.keys() | cb.keys())
         return self._cosine(self._weighted(ca), cb)
 
     def _bar(self, size: int) -> float:
@@ -654,7 +678,7 @@ class StoryClusterer:
         # the cost per join stays bounded as a story grows.
         if size <= NORM_EVERY or size % NORM_EVERY == 0:
             centroid = self.store.centroid(story_id)
-            self.store.prefetch(centroid.keys())
+            self._prefetch(centroid.keys())
             norm = self._norm(centroid)
         else:
             norm = math.sqrt(max(square, 0.0)) or 1.0
@@ -662,7 +686,7 @@ class StoryClusterer:
 
     def _reindex(self, story_id: int) -> None:
         centroid = self.store.centroid(story_id)
-        self.store.prefetch(centroid.keys())
+        self._prefetch(centroid.keys())
         self.store.set_index(
             story_id, self._norm(centroid), set(self._rarest(self._weighted(centroid)))
         )

