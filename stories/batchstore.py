@@ -603,23 +603,14 @@ class BatchStore(DatabaseStore):
             for story_id, dirty in sorted(self._dirty.items())
             for term in sorted(dirty)
         ]
-        if not rows:
-            return
-        with connection.cursor() as cursor:
-            if _on_postgres():
-                cursor.execute(
-                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
-                    "SELECT unnest(%s::bigint[]), unnest(%s::text[]), unnest(%s::float8[]) "
-                    "ON CONFLICT (story_id, term) DO UPDATE SET weight = excluded.weight",
-                    [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
-                )
-            else:
-                cursor.executemany(
-                    "INSERT INTO stories_storycentroid (story_id, term, weight) "
-                    "VALUES (%s, %s, %s) "
-                    "ON CONFLICT (story_id, term) DO UPDATE SET weight = excluded.weight",
-                    rows,
-                )
+        _write(
+            "INSERT INTO stories_storycentroid (story_id, term, weight) "
+            "SELECT unnest(%s::bigint[]), unnest(%s::text[]), unnest(%s::float8[]) "
+            "ON CONFLICT (story_id, term) DO UPDATE SET weight = excluded.weight",
+            "INSERT INTO stories_storycentroid (story_id, term, weight) VALUES (%s, %s, %s) "
+            "ON CONFLICT (story_id, term) DO UPDATE SET weight = excluded.weight",
+            rows,
+        )
 
     def _write_index(self, touched: dict[int, _Details]) -> None:
         gone = [
@@ -632,44 +623,40 @@ class BatchStore(DatabaseStore):
             for story_id, d in sorted(touched.items())
             for term in sorted(d.index - d.stored_index)
         ]
-        with connection.cursor() as cursor:
-            if gone and _on_postgres():
-                cursor.execute(
-                    "DELETE FROM stories_storyterm t USING "
-                    "unnest(%s::text[], %s::bigint[]) AS g(term, story_id) "
-                    "WHERE t.term = g.term AND t.story_id = g.story_id",
-                    [[g[0] for g in gone], [g[1] for g in gone]],
-                )
-            elif gone:
-                cursor.executemany(
-                    "DELETE FROM stories_storyterm WHERE term = %s AND story_id = %s", gone
-                )
-            if new and _on_postgres():
-                cursor.execute(
-                    "INSERT INTO stories_storyterm (term, story_id) "
-                    "SELECT unnest(%s::text[]), unnest(%s::bigint[])",
-                    [[n[0] for n in new], [n[1] for n in new]],
-                )
-            elif new:
-                cursor.executemany(
-                    "INSERT INTO stories_storyterm (term, story_id) VALUES (%s, %s)", new
-                )
+        _write(
+            "DELETE FROM stories_storyterm t USING "
+            "unnest(%s::text[], %s::bigint[]) AS g(term, story_id) "
+            "WHERE t.term = g.term AND t.story_id = g.story_id",
+            "DELETE FROM stories_storyterm WHERE term = %s AND story_id = %s",
+            gone,
+        )
+        _write(
+            "INSERT INTO stories_storyterm (term, story_id) "
+            "SELECT unnest(%s::text[]), unnest(%s::bigint[])",
+            "INSERT INTO stories_storyterm (term, story_id) VALUES (%s, %s)",
+            new,
+        )
 
     def _write_bands(self) -> None:
-        rows = self._new_bands
-        if not rows:
-            return
-        with connection.cursor() as cursor:
-            if _on_postgres():
-                cursor.execute(
-                    "INSERT INTO stories_storyband (band, article_id, published_at) "
-                    "SELECT unnest(%s::bigint[]), unnest(%s::bigint[]), "
-                    "unnest(%s::timestamptz[]) ON CONFLICT DO NOTHING",
-                    [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
-                )
-            else:
-                cursor.executemany(
-                    "INSERT INTO stories_storyband (band, article_id, published_at) "
-                    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(band, key, _t(published)) for band, key, published in rows],
-                )
+        _write(
+            "INSERT INTO stories_storyband (band, article_id, published_at) "
+            "SELECT unnest(%s::bigint[]), unnest(%s::bigint[]), "
+            "unnest(%s::timestamptz[]) ON CONFLICT DO NOTHING",
+            "INSERT INTO stories_storyband (band, article_id, published_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            self._new_bands,
+            portable_row=lambda band, key, published: (band, key, _t(published)),
+        )
+
+
+def _write(postgres: str, portable: str, rows, portable_row=None) -> None:
+    """Write rows in one statement on PostgreSQL (each column passed as one array: a batch's
+    thousands of rows are one parameter each, not thousands of placeholders to parse), else
+    one statement a row (``portable_row`` adapting each row)."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if _on_postgres():
+            cursor.execute(postgres, [list(column) for column in zip(*rows, strict=True)])
+        else:
+            cursor.executemany(portable, [portable_row(*r) for r in rows] if portable_row else rows)
