@@ -4,8 +4,10 @@ from tags).
 
 A job is queued → running (one chunk of articles per task, in published order, each claimed
 by its number and re-enqueuing the next) → done | failed | superseded (by a newer restory).
-Each article is taken out of its story and placed again by the clusterer, a few dozen per
-transaction under the assignment lock, in the order they were published. Editors' decisions
+A chunk's articles are taken out of their stories (stories.takeout: at the cost of what leaves)
+and placed again by the clusterer through the drain's batch store, in the order they were
+published, in one transaction under the assignment lock; one announcement names the articles
+that ended in another story and the leads that changed. Editors' decisions
 stick: a pinned article stays where the editor put it, a chosen lead stays the lead.
 """
 
@@ -20,14 +22,16 @@ from django.db.models import Q, QuerySet
 
 from articles.models import Article
 from newsdesk import jobs
-from stories import assignment, editing
-from stories.dbstore import DatabaseStore
-from stories.models import RestoryJob, Story, StoryMembership
+from stories import assignment, takeout
+from stories.batchstore import BatchStore
+from stories.models import RestoryJob, Story
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-TRANSACTION_SIZE = 50
+# One transaction a chunk: the batch store's fixed costs (the lock, reading the state of every
+# term, the bulk writes, one announcement) are paid once for its 500 articles.
+TRANSACTION_SIZE = BATCH_SIZE
 CONTINUE = jobs.CONTINUE
 
 
@@ -42,8 +46,6 @@ def start(since: datetime | None = None, *, run_now: bool = False) -> RestoryJob
     """Queue a restory job over articles published since ``since`` (all when None) and hand it
     to a worker; older unfinished restory jobs are superseded."""
     job = RestoryJob.objects.create(since=since)
-    job.total = scope(job).count()
-    RestoryJob.objects.filter(pk=job.pk).update(total=job.total)
     jobs.supersede(RestoryJob.objects.filter(pk__lt=job.pk))
     if run_now:
         return run(job)
@@ -51,6 +53,14 @@ def start(since: datetime | None = None, *, run_now: bool = False) -> RestoryJob
 
     transaction.on_commit(lambda: run_restory_job.delay(job.pk))
     return job
+
+
+def count_scope(job: RestoryJob) -> None:
+    """The job's total, counted by its first chunk in the worker, not in the request that
+    started it (a count of a big archive's period takes seconds). Articles that arrive later
+    are placed too; the progress shown stops at 100%."""
+    job.total = scope(job).count()
+    RestoryJob.objects.filter(pk=job.pk).update(total=job.total)
 
 
 def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> str:
@@ -64,6 +74,8 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
     if not jobs.claim_chunk(job, chunk):
         return jobs.state_of(job)
     try:
+        if not job.total and not job.done:
+            count_scope(job)
         rows = scope(job)
         if job.last_published_at is not None:
             rows = rows.filter(
@@ -96,44 +108,56 @@ def run_chunk(job_id: int, chunk: int | None = None, size: int = BATCH_SIZE) -> 
 
 
 def reassign(article_ids: list[int]) -> int:
-    """Take these articles (in published order) out of their stories and place them again.
-    Returns how many ended in another story. Pinned articles stay."""
+    """Take these articles out of their stories and place them again, in published order, in
+    one transaction under the assignment lock, through the drain's batch store. Returns how many
+    ended in another story. Pinned articles stay.
+
+    What leaving costs is what leaves (stories.takeout), and the announcement names the
+    articles that ended in another story and the leads that changed, so the topic pages'
+    fold settles those, not every member of every story the chunk touched."""
     with transaction.atomic():
         assignment.lock()
-        before = dict(
-            StoryMembership.objects.filter(
-                article_id__in=article_ids, pinned_by__isnull=True
-            ).values_list("article_id", "story_id")
+        out = takeout.take_out(article_ids)
+        articles = (
+            Article.objects.filter(pk__in=article_ids)
+            .exclude(pk__in=out.pinned)
+            .only(*assignment.ITEM_FIELDS)
+            .order_by("published_at", "pk")
         )
-        pinned = set(
-            StoryMembership.objects.filter(
-                article_id__in=article_ids, pinned_by__isnull=False
-            ).values_list("article_id", flat=True)
-        )
-        StoryMembership.objects.filter(article_id__in=before).delete()
-        touched = set(before.values())
-        for story_id in touched:
-            editing.refresh(story_id)
-            editing.rebuild_state(story_id)
+        items = [assignment.item_of(article) for article in articles]
+        store = BatchStore(assignment.frequencies)
         # The archive's document frequencies already count these articles.
-        store = DatabaseStore(assignment.frequencies)
         store.count_document = lambda terms: None
         engine = assignment.clusterer(store)
-        articles = Article.objects.filter(pk__in=article_ids).order_by("published_at", "pk")
-        after: dict[int, int] = {}
-        for article in articles:
-            if article.pk in pinned:
-                continue
-            after[article.pk] = engine.add(assignment.item_of(article)).story
+        store.prepare(items, engine)
+        takeout.subtract(store, engine, out, {item.key: item for item in items})
+        after = {item.key: engine.add(item).story for item in items}
+        store.flush()
+        takeout.drop_cancelled(out.left)
         # A story emptied by the re-run points where its first member went, for old links.
-        for story_id in touched:
-            if not StoryMembership.objects.filter(story_id=story_id).exists():
-                first = next((a for a, s in before.items() if s == story_id), None)
-                into = after.get(first)
-                if into and into != story_id:
-                    Story.objects.filter(pk=story_id).update(merged_into_id=into)
-        assignment.announce(touched | store.changed)
-    return sum(1 for pk, story in after.items() if before.get(pk) != story)
+        for story_id, first in out.emptied.items():
+            into = after.get(first)
+            if into and into != story_id:
+                Story.objects.filter(pk=story_id).update(merged_into_id=into)
+        moved = [pk for pk, story in after.items() if out.story_of.get(pk) != story]
+        left = {out.story_of[pk] for pk in moved if pk in out.story_of}
+        stories = left | {after[pk] for pk in moved}
+        leads = _leads_changed(out.leads, stories | store.changed)
+        assignment.announce(stories | set(leads.values()), moved=moved, leads=leads)
+    return len(moved)
+
+
+def _leads_changed(before: dict[int, int | None], stories: set[int]) -> dict[int, int]:
+    """The stories whose lead is another than before the chunk, and their old and new leads
+    (a lead taken out and placed back in its story is no change): {article: story}."""
+    stories = stories | set(before)
+    now = dict(Story.objects.filter(pk__in=sorted(stories)).values_list("pk", "lead_id"))
+    changed: dict[int, int] = {}
+    for story_id in stories:
+        was, lead = before.get(story_id), now.get(story_id)
+        if was != lead:
+            changed.update({a: story_id for a in (was, lead) if a is not None})
+    return changed
 
 
 def run(
