@@ -132,6 +132,7 @@ def _slot_setters(cls: type) -> list:
 
 _SET_HIT = _slot_setters(Hit)
 _SET_MATCH = _slot_setters(TagMatch)
+_NEW = object.__new__
 
 
 def _new_hit(field: str, start: int, end: int, term: str, in_name: bool) -> Hit:
@@ -171,9 +172,6 @@ def _new_match(
     s_strong(match, strong)
     s_hits(match, hits)
     return match
-
-
-_NEW = object.__new__
 
 
 class _Patterns:
