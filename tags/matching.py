@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby, pairwise
+from itertools import chain, groupby, pairwise
 from operator import itemgetter
 
 import ahocorasick
@@ -126,6 +126,54 @@ class TagMatch:
         return counts
 
 
+def _slot_setters(cls: type) -> list:
+    return [cls.__dict__[name].__set__ for name in cls.__dataclass_fields__]
+
+
+_SET_HIT = _slot_setters(Hit)
+_SET_MATCH = _slot_setters(TagMatch)
+_NEW = object.__new__
+
+
+def _new_hit(field: str, start: int, end: int, term: str, in_name: bool) -> Hit:
+    """``Hit(...)`` at about half the cost: a frozen dataclass's ``__init__`` sets each field
+    through ``object.__setattr__``, and tens of hits and matches are made per article. Both
+    classes have no ``__post_init__`` and no defaults left unset here, so the objects are the
+    same (tests/test_matching_equivalence.py compares whole results)."""
+    hit = _NEW(Hit)
+    s_field, s_start, s_end, s_term, s_in_name = _SET_HIT
+    s_field(hit, field)
+    s_start(hit, start)
+    s_end(hit, end)
+    s_term(hit, term)
+    s_in_name(hit, in_name)
+    return hit
+
+
+def _new_match(
+    tag_id: int,
+    score: float,
+    terms: dict[str, int],
+    in_title: bool,
+    vetoed_by: str | None,
+    keywords_only: bool,
+    strong: bool,
+    hits: tuple[Hit, ...],
+) -> TagMatch:
+    """``TagMatch(...)`` with every field given, made like ``_new_hit``."""
+    match = _NEW(TagMatch)
+    s_tag, s_score, s_terms, s_title, s_veto, s_keywords, s_strong, s_hits = _SET_MATCH
+    s_tag(match, tag_id)
+    s_score(match, score)
+    s_terms(match, terms)
+    s_title(match, in_title)
+    s_veto(match, vetoed_by)
+    s_keywords(match, keywords_only)
+    s_strong(match, strong)
+    s_hits(match, hits)
+    return match
+
+
 class _Patterns:
     """Padded pattern strings with their entries, split into one automaton per purpose."""
 
@@ -201,6 +249,22 @@ class Matcher:
         self._nameable: list[bool] = [
             _may_be_name(label, self._rules[rule_idx])
             for label, rule_idx in zip(self._labels, self._term_rule, strict=True)
+        ]
+        # Per pattern id: (rule index, global term id) of each plain alias it stands for.
+        self._alias_terms: list[tuple[tuple[int, int], ...]] = [
+            tuple(
+                (rule_idx, self._term_base[rule_idx] + term_idx)
+                for rule_idx, term_idx, kind in entries
+                if kind == _ALIAS
+            )
+            for entries in self._entries
+        ]
+        # Per global term id: one number per (label, nameable), the only parts of a term that
+        # make its hits differ, so that topics sharing an alias share its hits.
+        kinds: dict[tuple[str, bool], int] = {}
+        self._term_kind: list[int] = [
+            kinds.setdefault(key, len(kinds))
+            for key in zip(self._labels, self._nameable, strict=True)
         ]
         self._fast = self._fast_pids(patterns.nested_rules())
         self._candidates = frozenset(
@@ -451,19 +515,28 @@ class Matcher:
         if not kept:
             return []
         hits = self._hits({k[0] for k in kept}, scans, keyword_pids)
+        # Best first; tag ids are distinct, so this is the order of (-score, tag id) in full.
+        kept.sort(key=lambda k: (-k[1], rules[k[0]].tag_id))
+        # Topics sharing an alias found in one place share its hits (one tuple): classify once.
+        strong_of: dict[tuple[int, int], bool] = {}
         results = []
         for rule_idx, score, terms, in_title, vetoed_by, keywords_only in kept:
             rule = rules[rule_idx]
             found = hits.get(rule_idx, ())
             if rule.title_and_summary_only:
                 found = tuple(h for h in found if h.field not in ("lead", "body"))
-            strong = is_strong(found, rule.strong_body_mentions) if rule.prominence else True
+            strong = True
+            if rule.prominence:
+                key = (id(found), rule.strong_body_mentions)
+                strong = strong_of.get(key)
+                if strong is None:
+                    strong = strong_of[key] = is_strong(found, rule.strong_body_mentions)
             results.append(
-                TagMatch(
+                _new_match(
                     rule.tag_id, score, terms, in_title, vetoed_by, keywords_only, strong, found
                 )
             )
-        return sorted(results, key=lambda m: (-m.score, m.tag_id))
+        return results
 
     def _hits(
         self, wanted: set[int], scans: list[_Scan], keyword_pids: list[Counter[int]]
@@ -473,15 +546,18 @@ class Matcher:
         Work is done once per located occurrence, not once per topic sharing its pattern: the
         name test runs once per span (only its term's side depends on the topic) and equal hits
         are one shared, immutable ``Hit``. A topic whose hits in a field all come from one
-        pattern needs no nesting pass: they are already in text order and none lies in another.
+        pattern shares them, as one tuple, with every topic finding that pattern's term there
+        (and one found in a single field gets that very tuple, so ``_results`` can classify
+        it once for all of them).
         """
-        entries, labels, base, nameable = (
-            self._entries,
+        alias_terms, labels, nameable, kinds = (
+            self._alias_terms,
             self._labels,
-            self._term_base,
             self._nameable,
+            self._term_kind,
         )
-        out: dict[int, list[Hit]] = {}
+        n_kinds = len(labels) + 1
+        parts: dict[int, list[tuple[Hit, ...]]] = {}  # rule -> its hits, a tuple per field
         for field, raw, offset, padded, found, folded, spaced, stripped in scans:
             name = FIELD_NAMES[field]
             # Each pattern's spans, with their place in text order.
@@ -495,45 +571,58 @@ class Matcher:
                     got.append((at, start, end))
             per_rule: dict[int, list[tuple[int, int]]] = {}  # rule -> (pattern, term id)
             for pid in spans:
-                for rule_idx, term_idx, kind in entries[pid]:
-                    if kind == _ALIAS and rule_idx in wanted:
+                for rule_idx, term_id in alias_terms[pid]:
+                    if rule_idx in wanted:
                         got = per_rule.get(rule_idx)
                         if got is None:
-                            per_rule[rule_idx] = [(pid, base[rule_idx] + term_idx)]
+                            per_rule[rule_idx] = [(pid, term_id)]
                         else:
-                            got.append((pid, base[rule_idx] + term_idx))
+                            got.append((pid, term_id))
             hit = _FieldHits(raw, name, offset, title=field == TITLE).hit
-            by_pattern: dict[tuple[int, str, bool], list[Hit]] = {}
+            by_pattern: dict[int, tuple[Hit, ...]] = {}
             for rule_idx, got in per_rule.items():
-                hits = out.get(rule_idx)
-                if hits is None:
-                    hits = out[rule_idx] = []
-                if len(got) == 1 and _increasing(spans[got[0][0]]):
-                    # One pattern, spans advancing: nothing to drop, already in text order.
+                if len(got) == 1:
                     pid, term_id = got[0]
-                    key = (pid, labels[term_id], nameable[term_id])
+                    key = pid * n_kinds + kinds[term_id]
                     same = by_pattern.get(key)
                     if same is None:
-                        same = by_pattern[key] = [
-                            hit(s, e, labels[term_id], nameable[term_id]) for _, s, e in spans[pid]
-                        ]
-                    hits.extend(same)
-                    continue
-                ordered = sorted(
-                    (at, s, e, term_id) for pid, term_id in got for at, s, e in spans[pid]
-                )
-                kept = _outermost_terms([(s, e, term_id) for _, s, e, term_id in ordered])
-                hits.extend(hit(s, e, labels[term_id], nameable[term_id]) for s, e, term_id in kept)
+                        label, may_be_name = labels[term_id], nameable[term_id]
+                        located = spans[pid]
+                        if _increasing(located):
+                            # Spans advancing: nothing to drop, already in text order.
+                            same = tuple(hit(s, e, label, may_be_name) for _, s, e in located)
+                        else:
+                            kept = _outermost_terms([(s, e, term_id) for _, s, e in located])
+                            same = tuple(hit(s, e, label, may_be_name) for s, e, _ in kept)
+                        by_pattern[key] = same
+                else:
+                    ordered = sorted(
+                        (at, s, e, term_id) for pid, term_id in got for at, s, e in spans[pid]
+                    )
+                    kept = _outermost_terms([(s, e, term_id) for _, s, e, term_id in ordered])
+                    same = tuple(
+                        hit(s, e, labels[term_id], nameable[term_id]) for s, e, term_id in kept
+                    )
+                got = parts.get(rule_idx)
+                if got is None:
+                    parts[rule_idx] = [same]
+                else:
+                    got.append(same)
         for index, pids in enumerate(keyword_pids):
             seen: set[tuple[int, int]] = set()
             for pid in pids:
-                for rule_idx, term_idx, kind in entries[pid]:
+                for rule_idx, term_idx, kind in self._entries[pid]:
                     key = (rule_idx, term_idx)
                     if kind in (_ALIAS, _JOINED) and rule_idx in wanted and key not in seen:
                         seen.add(key)
-                        term = labels[base[rule_idx] + term_idx]
-                        out.setdefault(rule_idx, []).append(Hit("keywords", index, index + 1, term))
-        return {rule_idx: tuple(found) for rule_idx, found in out.items()}
+                        term = labels[self._term_base[rule_idx] + term_idx]
+                        parts.setdefault(rule_idx, []).append(
+                            (Hit("keywords", index, index + 1, term),)
+                        )
+        return {
+            rule_idx: got[0] if len(got) == 1 else tuple(chain.from_iterable(got))
+            for rule_idx, got in parts.items()
+        }
 
     def _locate(
         self,
@@ -553,11 +642,11 @@ class Matcher:
         unspaced script) the text is mapped character by character: slow, but exact.
         """
         patterns = self._patterns
-        seen: Counter[int] = Counter()
+        seen: dict[int, int] = {}
         selected = []
         for end_idx, pid in found:
-            seen[pid] += 1
-            if seen[pid] <= MAX_HITS_PER_PATTERN:
+            n = seen[pid] = seen.get(pid, 0) + 1
+            if n <= MAX_HITS_PER_PATTERN:
                 selected.append((end_idx, pid))
         spans = None
         if spaced is not None:
@@ -573,8 +662,8 @@ class Matcher:
         spans = []
         for end_idx, pid in automaton.iter(form):
             if pid in wanted:
-                seen[pid] += 1
-                if seen[pid] <= MAX_HITS_PER_PATTERN:
+                n = seen[pid] = seen.get(pid, 0) + 1
+                if n <= MAX_HITS_PER_PATTERN:
                     first, last = self._core_span(pid, end_idx)
                     spans.append((starts[first], ends[last], pid))
         return spans
@@ -600,6 +689,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n[ \t]+(?=\S)")
 # A neighbouring word of the same name: only spaces (one line break, "&") between them.
 _GAP = r"[ \t]*\n?[ \t]*(?:&[ \t]*\n?[ \t]*)?"
 _NAME_BEFORE = re.compile(rf"([^\W\d_][\w']*)(?=[ \t\n&]){_GAP}\Z")
+_WORD_CHARS = re.compile(r"[\w']*")
 _NEXT_WORD = re.compile(rf",?{_GAP}([^\W\d_][\w'.]*)")
 COMPANY_SUFFIXES = frozenset(
     {
@@ -633,7 +723,9 @@ class _FieldHits:
                     in_name = _inside_name(self.raw, start, end, title=self.title)
                     self.in_names[start, end] = in_name
             offset = self.offset
-            found = self.made[key] = Hit(self.name, start + offset, end + offset, term, in_name)
+            found = self.made[key] = _new_hit(
+                self.name, start + offset, end + offset, term, in_name
+            )
         return found
 
 
@@ -842,11 +934,24 @@ def _inside_name(raw: str, start: int, end: int, *, title: bool = False) -> bool
         return True
     if title or found.isupper():
         return False
-    before = _NAME_BEFORE.search(raw, max(0, start - 40), start)
+    before = _name_before(raw, start)
     if before and before.group(1)[0].isupper():
         return True
     after = _NAME_AFTER.match(raw, end)
     return bool(after and after.group(1)[0].isupper())
+
+
+def _name_before(raw: str, start: int) -> re.Match | None:
+    """``_NAME_BEFORE.search(raw, max(0, start - 40), start)``, searched from the one place a
+    match can begin: the run of word characters ending where the trailing gap begins.
+
+    From every position of the 40 the regex runs through the rest of its word and backtracks
+    (~15 µs a call); a match's word ends where the gap characters begin and lies in that run.
+    """
+    lo = max(0, start - 40)
+    head = raw[lo:start].rstrip(" \t\n&")
+    word = _WORD_CHARS.match(head[::-1]).end()
+    return _NAME_BEFORE.search(raw, lo + len(head) - word, start)
 
 
 def _increasing(spans: list[tuple[int, int, int]]) -> bool:

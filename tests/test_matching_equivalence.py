@@ -1,9 +1,11 @@
-"""The matcher's hit locating, made faster, decides exactly as before on real stories.
+"""The matcher's hit locating and results, made faster, decide exactly as before on real stories.
 
-``OldMatcher`` keeps the previous ``Matcher._hits`` (one name test and one ``Hit`` per topic
-and occurrence) for this comparison only. Every result field is compared: tags, scores, terms,
-strong/weak, vetoes and each hit's field, span, term and name flag. Stories are read in place
-from the shared labelled archive.
+``OldMatcher`` keeps the previous ``Matcher._hits`` (one name test, with the name regex searched
+over the whole 40 characters before a hit, and one ``Hit`` per topic and occurrence) and the
+previous ``Matcher._results`` (matches made through the dataclass constructor, each classified
+by ``is_strong`` on its own, sorted at the end) for this comparison only. Every result field is
+compared: tags, order, scores, terms, strong/weak, vetoes and each hit's field, span, term and
+name flag. Stories are read in place from the shared labelled archive.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from itertools import groupby
 from pathlib import Path
 
 import pytest
@@ -21,12 +24,15 @@ from tags.matching import (
     _ALIAS,
     _JOINED,
     FIELD_NAMES,
+    OCCURRENCE_CAP,
     TITLE,
     Hit,
     Matcher,
     Rule,
+    TagMatch,
     _company_follows,
     _outermost_terms,
+    is_strong,
 )
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/labelled-news"
@@ -55,6 +61,56 @@ def _old_inside_name(raw, start, end, term, rule, *, title=False):
 
 
 class OldMatcher(Matcher):
+    def _results(self, tally, vetoes, scans, keyword_pids, *, explain):
+        rules, labels = self._rules, self._labels
+        cap = OCCURRENCE_CAP
+        w_title, w_summary, w_text, w_keywords = matching.FIELD_WEIGHTS
+        kept = []
+        for rule_idx, term_ids in groupby(sorted(tally), self._term_rule.__getitem__):
+            rule = rules[rule_idx]
+            body_counts = not rule.title_and_summary_only
+            score = 0.0
+            terms = {}
+            in_title = in_words = False
+            for term_id in term_ids:
+                title, summary, text, keywords, lead = tally[term_id]
+                text += lead
+                if not body_counts:
+                    text = 0
+                total = title + summary + text + keywords
+                if not total:
+                    continue
+                score += (
+                    w_title * min(title, cap)
+                    + w_summary * min(summary, cap)
+                    + w_text * min(text, cap)
+                    + w_keywords * min(keywords, cap)
+                )
+                terms[labels[term_id]] = total
+                in_title = in_title or bool(title)
+                in_words = in_words or bool(title or summary or text)
+            if not terms:
+                continue
+            vetoed_by = vetoes.get(rule_idx)
+            if explain or (vetoed_by is None and score >= rule.min_score):
+                kept.append((rule_idx, score, terms, in_title, vetoed_by, not in_words))
+        if not kept:
+            return []
+        hits = self._hits({k[0] for k in kept}, scans, keyword_pids)
+        results = []
+        for rule_idx, score, terms, in_title, vetoed_by, keywords_only in kept:
+            rule = rules[rule_idx]
+            found = hits.get(rule_idx, ())
+            if rule.title_and_summary_only:
+                found = tuple(h for h in found if h.field not in ("lead", "body"))
+            strong = is_strong(found, rule.strong_body_mentions) if rule.prominence else True
+            results.append(
+                TagMatch(
+                    rule.tag_id, score, terms, in_title, vetoed_by, keywords_only, strong, found
+                )
+            )
+        return sorted(results, key=lambda m: (-m.score, m.tag_id))
+
     def _hits(self, wanted, scans, keyword_pids):
         entries, labels, base = self._entries, self._labels, self._term_base
         out = {}
@@ -132,17 +188,38 @@ def _compare(old: Matcher, new: Matcher, stories: list[dict]) -> int:
     ]
     compared = 0
     for story in [*stories, *joined]:
-        args = {
-            "title": story["title"],
-            "summary": story["body"][:200],
-            "text": story["body"],
-            "keywords": story["title"].split()[:3],
-            "explain": True,
-        }
-        expected = old.match(**args)
-        assert new.match(**args) == expected, story["title"]
-        compared += sum(len(m.hits) for m in expected)
+        for explain in (True, False):
+            args = {
+                "title": story["title"],
+                "summary": story["body"][:200],
+                "text": story["body"],
+                "keywords": story["title"].split()[:3],
+                "explain": explain,
+            }
+            expected = old.match(**args)
+            assert new.match(**args) == expected, story["title"]
+            compared += sum(len(m.hits) for m in expected)
     return compared
+
+
+def test_the_name_before_a_hit_is_found_as_by_searching_all_40_characters(stories):
+    """``_name_before`` searches from one place only; it finds what the full search finds,
+    at every position of real stories and of strings made of the characters that matter."""
+    rng = random.Random(5)  # noqa: S311 - repeatable strings
+    alphabet = "aZ9_' \t\n&,.É٣"
+    texts = [story["body"] for story in stories[:40]]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(3000)]
+    found = 0
+    for text in texts:
+        for start in range(len(text) + 1):
+            expected = matching._NAME_BEFORE.search(text, max(0, start - 40), start)
+            got = matching._name_before(text, start)
+            assert (got and got.span(), got and got.group(1)) == (
+                expected and expected.span(),
+                expected and expected.group(1),
+            ), (text, start)
+            found += expected is not None
+    assert found > 10_000
 
 
 def test_same_decisions_and_hits_as_before_with_shared_aliases(stories):
