@@ -457,6 +457,31 @@ def minhash_of(text: str) -> MinHash | None:
     return minhash
 
 
+class _Scoring:
+    """One item's cosine against many candidates' partial centroids, each term's IDF looked up
+    once. A candidate shares few of the item's terms: the sum walks those, in the item's order,
+    so each score is the float ``StoryClusterer._cosine`` gives."""
+
+    __slots__ = ("factors", "norm", "position")
+
+    def __init__(self, vector: dict[str, float], idf, norm) -> None:
+        self.norm = norm  # of a centroid whose stored norm is missing, as _cosine falls back
+        self.position = {t: n for n, t in enumerate(vector)}
+        self.factors = {t: (x, idf(t)) for t, x in vector.items()}
+
+    def cosine(self, centroid: Mapping[str, float], norm: float) -> float:
+        factors = self.factors
+        if len(centroid) < len(factors):
+            position = self.position
+            shared = sorted((t for t in centroid if t in position), key=position.__getitem__)
+        else:
+            shared = [t for t in factors if t in centroid]
+        dot = sum(x * centroid[t] * i for t in shared for x, i in (factors[t],))
+        if not dot:
+            return 0.0
+        return dot / (norm or self.norm(centroid))
+
+
 class StoryClusterer:
     """Online story assignment with bounded cost per item. Not thread-safe: one per process
     (a database store is shared by many processes under one lock: see stories.assignment)."""
@@ -509,9 +534,10 @@ class StoryClusterer:
         if candidates:
             partial = store.partial_centroids(candidates, vector.keys())
             scored = []
+            scoring = _Scoring(vector, self._idf, self._norm)
             for story_id in candidates:
                 norm, centroid = partial[story_id]
-                score = self._cosine(vector, centroid, norm)
+                score = scoring.cosine(centroid, norm)
                 if score >= self.threshold:
                     scored.append((-score, story_id))
             # Most alike first (ties by id, so both stores pick the same story).
@@ -607,8 +633,20 @@ class StoryClusterer:
         return dot / (norm or self._norm(centroid))
 
     def _norm(self, centroid: Mapping[str, float]) -> float:
-        idf = self._idf
-        return math.sqrt(sum((w * idf(t)) ** 2 for t, w in centroid.items())) or 1.0
+        # A big story's centroid has tens of thousands of terms but few distinct frequencies,
+        # and an IDF is a function of the frequency: compute each once (the same values
+        # ``_idf`` gives, summed in the same order, so the norm is the same float).
+        idfs, store = self._idfs, self.store
+        docs = store.documents()
+        by_df: dict[int, float] = {}
+        for t in centroid:
+            if t not in idfs:
+                df = store.df(t)
+                value = by_df.get(df)
+                if value is None:
+                    value = by_df[df] = idf(docs, df)
+                idfs[t] = value
+        return math.sqrt(sum((w * idfs[t]) ** 2 for t, w in centroid.items())) or 1.0
 
     def _story_similarity(self, a: int, b: int) -> float:
         ca, cb = self.store.centroid(a), self.store.centroid(b)
