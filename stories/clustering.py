@@ -549,7 +549,7 @@ class StoryClusterer:
         if fresh:
             best = store.new_story()
         assignment = Assignment(item.key, best, best_score)
-        self._join(best, bag, item, assignment, fresh=fresh)
+        self._join(best, bag, item, assignment, fresh=fresh, vector=vector)
         return assignment
 
     def story_of(self, key: object) -> int:
@@ -690,10 +690,15 @@ class StoryClusterer:
         assignment: Assignment,
         *,
         fresh: bool = False,
+        vector: dict[str, float] | None = None,
     ) -> None:
-        vector = self._weighted(bag)
+        # ``vector``: the item's, when the caller has just weighted it under the same IDF.
+        if vector is None:
+            vector = self._weighted(bag)
+        idf = self._idf
+        idfs = {term: idf(term) for term in vector}
         # Members count equally whatever their length: add the unit vector, in raw weights.
-        raw = {term: x / self._idf(term) for term, x in vector.items()}
+        raw = {term: x / idfs[term] for term, x in vector.items()}
         # The norm and the index terms follow from the terms this member touches (and the
         # current index terms), so a join costs the item's size, not the story's: under one
         # IDF, a term neither in the item nor in the index cannot enter the top.
@@ -703,13 +708,13 @@ class StoryClusterer:
         else:
             norm, before = self.store.partial_centroids([story_id], raw.keys() | index)[story_id]
         size = self.store.add_member(story_id, item, raw, assignment)
-        idf = self._idf
         square = norm * norm
         value: dict[str, float] = {t: before.get(t, 0.0) * idf(t) for t in index}
         for term, x in raw.items():
             old = before.get(term, 0.0)
-            square += ((old + x) ** 2 - old * old) * idf(term) ** 2
-            value[term] = (old + x) * idf(term)
+            weight = idfs[term]
+            square += ((old + x) ** 2 - old * old) * weight**2
+            value[term] = (old + x) * weight
         top = set(heapq.nlargest(self.index_terms, value, key=value.__getitem__))
         # The norm, though, must follow the IDF as it moves (most while a story is young): it is
         # recomputed in full while the story is small and then every NORM_EVERY members, so
