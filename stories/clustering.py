@@ -457,6 +457,31 @@ def minhash_of(text: str) -> MinHash | None:
     return minhash
 
 
+class _Scoring:
+    """One item's cosine against many candidates' partial centroids, each term's IDF looked up
+    once. A candidate shares few of the item's terms: the sum walks those, in the item's order,
+    so each score is the float ``StoryClusterer._cosine`` gives."""
+
+    __slots__ = ("factors", "norm", "position")
+
+    def __init__(self, vector: dict[str, float], idf, norm) -> None:
+        self.norm = norm  # of a centroid whose stored norm is missing, as _cosine falls back
+        self.position = {t: n for n, t in enumerate(vector)}
+        self.factors = {t: (x, idf(t)) for t, x in vector.items()}
+
+    def cosine(self, centroid: Mapping[str, float], norm: float) -> float:
+        factors = self.factors
+        if len(centroid) < len(factors):
+            position = self.position
+            shared = sorted((t for t in centroid if t in position), key=position.__getitem__)
+        else:
+            shared = [t for t in factors if t in centroid]
+        dot = sum(x * centroid[t] * i for t in shared for x, i in (factors[t],))
+        if not dot:
+            return 0.0
+        return dot / (norm or self.norm(centroid))
+
+
 class StoryClusterer:
     """Online story assignment with bounded cost per item. Not thread-safe: one per process
     (a database store is shared by many processes under one lock: see stories.assignment)."""
@@ -509,9 +534,10 @@ class StoryClusterer:
         if candidates:
             partial = store.partial_centroids(candidates, vector.keys())
             scored = []
+            scoring = _Scoring(vector, self._idf, self._norm)
             for story_id in candidates:
                 norm, centroid = partial[story_id]
-                score = self._cosine(vector, centroid, norm)
+                score = scoring.cosine(centroid, norm)
                 if score >= self.threshold:
                     scored.append((-score, story_id))
             # Most alike first (ties by id, so both stores pick the same story).
@@ -523,7 +549,7 @@ class StoryClusterer:
         if fresh:
             best = store.new_story()
         assignment = Assignment(item.key, best, best_score)
-        self._join(best, bag, item, assignment, fresh=fresh)
+        self._join(best, bag, item, assignment, fresh=fresh, vector=vector)
         return assignment
 
     def story_of(self, key: object) -> int:
@@ -607,8 +633,20 @@ class StoryClusterer:
         return dot / (norm or self._norm(centroid))
 
     def _norm(self, centroid: Mapping[str, float]) -> float:
-        idf = self._idf
-        return math.sqrt(sum((w * idf(t)) ** 2 for t, w in centroid.items())) or 1.0
+        # A big story's centroid has tens of thousands of terms but few distinct frequencies,
+        # and an IDF is a function of the frequency: compute each once (the same values
+        # ``_idf`` gives, summed in the same order, so the norm is the same float).
+        idfs, store = self._idfs, self.store
+        docs = store.documents()
+        by_df: dict[int, float] = {}
+        for t in centroid:
+            if t not in idfs:
+                df = store.df(t)
+                value = by_df.get(df)
+                if value is None:
+                    value = by_df[df] = idf(docs, df)
+                idfs[t] = value
+        return math.sqrt(sum((w * idfs[t]) ** 2 for t, w in centroid.items())) or 1.0
 
     def _story_similarity(self, a: int, b: int) -> float:
         ca, cb = self.store.centroid(a), self.store.centroid(b)
@@ -652,10 +690,15 @@ class StoryClusterer:
         assignment: Assignment,
         *,
         fresh: bool = False,
+        vector: dict[str, float] | None = None,
     ) -> None:
-        vector = self._weighted(bag)
+        # ``vector``: the item's, when the caller has just weighted it under the same IDF.
+        if vector is None:
+            vector = self._weighted(bag)
+        idf = self._idf
+        idfs = {term: idf(term) for term in vector}
         # Members count equally whatever their length: add the unit vector, in raw weights.
-        raw = {term: x / self._idf(term) for term, x in vector.items()}
+        raw = {term: x / idfs[term] for term, x in vector.items()}
         # The norm and the index terms follow from the terms this member touches (and the
         # current index terms), so a join costs the item's size, not the story's: under one
         # IDF, a term neither in the item nor in the index cannot enter the top.
@@ -665,13 +708,13 @@ class StoryClusterer:
         else:
             norm, before = self.store.partial_centroids([story_id], raw.keys() | index)[story_id]
         size = self.store.add_member(story_id, item, raw, assignment)
-        idf = self._idf
         square = norm * norm
         value: dict[str, float] = {t: before.get(t, 0.0) * idf(t) for t in index}
         for term, x in raw.items():
             old = before.get(term, 0.0)
-            square += ((old + x) ** 2 - old * old) * idf(term) ** 2
-            value[term] = (old + x) * idf(term)
+            weight = idfs[term]
+            square += ((old + x) ** 2 - old * old) * weight**2
+            value[term] = (old + x) * weight
         top = set(heapq.nlargest(self.index_terms, value, key=value.__getitem__))
         # The norm, though, must follow the IDF as it moves (most while a story is young): it is
         # recomputed in full while the story is small and then every NORM_EVERY members, so
