@@ -44,6 +44,7 @@ from stories.dbstore import (
     _on_postgres,
     _source_id,
     _t,
+    one_of,
 )
 from stories.models import Story, StoryMembership, StoryState
 
@@ -138,11 +139,7 @@ class BatchStore(DatabaseStore):
         with connection.cursor() as cursor:
             for start in range(0, len(wanted), CHUNK):
                 part = wanted[start : start + CHUNK]
-                if _on_postgres():
-                    where, params = "t.term = ANY(%s::text[])", [part]
-                else:
-                    marks, params = _list(part)
-                    where = f"t.term IN ({marks})"
+                where, params = one_of("t.term", part, "text")
                 cursor.execute(
                     "SELECT t.term, t.story_id, s.last_seen FROM stories_storyterm t "  # noqa: S608
                     "JOIN stories_storystate s ON s.story_id = t.story_id "
@@ -160,11 +157,7 @@ class BatchStore(DatabaseStore):
         with connection.cursor() as cursor:
             for start in range(0, len(bands), CHUNK):
                 part = list(bands[start : start + CHUNK])
-                if _on_postgres():
-                    where, params = "band = ANY(%s::bigint[])", [part]
-                else:
-                    marks, params = _list(part)
-                    where = f"band IN ({marks})"
+                where, params = one_of("band", part, "bigint")
                 cursor.execute(
                     "SELECT band, article_id, published_at FROM stories_storyband "  # noqa: S608
                     f"WHERE {where} AND published_at >= %s",
@@ -182,11 +175,7 @@ class BatchStore(DatabaseStore):
         with connection.cursor() as cursor:
             for start in range(0, len(keys), CHUNK):
                 part = list(keys[start : start + CHUNK])
-                if _on_postgres():
-                    where, params = "m.article_id = ANY(%s::bigint[])", [part]
-                else:
-                    marks, params = _list(part)
-                    where = f"m.article_id IN ({marks})"
+                where, params = one_of("m.article_id", part, "bigint")
                 cursor.execute(
                     "SELECT m.article_id, m.story_id, s.last_seen "  # noqa: S608
                     "FROM stories_storymembership m "
@@ -387,11 +376,7 @@ class BatchStore(DatabaseStore):
         is never read over)."""
         ids = sorted(story_ids)
         with connection.cursor() as cursor:
-            if _on_postgres():
-                where, params = "s.story_id = ANY(%s::bigint[])", [ids]
-            else:
-                marks, params = _list(ids)
-                where = f"s.story_id IN ({marks})"
+            where, params = one_of("s.story_id", ids, "bigint")
             cursor.execute(
                 "SELECT s.story_id, s.norm, c.term, c.weight FROM stories_storystate s "  # noqa: S608
                 "LEFT JOIN stories_storycentroid c ON c.story_id = s.story_id "

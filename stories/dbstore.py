@@ -72,6 +72,16 @@ def _list(values: Sequence) -> tuple[str, list]:
     return ", ".join(["%s"] * len(values)), list(values)
 
 
+def one_of(column: str, values: Sequence, sql_type: str) -> tuple[str, list]:
+    """``column`` is one of ``values``: a WHERE clause and its parameters. On PostgreSQL one
+    array parameter (a batch's thousands of values are not thousands of placeholders to
+    parse), elsewhere an ``IN`` list."""
+    if _on_postgres():
+        return f"{column} = ANY(%s::{sql_type}[])", [list(values)]
+    marks, params = _list(values)
+    return f"{column} IN ({marks})", params
+
+
 class Frequencies:
     """Document frequencies for one process: read from ``TermFrequency`` on demand, cached, and
     written back in batches. Other workers' counts show up at the next refresh."""
@@ -166,11 +176,7 @@ class Frequencies:
         with connection.cursor() as cursor:
             for start in range(0, len(terms), 5000):
                 part = list(terms[start : start + 5000])
-                if _on_postgres():  # one array parameter, not 5,000 placeholders to parse
-                    where, params = "term = ANY(%s::text[])", [part]
-                else:
-                    marks, params = _list(part)
-                    where = f"term IN ({marks})"
+                where, params = one_of("term", part, "text")
                 cursor.execute(
                     f"SELECT term, documents FROM stories_termfrequency WHERE {where}",  # noqa: S608
                     params,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from articles.models import Article
 from stories.batchstore import BatchStore
 from stories.clustering import StoryClusterer, StoryItem
-from stories.dbstore import _list, _on_postgres
+from stories.dbstore import _on_postgres, one_of
 from stories.models import Story, StoryCentroid, StoryMembership, StoryState, StoryTerm
 
 # A centroid weight this small after members left is what they added, cancelled: the row goes.
@@ -163,18 +163,9 @@ def drop_cancelled(story_ids: Collection[int]) -> None:
 def _delete_memberships(article_ids: Sequence[int]) -> None:
     """Without the ORM's delete, whose signal would settle each article's topic pages as if
     it had left for no story: the caller places them again and announces what moved."""
+    where, params = one_of("article_id", list(article_ids), "bigint")
     with connection.cursor() as cursor:
-        if _on_postgres():
-            cursor.execute(
-                "DELETE FROM stories_storymembership WHERE article_id = ANY(%s::bigint[])",
-                [list(article_ids)],
-            )
-        else:
-            marks, params = _list(article_ids)
-            cursor.execute(
-                f"DELETE FROM stories_storymembership WHERE article_id IN ({marks})",  # noqa: S608
-                params,
-            )
+        cursor.execute(f"DELETE FROM stories_storymembership WHERE {where}", params)  # noqa: S608
 
 
 def _sources_gone(pairs: set[tuple[int, int]]) -> Counter[int]:
