@@ -58,6 +58,17 @@ def allow_host(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_story_frequencies():
+    """Story assignment keeps this process's document frequencies between calls; a test's
+    rolled-back rows must not leave counts for the next test's decisions."""
+    from stories import assignment
+
+    assignment.frequencies.discard()
+    yield
+    assignment.frequencies.discard()
+
+
+@pytest.fixture(autouse=True)
 def _newsdesk_test_settings(request, settings):
     """Tests fetch from the loopback server they start (that exact host:port, nothing else on
     this machine), and never wait on politeness delays.

@@ -29,13 +29,6 @@ from tests.test_story_folding import assert_folded
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_frequencies():
-    assignment.frequencies.discard()
-    yield
-    assignment.frequencies.discard()
-
-
 @pytest.fixture
 def announcements():
     heard: list[dict] = []

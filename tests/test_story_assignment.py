@@ -65,13 +65,6 @@ def source(name: str) -> Source:
     )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_frequencies():
-    assignment.frequencies.discard()
-    yield
-    assignment.frequencies.discard()
-
-
 # --- The database store is the in-memory store's twin ------------------------------------------
 
 

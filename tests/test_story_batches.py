@@ -160,13 +160,6 @@ def snapshot() -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_frequencies():
-    assignment.frequencies.discard()
-    yield
-    assignment.frequencies.discard()
-
-
 # --- The same decisions --------------------------------------------------------------------------
 
 
