@@ -232,8 +232,11 @@ def test_two_workers_never_ask_one_host_twice_inside_the_delay(broker, workers, 
 
 def test_a_rule_change_during_a_running_retag_supersedes_it_cleanly(broker, workers, monkeypatch):
     topic = make_tag("cobalt desk", aliases=["cobalt"])
+    # Chunks of 1,000 (retagging.BATCH_SIZE): several are left after the first, so the rule
+    # change lands while the old job still has work, however fast an idle machine's workers are.
+    total = 4500
     Article.objects.bulk_create(
-        make_article_row(i, "Cobalt output" if i % 3 else "Lithium brine") for i in range(1500)
+        make_article_row(i, "Cobalt output" if i % 3 else "Lithium brine") for i in range(total)
     )
     from django.core.cache.backends.redis import RedisCache
 
@@ -256,9 +259,9 @@ def test_a_rule_change_during_a_running_retag_supersedes_it_cleanly(broker, work
     assert wait_for(lambda: RetagJob.objects.get(pk=new.pk).is_finished, timeout=90)
     old.refresh_from_db()
     new.refresh_from_db()
-    assert old.state == RetagJob.State.SUPERSEDED and old.done < 1500
-    assert new.state == RetagJob.State.DONE and new.done == 1500
-    assert ArticleTag.objects.filter(tag=topic).count() == 1500  # every article, new rules
+    assert old.state == RetagJob.State.SUPERSEDED and old.done < total
+    assert new.state == RetagJob.State.DONE and new.done == total
+    assert ArticleTag.objects.filter(tag=topic).count() == total  # every article, new rules
     assert linking.recount() == 0
 
 
