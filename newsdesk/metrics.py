@@ -102,6 +102,15 @@ class StateCollector:
         )
         awaiting.add_metric([], snap.awaiting_story)
         yield awaiting
+        unplaced = GaugeMetricFamily(
+            "newsdesk_story_placement_failures",
+            "Articles story assignment could not place: retrying after a pause, or set aside"
+            " until an operator tries them again.",
+            labels=["state"],
+        )
+        for state, n in snap.story_failures.items():
+            unplaced.add_metric([state], n)
+        yield unplaced
         jobs = GaugeMetricFamily(
             "newsdesk_jobs", "Retag/delete/merge jobs by state.", labels=["state"]
         )

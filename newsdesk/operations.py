@@ -14,7 +14,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from articles.models import Article, Feed, PollLog
-from stories import assignment
+from stories import assignment, failures
 from stories.models import RestoryJob
 from tags.models import RetagJob
 
@@ -77,6 +77,9 @@ class Snapshot:
     jobs_by_state: dict[str, int] = field(default_factory=dict)
     # Extracted within the story window and in no story: the drain's queue (stories.assignment).
     awaiting_story: int = 0
+    # Articles story assignment could not place (stories.failures): retrying, set aside.
+    story_failures: dict[str, int] = field(default_factory=dict)
+    set_aside_articles: list = field(default_factory=list)
     restory_jobs: list = field(default_factory=list)
 
 
@@ -149,5 +152,11 @@ def snapshot(now=None, *, lists: bool = True) -> Snapshot:
         jobs=jobs,
         jobs_by_state=jobs_by_state,
         awaiting_story=assignment.waiting().count(),
+        story_failures=failures.counts(),
+        set_aside_articles=(
+            list(failures.set_aside().select_related("article").order_by("-failed_at")[:20])
+            if lists
+            else []
+        ),
         restory_jobs=list(RestoryJob.objects.all()[:10]) if lists else [],
     )

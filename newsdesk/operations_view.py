@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from newsdesk.operations import AGE_BUCKETS, snapshot
+from stories import failures
 
 
 def operations(request: HttpRequest) -> HttpResponse:
@@ -20,6 +21,7 @@ def operations(request: HttpRequest) -> HttpResponse:
         "title": "Operations",
         "snap": snap,
         "story_window_days": settings.NEWSDESK_STORY_WINDOW_DAYS,
+        "story_attempts": len(failures.RETRY_AFTER) + 1,
         "age_labels": [label for label, _ in AGE_BUCKETS],
         "unfinished_rows": [
             (state, [buckets[label] for label, _ in AGE_BUCKETS])

@@ -14,8 +14,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from articles.models import Source
-from stories import editing
-from stories.models import RestoryJob, Story, StoryMembership
+from stories import assignment, editing, failures
+from stories.models import PlacementFailure, RestoryJob, Story, StoryMembership
 
 
 def n_stories(n: int) -> str:
@@ -207,3 +207,56 @@ class RestoryJobAdmin(admin.ModelAdmin):
         return False
 
     actions = None
+
+
+@admin.register(PlacementFailure)
+class PlacementFailureAdmin(admin.ModelAdmin):
+    """Operators' list of articles story assignment could not place, with the error; "try
+    again now" places the chosen ones at once and says how it went."""
+
+    list_display = ("article_link", "attempts", "state", "short_error", "failed_at")
+    list_filter = (("retry_after", admin.EmptyFieldListFilter),)
+    list_select_related = ("article",)
+    ordering = ("-failed_at",)
+    readonly_fields = [f.name for f in PlacementFailure._meta.fields]
+    actions = ["try_again"]
+
+    @admin.display(description="article")
+    def article_link(self, failure: PlacementFailure) -> str:
+        url = reverse("admin:articles_article_change", args=[failure.article_id])
+        return format_html('<a href="{}">{}</a>', url, failure.article.title or failure.article)
+
+    @admin.display(description="state")
+    def state(self, failure: PlacementFailure) -> str:
+        if failure.set_aside:
+            return "set aside"
+        return f"next try after {failure.retry_after:%Y-%m-%d %H:%M}"
+
+    @admin.display(description="error")
+    def short_error(self, failure: PlacementFailure) -> str:
+        return failure.error[:160]
+
+    @admin.action(
+        description="Try placing the selected articles in stories again now",
+        permissions=["retry"],
+    )
+    def try_again(self, request: HttpRequest, queryset) -> None:
+        ids = list(queryset.values_list("article_id", flat=True))
+        outcome = failures.try_again(ids, assignment.assign)
+        if outcome.placed:
+            messages.success(request, f"{outcome.placed} placed in a story.")
+        if outcome.failed:
+            messages.error(
+                request,
+                f"{outcome.failed} failed again: see the error on each; the sweep tries them"
+                " again after a pause, or sets them aside.",
+            )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a record of what happened; the action is the way to act on it
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("stories.change_placementfailure")

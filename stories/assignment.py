@@ -25,11 +25,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from articles.models import Article
-from stories import editing
+from stories import editing, failures
 from stories.batchstore import BatchStore
 from stories.clustering import Assignment, StoryClusterer, StoryItem
 from stories.dbstore import DatabaseStore, Frequencies
-from stories.models import StoryMembership
+from stories.models import PlacementFailure, StoryMembership
 from stories.signals import story_changed
 
 log = logging.getLogger(__name__)
@@ -146,13 +146,19 @@ def _place(pick) -> list[Assignment]:
     return assignments
 
 
-def assign_quietly(article_id: int) -> Assignment | None:
-    """``assign`` for ingestion: a failure is logged and the article waits for the sweep; its
-    extraction and its tags are never undone by it."""
+def assign_quietly(article_id: int, now=None) -> Assignment | None:
+    """``assign`` where a failure must not stop the caller: it is logged and recorded
+    (``stories.failures``: out of the queue, tried again by the sweep after a pause); the
+    article's extraction and its tags are never undone by it."""
     try:
         return assign(article_id)
-    except Exception:
+    except Exception as exc:
         log.exception("story assignment failed for article %s; the sweep will retry", article_id)
+        try:
+            failures.record(article_id, failures.describe(exc), now)
+        except Exception:
+            # The database itself is failing: the article stays in the queue, unrecorded.
+            log.exception("could not record the failure of article %s", article_id)
         return None
 
 
@@ -185,10 +191,12 @@ def waiting(now=None):
     then."""
     current = now or timezone.now()
     placed = StoryMembership.objects.filter(article_id=OuterRef("pk"))
+    # A failed article is tried alone by the sweep (stories.failures), never in a batch again.
+    failed = PlacementFailure.objects.filter(article_id=OuterRef("pk"))
     rows = Article.objects.filter(status__in=ASSIGNABLE, updated_at__gte=current - window())
     if now is not None:
         rows = rows.filter(updated_at__lte=now)
-    return rows.filter(~Exists(placed)).order_by("published_at", "pk")
+    return rows.filter(~Exists(placed), ~Exists(failed)).order_by("published_at", "pk")
 
 
 unassigned = waiting
@@ -196,25 +204,27 @@ unassigned = waiting
 
 def drain_quietly(limit: int = BATCH, now=None) -> int:
     """``drain``, where a failure must not stop the caller: a batch that fails is placed
-    again one article at a time, so one article that cannot be placed (logged, left waiting
-    for the sweep) does not hold up the others. Returns how many were placed."""
+    again one article at a time, so one article that cannot be placed (logged and recorded,
+    ``stories.failures``) does not hold up the others. Returns how many were placed."""
     try:
         return len(drain(limit, now))
     except Exception:
         log.exception("placing a batch of articles in stories failed; placing them one by one")
     ids = list(waiting(now).values_list("pk", flat=True)[:limit])
-    return sum(assign_quietly(article_id) is not None for article_id in ids)
+    return sum(assign_quietly(article_id, now) is not None for article_id in ids)
 
 
 def sweep(now=None, *, limit: int = 10_000) -> int:
     """Place every article awaiting a story (an error, a lost drain message): the drain's own
-    work, in batches, up to ``limit``."""
+    work, in batches, up to ``limit``; then try again, alone, the failed articles whose pause
+    is over. Returns how many were placed."""
     placed = 0
     while placed < limit:
         n = drain_quietly(min(BATCH, limit - placed), now)
         placed += n
         if n == 0:
             break
+    placed += failures.retry_due(assign, now).placed
     frequencies.flush()
     return placed
 

@@ -179,3 +179,40 @@ class RestoryJob(ChunkedJob):
     def __str__(self) -> str:
         since = f"since {self.since:%Y-%m-%d}" if self.since else "everything"
         return f"Restory {since}: {self.state} {self.done}/{self.total}"
+
+
+class PlacementFailure(models.Model):
+    """An article story assignment could not place, and why. While it has this row it is out of
+    the drain's queue, so it cannot fail every batch it lands in; beat's sweep tries it again
+    alone after a growing pause (``retry_after``), and after the last try sets it aside
+    (``retry_after`` empty) until an operator tries it again or its page is extracted again
+    (`stories.failures`)."""
+
+    article = models.OneToOneField(
+        "articles.Article",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="story_placement_failure",
+    )
+    attempts = models.PositiveIntegerField(default=1)
+    error = models.TextField()
+    first_failed_at = models.DateTimeField(default=timezone.now)
+    failed_at = models.DateTimeField(default=timezone.now)
+    retry_after = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                "retry_after",
+                name="placementfailure_retry_idx",
+                condition=models.Q(retry_after__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "set aside" if self.set_aside else f"retry after {self.retry_after:%Y-%m-%d %H:%M}"
+        return f"article {self.article_id}: {self.attempts} attempts, {state}"
+
+    @property
+    def set_aside(self) -> bool:
+        return self.retry_after is None

@@ -13,7 +13,14 @@ from articles.models import Article, Source
 from stories import assignment, editing, restory
 from stories.clustering import StoryClusterer, StoryItem
 from stories.dbstore import DatabaseStore, Frequencies
-from stories.models import RestoryJob, Story, StoryMembership, StoryState, StoryTerm
+from stories.models import (
+    PlacementFailure,
+    RestoryJob,
+    Story,
+    StoryMembership,
+    StoryState,
+    StoryTerm,
+)
 from stories.signals import story_changed
 from tests.factories import make_article, staff
 
@@ -219,13 +226,12 @@ def test_a_failing_assignment_keeps_the_article_and_the_sweep_places_it(monkeypa
 
     with monkeypatch.context() as patched:
         patched.setattr(StoryClusterer, "add", broken)
-        assert assignment.assign_quietly(row.pk) is None
+        assert assignment.assign_quietly(row.pk, now=T0) is None
     assert Article.objects.filter(pk=row.pk, status=Article.Status.OK).exists()
-    assert list(assignment.unassigned(now=T0 + timedelta(hours=1))) == [
-        Article.objects.get(pk=row.pk)
-    ]
+    assert PlacementFailure.objects.get(article=row).error == "RuntimeError: database hiccup"
     assert assignment.sweep(now=T0 + timedelta(hours=1)) == 1
     assert StoryMembership.objects.filter(article=row).exists()
+    assert not PlacementFailure.objects.exists()
 
 
 @pytest.mark.django_db
