@@ -289,3 +289,48 @@ def test_two_workers_given_one_article_at_once_fetch_it_once(broker, workers, al
         assert_exact(3)
     finally:
         site.stop()
+
+
+def test_an_article_the_database_refuses_to_place_is_recorded_and_placed_once_it_can_be(
+    broker, workers
+):
+    from django.utils import timezone
+
+    from stories import assignment
+    from stories.models import PlacementFailure, StoryMembership
+    from tests.test_story_batches import make_rows, synthetic_rows
+
+    articles = make_rows(synthetic_rows(6))
+    bad = articles[2]
+    # A fault in the database itself, which the worker process meets: its membership row is
+    # refused, in the batch's bulk insert and again when the article is placed alone.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_placement() RETURNS trigger AS $$ BEGIN"
+            f" IF NEW.article_id = {int(bad.pk)} THEN"
+            " RAISE EXCEPTION 'planted fault: article % refused', NEW.article_id; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_placement BEFORE INSERT ON stories_storymembership"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_placement()"
+        )
+    try:
+        workers()
+        send(broker.url, "stories.tasks.drain", queue="tag")
+        assert wait_for(lambda: PlacementFailure.objects.exists())
+        assert wait_for(lambda: StoryMembership.objects.count() == len(articles) - 1)
+        failure = PlacementFailure.objects.get()
+        assert failure.article_id == bad.pk and failure.attempts == 1
+        assert "planted fault" in failure.error
+        assert not assignment.waiting().exists()  # out of the queue: later batches are spared
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS refuse_placement ON stories_storymembership")
+            cursor.execute("DROP FUNCTION IF EXISTS refuse_placement()")
+
+    # The fault is over; when its pause is, beat's sweep places it and forgets the failure.
+    PlacementFailure.objects.update(retry_after=timezone.now())
+    send(broker.url, "stories.tasks.sweep", queue="tag")
+    assert wait_for(lambda: StoryMembership.objects.filter(article=bad).exists())
+    assert wait_for(lambda: not PlacementFailure.objects.exists())
