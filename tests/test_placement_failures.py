@@ -37,6 +37,15 @@ def poison(monkeypatch):
     return refused, calls
 
 
+@pytest.fixture
+def bad(poison):
+    """One article, refused until the test clears ``poison``'s set."""
+    refused, _ = poison
+    (article,) = make_rows(synthetic_rows(1))
+    refused.add(article.pk)
+    return article
+
+
 def test_a_failed_article_is_recorded_and_kept_out_of_later_batches(poison):
     refused, calls = poison
     articles = make_rows(synthetic_rows(12))
@@ -58,10 +67,8 @@ def test_a_failed_article_is_recorded_and_kept_out_of_later_batches(poison):
     assert calls == []
 
 
-def test_the_sweep_tries_again_after_each_pause_then_sets_the_article_aside(poison):
-    refused, calls = poison
-    (bad,) = make_rows(synthetic_rows(1))
-    refused.add(bad.pk)
+def test_the_sweep_tries_again_after_each_pause_then_sets_the_article_aside(poison, bad):
+    _, calls = poison
     now = timezone.now()
     assignment.drain_quietly(now=now)
     assert calls == [bad.pk, bad.pk]  # the batch, then the article alone
@@ -83,10 +90,8 @@ def test_the_sweep_tries_again_after_each_pause_then_sets_the_article_aside(pois
     assert failures.counts() == {"retrying": 0, "set_aside": 1}
 
 
-def test_a_retry_that_succeeds_places_the_article_and_forgets_the_failure(poison):
+def test_a_retry_that_succeeds_places_the_article_and_forgets_the_failure(poison, bad):
     refused, _ = poison
-    (bad,) = make_rows(synthetic_rows(1))
-    refused.add(bad.pk)
     now = timezone.now()
     assignment.drain_quietly(now=now)
     refused.clear()  # the fault was a deploy's, and is over
@@ -96,10 +101,7 @@ def test_a_retry_that_succeeds_places_the_article_and_forgets_the_failure(poison
     assert not PlacementFailure.objects.exists()
 
 
-def test_extracting_the_page_again_puts_the_article_back_in_the_queue(poison, monkeypatch):
-    refused, _ = poison
-    (bad,) = make_rows(synthetic_rows(1))
-    refused.add(bad.pk)
+def test_extracting_the_page_again_puts_the_article_back_in_the_queue(bad, monkeypatch):
     assignment.drain_quietly()
     assert not assignment.waiting().exists()
     monkeypatch.setattr("stories.tasks.request_drain", lambda: True)
@@ -109,10 +111,8 @@ def test_extracting_the_page_again_puts_the_article_back_in_the_queue(poison, mo
     assert list(assignment.waiting().values_list("pk", flat=True)) == [bad.pk]
 
 
-def test_operators_see_set_aside_articles_and_can_try_them_again(poison, admin_client):
+def test_operators_see_set_aside_articles_and_can_try_them_again(poison, bad, admin_client):
     refused, _ = poison
-    (bad,) = make_rows(synthetic_rows(1))
-    refused.add(bad.pk)
     assignment.drain_quietly()
     PlacementFailure.objects.update(retry_after=None, attempts=4)
 
@@ -138,11 +138,7 @@ def test_operators_see_set_aside_articles_and_can_try_them_again(poison, admin_c
     assert not PlacementFailure.objects.exists()
 
 
-def test_a_failure_that_cannot_be_recorded_leaves_the_article_in_the_queue(poison, monkeypatch):
-    refused, _ = poison
-    (bad,) = make_rows(synthetic_rows(1))
-    refused.add(bad.pk)
-
+def test_a_failure_that_cannot_be_recorded_leaves_the_article_in_the_queue(bad, monkeypatch):
     def database_down(*args, **kwargs):
         raise ConnectionError("database went away")
 
