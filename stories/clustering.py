@@ -7,8 +7,10 @@ How an item finds its story (single pass, in arrival order):
 - It becomes a weighted bag of terms: title words count most, then the summary, then the lead
   of the text; names (capitalised words inside a sentence-case title), acronyms and numbers
   weigh more, because two outlets telling one event agree on who, where and how many, not on
-  wording. Words are split, normalised and stemmed by ``stories.features``. Weights are TF-IDF
-  with document frequencies learnt from the stream itself, the IDF damped (see features.idf).
+  wording (a stop word kept because it is in capitals, "US", is not weighed up: it is in
+  stories of every kind). Words are split, normalised and stemmed by ``stories.features``.
+  Weights are TF-IDF with document frequencies learnt from the stream itself, the IDF damped
+  (see features.idf).
 - Candidates are the live stories (seen within ``window``) that share one of the item's
   rarest terms, found through an inverted index: the cost per item depends on how many stories
   are live, never on the size of the archive.
@@ -217,9 +219,14 @@ def terms(title: str, summary: str = "", text: str = "") -> Counter[str]:
 def _add_field(bag: Counter[str], raw: str, weight: float, *, bigrams: bool) -> None:
     kept: list[str] = []
     for token in tokens(raw):
-        if token.word in STOPWORDS and not token.acronym:
+        stop = token.word in STOPWORDS
+        if stop and not token.acronym:
             continue
-        w = weight * (NAME_BOOST if token.name else 1.0)
+        # A stop word kept because it is written in capitals ("US", "U.S.", "IT") is kept as a
+        # word, not weighed up as a name: it is the commonest acronym in headlines, in stories
+        # of every kind ("US stocks", "US bankruptcy", "US gas exports"), and weighed up it
+        # chained unrelated stories in the merge pass.
+        w = weight * (NAME_BOOST if token.name and not stop else 1.0)
         bag[token.term] += w
         kept.append((token.term, w))
     if bigrams:

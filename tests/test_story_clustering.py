@@ -156,6 +156,15 @@ def test_names_and_numbers_weigh_more_than_common_words_in_a_sentence_case_title
     assert title_case["antwerp"] == title_case["port"]
 
 
+def test_a_stop_word_written_as_an_acronym_is_kept_but_not_weighed_up():
+    # "US" is kept (it is not the pronoun), but it is in stories of every kind: weighed up as a
+    # name it chained unrelated stories ("US stocks", "US bankruptcy") in the merge pass.
+    bag = terms("Bitcoin exchange files for US bankruptcy after NSA probe")
+    assert bag["us"] == bag["exchang"]
+    assert bag["nsa"] > bag["exchang"]
+    assert terms("Court ruling in U.S. case")["us"] == terms("Court ruling in U.S. case")["court"]
+
+
 def test_possessives_and_plurals_share_a_term():
     assert "snowden" in terms("Snowden's testimony")
     assert "claim" in terms("Japan claims seabed")
