@@ -7,8 +7,13 @@ How an item finds its story (single pass, in arrival order):
 - It becomes a weighted bag of terms: title words count most, then the summary, then the lead
   of the text; names (capitalised words inside a sentence-case title), acronyms and numbers
   weigh more, because two outlets telling one event agree on who, where and how many, not on
-  wording. Words are split, normalised and stemmed by ``stories.features``. Weights are TF-IDF
-  with document frequencies learnt from the stream itself, the IDF damped (see features.idf).
+  wording (a stop word kept because it is in capitals, "US", is not weighed up: it is in
+  stories of every kind). A word the stream mostly writes inside one bigram ("gas" in "natural
+  gas", "gas prices") gives half its weight to the bigram, so two events sharing only the head
+  of two phrases do not chain (see COLLOCATION_SHARE). Words are split, normalised and stemmed
+  by ``stories.features``.
+  Weights are TF-IDF with document frequencies learnt from the stream itself, the IDF damped
+  (see features.idf).
 - Candidates are the live stories (seen within ``window``) that share one of the item's
   rarest terms, found through an inverted index: the cost per item depends on how many stories
   are live, never on the size of the archive.
@@ -160,6 +165,16 @@ SUMMARY_WEIGHT = 0.5
 TEXT_WEIGHT = 0.25
 NAME_BOOST = 1.5
 BIGRAM_WEIGHT = 0.5
+# A word that the stream mostly writes inside one phrase ("gas" in "natural gas" and in "gas
+# prices") says which event through the phrase, not alone: an item's word gives up
+# COLLOCATION_MOVE of its weight when a bigram of the item holds at least COLLOCATION_SHARE of
+# the word's documents, and a bigram seen in MIN_COLLOCATION_DF items or more gains that share of
+# its lighter word's weight. Shared heads of different phrases then weigh less between stories
+# ("gas" chained Texas gasoline prices to Europe's Russian gas); the shares are from the stream's
+# own counts, so nothing is a list of phrases.
+COLLOCATION_SHARE = 0.3
+COLLOCATION_MOVE = 0.5
+MIN_COLLOCATION_DF = 3
 LEAD_WORDS = 120  # of the text, for the bag of terms; near-duplicates see the whole text
 SHINGLE_WORDS = 5
 MIN_SHINGLES = 20  # shorter texts are too short to call two of them copies
@@ -217,9 +232,14 @@ def terms(title: str, summary: str = "", text: str = "") -> Counter[str]:
 def _add_field(bag: Counter[str], raw: str, weight: float, *, bigrams: bool) -> None:
     kept: list[str] = []
     for token in tokens(raw):
-        if token.word in STOPWORDS and not token.acronym:
+        stop = token.word in STOPWORDS
+        if stop and not token.acronym:
             continue
-        w = weight * (NAME_BOOST if token.name else 1.0)
+        # A stop word kept because it is written in capitals ("US", "U.S.", "IT") is kept as a
+        # word, not weighed up as a name: it is the commonest acronym in headlines, in stories
+        # of every kind ("US stocks", "US bankruptcy", "US gas exports"), and weighed up it
+        # chained unrelated stories in the merge pass.
+        w = weight * (NAME_BOOST if token.name and not stop else 1.0)
         bag[token.term] += w
         kept.append((token.term, w))
     if bigrams:
@@ -528,7 +548,7 @@ class StoryClusterer:
             assignment = Assignment(item.key, story_id, 1.0, near_duplicate_of=original)
             self._join(story_id, bag, item, assignment)
             return assignment
-        vector = self._weighted(bag)
+        vector = self._item_vector(bag)
         best, best_score = None, 0.0
         candidates = store.candidates(self._rarest(vector), horizon, self.max_candidates)
         if candidates:
@@ -602,7 +622,7 @@ class StoryClusterer:
         """What a member adds to its story's centroid: its unit vector, in raw weights."""
         bag = terms(item.title, item.summary, item.text)
         self._prefetch(bag.keys())
-        vector = self._weighted(bag)
+        vector = self._item_vector(bag)
         return {term: x / self._idf(term) for term, x in vector.items()}
 
     # --- Internals ---------------------------------------------------------------------------
@@ -617,6 +637,32 @@ class StoryClusterer:
         if value is None:
             value = self._idfs[term] = idf(self.store.documents(), self.store.df(term))
         return value
+
+    def _item_vector(self, bag: Mapping[str, float]) -> dict[str, float]:
+        """An item's unit vector: its bag with words moved into their collocations, weighted."""
+        return self._weighted(self._collocated(bag))
+
+    def _collocated(self, bag: Mapping[str, float]) -> Mapping[str, float]:
+        """The item's bag with weight moved from words to the bigrams the stream mostly writes
+        them in (see COLLOCATION_SHARE). Only an item's own bag: a centroid already holds its
+        members' moved weights. Costs the item's bigrams' and words' frequencies, which the
+        store has prefetched with the item's terms."""
+        df = self.store.df
+        moved: dict[str, float] | None = None
+        for term, weight in bag.items():
+            if " " not in term:
+                continue
+            together = df(term)
+            if together < MIN_COLLOCATION_DF:
+                continue
+            if moved is None:
+                moved = dict(bag)
+            first, second = term.split(" ", 1)
+            for word in (first, second):
+                if word in moved and together >= COLLOCATION_SHARE * max(df(word), 1):
+                    moved[word] = bag[word] * (1.0 - COLLOCATION_MOVE)
+            moved[term] = weight + COLLOCATION_MOVE * min(bag.get(first, 0.0), bag.get(second, 0.0))
+        return bag if moved is None else moved
 
     def _weighted(self, bag: Mapping[str, float]) -> dict[str, float]:
         vector = {term: weight * self._idf(term) for term, weight in bag.items()}
@@ -694,7 +740,7 @@ class StoryClusterer:
     ) -> None:
         # ``vector``: the item's, when the caller has just weighted it under the same IDF.
         if vector is None:
-            vector = self._weighted(bag)
+            vector = self._item_vector(bag)
         idf = self._idf
         idfs = {term: idf(term) for term in vector}
         # Members count equally whatever their length: add the unit vector, in raw weights.
