@@ -30,6 +30,12 @@ words assignment reads are swapped, in memory. ``--reset-stories`` first removes
 row (and the fold's marks on the links) a previous run left, so a second run can place the same
 articles again.
 
+At the end the run prints a digest of every decision the real path made in it (warm-up and
+samples): SHA-256 over (article, its story named by the story's smallest article id, the exact
+score, the near-duplicate original), in article order. Two runs of different code from the same
+``--reset-stories`` start decide identically if and only if (but for a collision) the digests
+match.
+
 The bulk singletons' topic links are not given their story (``ArticleTag.story``,
 which the fold keeps): that would rewrite every link of the archive, and a singleton folds the
 same either way.
@@ -275,6 +281,28 @@ def drain_until_done(now, batch: int, prune_every: int = 2000) -> tuple[list[int
     return order, time.perf_counter() - start
 
 
+def decisions_digest(article_ids: list[int]) -> tuple[int, str]:
+    """The digest of these articles' placements (see the module's doc) and how many there are.
+    A story is named by its smallest member, not its id: ids come from a sequence that the runs
+    being compared do not share."""
+    import hashlib
+
+    from django.db import connection
+
+    digest = hashlib.sha256()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.article_id, (SELECT min(x.article_id) FROM stories_storymembership x "
+            "WHERE x.story_id = m.story_id), m.score, m.near_duplicate_of_id "
+            "FROM stories_storymembership m WHERE m.article_id = ANY(%s) ORDER BY m.article_id",
+            [sorted(article_ids)],
+        )
+        rows = cursor.fetchall()
+    for article_id, story, score, original in rows:
+        digest.update(f"{article_id} {story} {score!r} {original}\n".encode())
+    return len(rows), digest.hexdigest()
+
+
 def memory_rate(warm: list[int], sample: list[int]) -> float:
     from articles.models import Article
     from stories import assignment
@@ -369,6 +397,7 @@ def main() -> int:
     )
     timer = Timer()
     rows = []
+    placed: list[int] = []
     for mark in (int(m) for m in args.marks.split(",")):
         if mark >= len(ids):
             print(f"{mark:>10,} skipped: the database has {len(ids):,} articles")
@@ -396,12 +425,15 @@ def main() -> int:
         )
         print(timer.report(seconds, len(sample)), flush=True)
         rows.append((mark, db_rate))
+        placed.extend(warm + sample)
         biggest = list(StoryState.objects.order_by("-size").values_list("size", flat=True)[:5])
         print(f"  live stories' sizes, biggest: {biggest} of {len(warm) + len(sample):,} placed")
     print(
         f"\nstories {Story.objects.count():,}, memberships {StoryMembership.objects.count():,}; "
         f"load average after: {os.getloadavg()}"
     )
+    count, digest = decisions_digest(placed)
+    print(f"decisions digest over {count:,} placements: {digest}")
     if rows:
         low, high = min(r for _, r in rows), max(r for _, r in rows)
         verdict = "PASS" if low >= 500 else "BELOW AIM"
