@@ -262,6 +262,22 @@ class Timer:
         )
 
 
+def backend_cpu() -> float:
+    """CPU seconds the database server's process for this connection has used (it runs on this
+    machine): with the client's ``time.process_time``, an article's cost on one core whatever
+    else the machine runs, where wall time on a loaded machine counts the waits for a core."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drain_until_done(now, batch: int, prune_every: int = 2000) -> tuple[list[int], float]:
     """``drain`` until nothing arrived by ``now`` waits; the articles in the order placed."""
     from django.utils import timezone
@@ -410,9 +426,11 @@ def main() -> int:
         terms.cache_clear()
         minhash_of.cache_clear()
         timer.on, timer.seconds, timer.statements = True, {}, 0
+        cpu = time.process_time(), backend_cpu()
         with connection.execute_wrapper(timer.count):
             sample, seconds = drain_until_done(published[last], args.batch)
         timer.on = False
+        client, server = time.process_time() - cpu[0], backend_cpu() - cpu[1]
         db_rate = len(sample) / seconds if seconds else float("nan")
         mem_rate = memory_rate(warm, sample)
         warm_rate = len(warm) / warm_seconds if warm else float("nan")
@@ -424,6 +442,13 @@ def main() -> int:
             flush=True,
         )
         print(timer.report(seconds, len(sample)), flush=True)
+        per = 1000 / max(len(sample), 1)
+        print(
+            f"  CPU ms an article: {(client + server) * per:.2f} ({client * per:.2f} this "
+            f"process, {server * per:.2f} its database server process), "
+            f"{len(sample) / (client + server):.0f} articles per CPU second",
+            flush=True,
+        )
         rows.append((mark, db_rate))
         placed.extend(warm + sample)
         biggest = list(StoryState.objects.order_by("-size").values_list("size", flat=True)[:5])
