@@ -307,10 +307,15 @@ def decisions_digest(article_ids: list[int]) -> tuple[int, str]:
 
     digest = hashlib.sha256()
     with connection.cursor() as cursor:
+        # Each story's smallest member by a scan of its members (story_id's index), not by
+        # the primary key's order, which the planner may walk for min() over the whole table.
         cursor.execute(
-            "SELECT m.article_id, (SELECT min(x.article_id) FROM stories_storymembership x "
-            "WHERE x.story_id = m.story_id), m.score, m.near_duplicate_of_id "
-            "FROM stories_storymembership m WHERE m.article_id = ANY(%s) ORDER BY m.article_id",
+            "WITH m AS (SELECT * FROM stories_storymembership WHERE article_id = ANY(%s)), "
+            "s AS (SELECT x.story_id, min(x.article_id + 0) AS first "
+            "FROM stories_storymembership x WHERE x.story_id IN (SELECT story_id FROM m) "
+            "GROUP BY x.story_id) "
+            "SELECT m.article_id, s.first, m.score, m.near_duplicate_of_id "
+            "FROM m JOIN s ON s.story_id = m.story_id ORDER BY m.article_id",
             [sorted(article_ids)],
         )
         rows = cursor.fetchall()
