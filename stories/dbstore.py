@@ -168,12 +168,14 @@ class Frequencies:
         rows = sorted({**self._pending, DOCUMENTS: self._pending_docs}.items())
         with connection.cursor() as cursor:
             if _on_postgres():  # one statement (rows go in the array's order), not one a term
+                terms, term_values = array_of([term for term, _ in rows], "text")
+                counts, count_values = array_of([n for _, n in rows], "bigint")
                 cursor.execute(
-                    "INSERT INTO stories_termfrequency (term, documents) "
-                    "SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+                    "INSERT INTO stories_termfrequency (term, documents) "  # noqa: S608
+                    f"SELECT * FROM unnest({terms}, {counts}) "
                     "ON CONFLICT (term) DO UPDATE "
                     "SET documents = stories_termfrequency.documents + excluded.documents",
-                    [[term for term, _ in rows], [n for _, n in rows]],
+                    [term_values, count_values],
                 )
             else:
                 cursor.executemany(
