@@ -135,13 +135,7 @@ class StoryCentroid(models.Model):
     (pre-IDF) weights. Scoring reads only the rows of an item's own terms."""
 
     pk = models.CompositePrimaryKey("story", "term")
-    # No foreign key constraint in the database: PostgreSQL checks it row by row at commit, and
-    # a batch of 500 placed articles writes ~50,000 rows (0.6 s of checks at commit, as long
-    # as the writing). Only the assignment writes these rows, under its lock, for stories it
-    # holds; prune, merges and restory delete them explicitly, and the ORM still cascades.
-    story = models.ForeignKey(
-        Story, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="+", db_index=False)
     term = models.TextField()
     weight = models.FloatField()
 
