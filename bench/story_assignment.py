@@ -30,6 +30,12 @@ words assignment reads are swapped, in memory. ``--reset-stories`` first removes
 row (and the fold's marks on the links) a previous run left, so a second run can place the same
 articles again.
 
+At the end the run prints a digest of every decision the real path made in it (warm-up and
+samples): SHA-256 over (article, its story named by the story's smallest article id, the exact
+score, the near-duplicate original), in article order. Two runs of different code from the same
+``--reset-stories`` start decide identically if and only if (but for a collision) the digests
+match.
+
 The bulk singletons' topic links are not given their story (``ArticleTag.story``,
 which the fold keeps): that would rewrite every link of the archive, and a singleton folds the
 same either way.
@@ -256,6 +262,22 @@ class Timer:
         )
 
 
+def backend_cpu() -> float:
+    """CPU seconds the database server's process for this connection has used (it runs on this
+    machine): with the client's ``time.process_time``, an article's cost on one core whatever
+    else the machine runs, where wall time on a loaded machine counts the waits for a core."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drain_until_done(now, batch: int, prune_every: int = 2000) -> tuple[list[int], float]:
     """``drain`` until nothing arrived by ``now`` waits; the articles in the order placed."""
     from django.utils import timezone
@@ -275,7 +297,36 @@ def drain_until_done(now, batch: int, prune_every: int = 2000) -> tuple[list[int
     return order, time.perf_counter() - start
 
 
-def memory_rate(warm: list[int], sample: list[int]) -> float:
+def decisions_digest(article_ids: list[int]) -> tuple[int, str]:
+    """The digest of these articles' placements (see the module's doc) and how many there are.
+    A story is named by its smallest member, not its id: ids come from a sequence that the runs
+    being compared do not share."""
+    import hashlib
+
+    from django.db import connection
+
+    digest = hashlib.sha256()
+    with connection.cursor() as cursor:
+        # Each story's smallest member by a scan of its members (story_id's index), not by
+        # the primary key's order, which the planner may walk for min() over the whole table.
+        cursor.execute(
+            "WITH m AS (SELECT * FROM stories_storymembership WHERE article_id = ANY(%s)), "
+            "s AS (SELECT x.story_id, min(x.article_id + 0) AS first "
+            "FROM stories_storymembership x WHERE x.story_id IN (SELECT story_id FROM m) "
+            "GROUP BY x.story_id) "
+            "SELECT m.article_id, s.first, m.score, m.near_duplicate_of_id "
+            "FROM m JOIN s ON s.story_id = m.story_id ORDER BY m.article_id",
+            [sorted(article_ids)],
+        )
+        rows = cursor.fetchall()
+    for article_id, story, score, original in rows:
+        digest.update(f"{article_id} {story} {score!r} {original}\n".encode())
+    return len(rows), digest.hexdigest()
+
+
+def memory_rate(warm: list[int], sample: list[int]) -> tuple[float, float]:
+    """The in-memory clusterer over the sample, warmed up on ``warm``: articles a second, and
+    the CPU seconds it took."""
     from articles.models import Article
     from stories import assignment
     from stories.clustering import StoryClusterer, minhash_of, terms
@@ -287,10 +338,11 @@ def memory_rate(warm: list[int], sample: list[int]) -> float:
     items = [assignment.item_of(by_id[article_id]) for article_id in sample]
     terms.cache_clear()
     minhash_of.cache_clear()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for item in items:
         clusterer.add(item)
-    return len(items) / (time.perf_counter() - start)
+    cpu = time.process_time() - cpu
+    return len(items) / (time.perf_counter() - start), cpu
 
 
 def round_trip(n: int = 2000) -> float:
@@ -369,6 +421,7 @@ def main() -> int:
     )
     timer = Timer()
     rows = []
+    placed: list[int] = []
     for mark in (int(m) for m in args.marks.split(",")):
         if mark >= len(ids):
             print(f"{mark:>10,} skipped: the database has {len(ids):,} articles")
@@ -381,11 +434,13 @@ def main() -> int:
         terms.cache_clear()
         minhash_of.cache_clear()
         timer.on, timer.seconds, timer.statements = True, {}, 0
+        cpu = time.process_time(), backend_cpu()
         with connection.execute_wrapper(timer.count):
             sample, seconds = drain_until_done(published[last], args.batch)
         timer.on = False
+        client, server = time.process_time() - cpu[0], backend_cpu() - cpu[1]
         db_rate = len(sample) / seconds if seconds else float("nan")
-        mem_rate = memory_rate(warm, sample)
+        mem_rate, memory_cpu_seconds = memory_rate(warm, sample)
         warm_rate = len(warm) / warm_seconds if warm else float("nan")
         live = StoryState.objects.count()
         print(
@@ -395,13 +450,25 @@ def main() -> int:
             flush=True,
         )
         print(timer.report(seconds, len(sample)), flush=True)
+        per = 1000 / max(len(sample), 1)
+        print(
+            f"  CPU ms an article: {(client + server) * per:.2f} ({client * per:.2f} this "
+            f"process, {server * per:.2f} its database server process), "
+            f"{len(sample) / (client + server):.0f} articles per CPU second; the in-memory "
+            f"clusterer {memory_cpu_seconds * per:.2f} (db/memory in CPU time "
+            f"{memory_cpu_seconds / (client + server):.2f})",
+            flush=True,
+        )
         rows.append((mark, db_rate))
+        placed.extend(warm + sample)
         biggest = list(StoryState.objects.order_by("-size").values_list("size", flat=True)[:5])
         print(f"  live stories' sizes, biggest: {biggest} of {len(warm) + len(sample):,} placed")
     print(
         f"\nstories {Story.objects.count():,}, memberships {StoryMembership.objects.count():,}; "
         f"load average after: {os.getloadavg()}"
     )
+    count, digest = decisions_digest(placed)
+    print(f"decisions digest over {count:,} placements: {digest}")
     if rows:
         low, high = min(r for _, r in rows), max(r for _, r in rows)
         verdict = "PASS" if low >= 500 else "BELOW AIM"
