@@ -35,6 +35,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 from scipy import sparse
+
+# scipy's own C loop behind ``csr[rows]``, called without that indexing's per-call checks:
+# gathering an article's rows of the coefficients was one numpy slice per term in Python.
+from scipy.sparse._sparsetools import csr_row_index
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -214,13 +218,8 @@ class TopicModel:
         float32 sums would round differently from the probabilities the levels were set on."""
         if not len(idx):
             return np.zeros(len(self.topics), np.float32) + self.intercept
-        indptr = self.coef.indptr
-        starts, ends = indptr[idx].tolist(), indptr[idx + 1].tolist()
-        # The rows are contiguous runs: copying slices is cheaper than gathering by offsets.
-        data, indices = self.coef.data, self.coef.indices
-        weights = np.concatenate([data[a:b] for a, b in zip(starts, ends, strict=True)])
-        cols = np.concatenate([indices[a:b] for a, b in zip(starts, ends, strict=True)])
-        weights *= np.repeat(values, np.subtract(ends, starts))
+        lengths, cols, weights = _gather_rows(self.coef, idx)
+        weights *= np.repeat(values, lengths)
         summed = np.bincount(cols, weights=weights, minlength=len(self.topics))
         return summed.astype(np.float32) + self.intercept
 
@@ -290,11 +289,8 @@ class TopicModel:
         or sends to review."""
         if n <= 0 or not len(idx) or not len(columns):
             return {}
-        indptr, rows, data = self._coef_csc.indptr, self._coef_csc.indices, self._coef_csc.data
-        starts, ends = indptr[columns].tolist(), indptr[np.add(columns, 1)].tolist()
-        terms = np.concatenate([rows[a:b] for a, b in zip(starts, ends, strict=True)])
-        weights = np.concatenate([data[a:b] for a, b in zip(starts, ends, strict=True)])
-        cols = np.repeat(np.asarray(columns), np.subtract(ends, starts))
+        lengths, terms, weights = _gather_rows(self._coef_csc, columns)
+        cols = np.repeat(np.asarray(columns), lengths)
         # Where each of the columns' terms is in the document (-1: absent).
         position = np.full(len(self.terms), -1, np.int64)
         position[idx] = np.arange(len(idx))
@@ -428,6 +424,21 @@ class TopicModel:
 
 
 # --- fitting -------------------------------------------------------------------------------------
+
+
+def _gather_rows(
+    matrix: sparse.csr_matrix | sparse.csc_matrix, rows: np.ndarray | Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of a CSR matrix (columns of a CSC one), in the order given: each row's length, and
+    their indices and values one after another, as ``np.concatenate`` of their slices."""
+    indptr = matrix.indptr
+    rows = np.asarray(rows, dtype=indptr.dtype)
+    lengths = indptr[rows + 1] - indptr[rows]
+    total = int(lengths.sum())
+    indices = np.empty(total, matrix.indices.dtype)
+    data = np.empty(total, matrix.data.dtype)
+    csr_row_index(len(rows), rows, indptr, matrix.indices, matrix.data, indices, data)
+    return lengths, indices, data
 
 
 def topic_counts(examples: Iterable[LabelledText]) -> dict[str, int]:

@@ -150,30 +150,6 @@ def _new_hit(field: str, start: int, end: int, term: str, in_name: bool) -> Hit:
     return hit
 
 
-def _new_match(
-    tag_id: int,
-    score: float,
-    terms: dict[str, int],
-    in_title: bool,
-    vetoed_by: str | None,
-    keywords_only: bool,
-    strong: bool,
-    hits: tuple[Hit, ...],
-) -> TagMatch:
-    """``TagMatch(...)`` with every field given, made like ``_new_hit``."""
-    match = _NEW(TagMatch)
-    s_tag, s_score, s_terms, s_title, s_veto, s_keywords, s_strong, s_hits = _SET_MATCH
-    s_tag(match, tag_id)
-    s_score(match, score)
-    s_terms(match, terms)
-    s_title(match, in_title)
-    s_veto(match, vetoed_by)
-    s_keywords(match, keywords_only)
-    s_strong(match, strong)
-    s_hits(match, hits)
-    return match
-
-
 class _Patterns:
     """Padded pattern strings with their entries, split into one automaton per purpose."""
 
@@ -480,7 +456,8 @@ class Matcher:
     ) -> list[TagMatch]:
         rules, labels = self._rules, self._labels
         cap = OCCURRENCE_CAP
-        kept: list[tuple[int, float, dict[str, int], bool, str | None, bool]] = []
+        # (sort key: -score, tag id; rule index, score, terms, in title, vetoed by, keywords only)
+        kept: list[tuple[float, int, int, float, dict[str, int], bool, str | None, bool]] = []
         # Sorting term ids groups them by rule, in term order.
         for rule_idx, term_ids in groupby(sorted(tally), self._term_rule.__getitem__):
             rule = rules[rule_idx]
@@ -511,16 +488,23 @@ class Matcher:
                 continue
             vetoed_by = vetoes.get(rule_idx)
             if explain or (vetoed_by is None and score >= rule.min_score):
-                kept.append((rule_idx, score, terms, in_title, vetoed_by, not in_words))
+                kept.append(
+                    (-score, rule.tag_id, rule_idx, score, terms, in_title, vetoed_by, not in_words)
+                )
         if not kept:
             return []
-        hits = self._hits({k[0] for k in kept}, scans, keyword_pids)
-        # Best first; tag ids are distinct, so this is the order of (-score, tag id) in full.
-        kept.sort(key=lambda k: (-k[1], rules[k[0]].tag_id))
+        hits = self._hits({k[2] for k in kept}, scans, keyword_pids)
+        # Best first: (-score, tag id) leads each tuple and tag ids are distinct, so the tuples
+        # sort by it alone, without a key function per match.
+        kept.sort()
         # Topics sharing an alias found in one place share its hits (one tuple): classify once.
         strong_of: dict[tuple[int, int], bool] = {}
         results = []
-        for rule_idx, score, terms, in_title, vetoed_by, keywords_only in kept:
+        new, s_tag, s_score, s_terms, s_title, s_veto, s_keywords, s_strong, s_hits = (
+            _NEW,
+            *_SET_MATCH,
+        )
+        for _, tag_id, rule_idx, score, terms, in_title, vetoed_by, keywords_only in kept:
             rule = rules[rule_idx]
             found = hits.get(rule_idx, ())
             if rule.title_and_summary_only:
@@ -531,11 +515,17 @@ class Matcher:
                 strong = strong_of.get(key)
                 if strong is None:
                     strong = strong_of[key] = is_strong(found, rule.strong_body_mentions)
-            results.append(
-                _new_match(
-                    rule.tag_id, score, terms, in_title, vetoed_by, keywords_only, strong, found
-                )
-            )
+            # Made like ``_new_hit`` (every field set, no ``__init__``), inline: once per match.
+            match = new(TagMatch)
+            s_tag(match, tag_id)
+            s_score(match, score)
+            s_terms(match, terms)
+            s_title(match, in_title)
+            s_veto(match, vetoed_by)
+            s_keywords(match, keywords_only)
+            s_strong(match, strong)
+            s_hits(match, found)
+            results.append(match)
         return results
 
     def _hits(

@@ -431,11 +431,26 @@ def plan(
     # (float32 probabilities against float64 levels: compared in float64, as ``act`` does.)
     above = served.tag_ids[np.flatnonzero(probs >= served.floors)].tolist()
     levels, act, strong, weak = served.levels, combining.act, combining.STRONG, combining.WEAK
+    both, probability_at, vetoes = combining.RULES_AND_MODEL, probs.item, result.vetoes
     explained: dict[int, int] = {}  # tag id -> model column
     for tag_id in sorted(by_tag.keys() | set(above)):
         mode, publish_at, review_at, veto_at, col = levels[tag_id]
         match = by_tag.get(tag_id)
-        probability = None if col < 0 else float(probs[col])
+        if mode == both and col >= 0 and match is not None:
+            # ``act`` for a rule match in rules+model, the most common candidate by far.
+            probability = probability_at(col)
+            if getattr(match, "strong", True):
+                # The match stays; a probability below the veto level overrules it (kept
+                # whole, to be explained as vetoed).
+                kept.append(match)
+                if probability < veto_at:
+                    vetoes[tag_id] = round(probability, 4)
+                continue
+            if probability < publish_at and probability < review_at:
+                # A weak match the model does not raise to a link or a review: recorded weak.
+                kept.append(match)
+                continue
+        probability = None if col < 0 else probability_at(col)
         # match_state(), inline: this runs for every matched topic of every article.
         state = None if match is None else strong if getattr(match, "strong", True) else weak
         # The action alone (``combining.act``); the reason is built only for review items.

@@ -312,3 +312,61 @@ def test_without_a_model_or_topics_the_matches_pass_through(archive):
     matches = matcher.match(**args)
     assert modelling.plan(matches, None, {1: None}, **args).matches == matches
     assert modelling.plan(matches, model, {}, **args).matches == matches
+
+
+def test_rows_gathered_in_c_are_the_slices_concatenated(archive):
+    """``learning._gather_rows`` (scipy's row gather, called directly) gives each article's rows
+    of the coefficients, and each explained topic's column, exactly as slicing them one by one
+    (the previous code) did: in the order asked, repeats and empty rows included."""
+    model, _, stories = archive
+    rng = random.Random(3)  # noqa: S311 - repeatable rows
+    by_topic = model.coef.tocsc()
+    by_topic.sort_indices()
+    asked = [model.features(learning.document(s["title"], "", s["body"]))[0] for s in stories[:50]]
+    asked += [np.asarray(rng.choices(range(len(model.topics)), k=12)) for _ in range(50)]
+    asked += [np.zeros(0, np.int64)]
+    empty = np.flatnonzero(np.diff(model.coef.indptr) == 0)
+    if len(empty):
+        asked.append(np.concatenate([empty[:3], asked[0][:3]]))
+    for matrix, rows in [(model.coef, r) for r in asked[:51]] + [(by_topic, r) for r in asked[50:]]:
+        rows = rows[rows < matrix.shape[0 if matrix is model.coef else 1]]
+        indptr = matrix.indptr
+        lengths, indices, data = learning._gather_rows(matrix, rows)
+        starts, ends = indptr[rows].tolist(), indptr[rows + 1].tolist()
+        assert lengths.tolist() == [b - a for a, b in zip(starts, ends, strict=True)]
+        expected = [
+            (matrix.indices[a:b], matrix.data[a:b]) for a, b in zip(starts, ends, strict=True)
+        ]
+        assert indices.tolist() == [int(i) for got, _ in expected for i in got]
+        assert data.tobytes() == b"".join(d.tobytes() for _, d in expected)
+
+
+def test_same_plans_as_before_with_every_topic_in_rules_and_model(archive):
+    """The benchmark's configuration (bench/topic_models.py): every topic in rules+model at
+    its suggested level, so that nearly every candidate is a strong rule match decided by the
+    inline shortcut in ``plan``; vetoes, links by rule and by model and review items all occur."""
+    model, words, stories = archive
+    topics = modelling.TopicSettingsMap(
+        {
+            i: modelling.TopicSettings(
+                w,
+                combining.RULES_AND_MODEL,
+                model.publish_at.get(w, combining.DEFAULT_PUBLISH_AT),
+                min(0.35, model.publish_at.get(w, combining.DEFAULT_PUBLISH_AT)),
+                veto_at=(0.05, 0.1, 0.3)[i % 3],
+            )
+            for i, w in enumerate(words, start=1)
+        }
+    )
+    matcher = Matcher(_rules(words, random.Random(6)))  # noqa: S311
+    seen: Counter[str] = Counter()
+    for story in stories:
+        args = {"title": story["title"], "summary": "", "text": story["body"]}
+        matches = matcher.match(**args)
+        expected = old_plan(matches, model, topics, **args)
+        _same_plan(modelling.plan(matches, model, topics, **args), expected)
+        seen["veto"] += len(expected.vetoes)
+        seen["rule"] += len(expected.matches) - len(expected.vetoes)
+        seen["link"] += len(expected.model_links)
+        seen["review"] += len(expected.reviews)
+    assert min(seen.values()) > 20, seen
