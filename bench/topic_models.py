@@ -102,6 +102,30 @@ def timed_tagging(articles, fn) -> tuple[float, float]:
     return len(articles) / cpu, len(articles) / wall
 
 
+def tagging_setup(
+    words: list[str], model: learning.TopicModel, rng: random.Random
+) -> tuple[Matcher, modelling.TopicSettingsMap]:
+    """The workers' rules and settings for the synthetic topics: each topic's word and two
+    random others as aliases (drawn from ``rng``), and every topic in rules+model mode at its
+    suggested level, as an editor would set it."""
+    rules = [
+        Rule(tag_id=i, name=w, aliases=(w, *rng.sample(words, 2)))
+        for i, w in enumerate(words, start=1)
+    ]
+    settings = modelling.TopicSettingsMap(
+        {
+            i: modelling.TopicSettings(
+                w,
+                combining.RULES_AND_MODEL,
+                model.publish_at.get(w, combining.DEFAULT_PUBLISH_AT),
+                min(REVIEW_AT, model.publish_at.get(w, combining.DEFAULT_PUBLISH_AT)),
+            )
+            for i, w in enumerate(words, start=1)
+        }
+    )
+    return Matcher(rules), settings
+
+
 def main() -> int:
     # One core: BLAS threads would spread the products over both.
     threadpool_limits(1)
@@ -197,23 +221,7 @@ def main() -> int:
         failed.append("memory")
 
     # --- speed -------------------------------------------------------------------------------
-    rules = [
-        Rule(tag_id=i, name=w, aliases=(w, *rng.sample(words, 2)))
-        for i, w in enumerate(words, start=1)
-    ]
-    matcher = Matcher(rules)
-    # Every topic in rules+model mode at its suggested level, as an editor would set it.
-    settings = modelling.TopicSettingsMap(
-        {
-            i: modelling.TopicSettings(
-                w,
-                combining.RULES_AND_MODEL,
-                loaded.publish_at.get(w, combining.DEFAULT_PUBLISH_AT),
-                min(REVIEW_AT, loaded.publish_at.get(w, combining.DEFAULT_PUBLISH_AT)),
-            )
-            for i, w in enumerate(words, start=1)
-        }
-    )
+    matcher, settings = tagging_setup(words, loaded, rng)
     planned_links: list[int] = []
     sample = rng.sample(rows, min(args.articles, len(rows)))
     stories = [(r["title"], r["body"]) for r in sample]

@@ -36,9 +36,8 @@ import django
 
 django.setup()
 
-from bench.topic_models import CORPUS, CORPUS_FILE, REVIEW_AT, read, synthetic_topics  # noqa: E402
-from tags import combining, learning, modelling  # noqa: E402
-from tags.matching import Matcher, Rule  # noqa: E402
+from bench.topic_models import CORPUS, CORPUS_FILE, read, synthetic_topics, tagging_setup  # noqa: E402
+from tags import learning, modelling  # noqa: E402
 
 
 def plan_record(planned: modelling.Plan) -> list:
@@ -75,21 +74,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     words = synthetic_topics(rows, args.topics, rng)
     model = learning.TopicModel.from_bytes(args.model.read_bytes())
-    matcher = Matcher(
-        Rule(tag_id=i, name=w, aliases=(w, *rng.sample(words, 2)))
-        for i, w in enumerate(words, start=1)
-    )
-    settings = modelling.TopicSettingsMap(
-        {
-            i: modelling.TopicSettings(
-                w,
-                combining.RULES_AND_MODEL,
-                model.publish_at.get(w, combining.DEFAULT_PUBLISH_AT),
-                min(REVIEW_AT, model.publish_at.get(w, combining.DEFAULT_PUBLISH_AT)),
-            )
-            for i, w in enumerate(words, start=1)
-        }
-    )
+    matcher, settings = tagging_setup(words, model, rng)
     sample = rng.sample(rows, min(3000, len(rows)))
 
     def tag(title: str, text: str) -> modelling.Plan | None:
