@@ -399,9 +399,9 @@ class BatchStore(DatabaseStore):
         self._full.update(ids)
 
     def _remember_rows(self, rows) -> None:
-        """Centroid rows read (a row the batch has written is never read over), in the order
-        read: a centroid's norm is summed in its terms' order. Their terms' frequencies are
-        asked for at once (see ``prefetch``)."""
+        """Centroid rows read (a row the batch has written is never read over), in whatever
+        order the plan returns them: the clusterer's sums are ``math.fsum``, the same float in
+        any order. Their terms' frequencies are asked for at once (see ``prefetch``)."""
         norms, weights, covered = self._norm, self._weights, self._covered
         for story_id, norm, term, weight in rows:
             norms.setdefault(story_id, norm)

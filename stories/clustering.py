@@ -479,24 +479,24 @@ def minhash_of(text: str) -> MinHash | None:
 
 class _Scoring:
     """One item's cosine against many candidates' partial centroids, each term's IDF looked up
-    once. A candidate shares few of the item's terms: the sum walks those, in the item's order,
-    so each score is the float ``StoryClusterer._cosine`` gives."""
+    once. A candidate shares few of the item's terms: the sum walks those. Every sum of a score
+    is ``math.fsum``, correctly rounded whatever the order of its terms, so a score is the float
+    ``StoryClusterer._cosine`` gives, and the same whichever order a store keeps (or a database
+    returns) a centroid's rows in."""
 
-    __slots__ = ("factors", "norm", "position")
+    __slots__ = ("factors", "norm")
 
     def __init__(self, vector: dict[str, float], idf, norm) -> None:
         self.norm = norm  # of a centroid whose stored norm is missing, as _cosine falls back
-        self.position = {t: n for n, t in enumerate(vector)}
         self.factors = {t: (x, idf(t)) for t, x in vector.items()}
 
     def cosine(self, centroid: Mapping[str, float], norm: float) -> float:
         factors = self.factors
         if len(centroid) < len(factors):
-            position = self.position
-            shared = sorted((t for t in centroid if t in position), key=position.__getitem__)
+            shared = [t for t in centroid if t in factors]
         else:
             shared = [t for t in factors if t in centroid]
-        dot = sum(x * centroid[t] * i for t in shared for x, i in (factors[t],))
+        dot = math.fsum(x * centroid[t] * i for t in shared for x, i in (factors[t],))
         if not dot:
             return 0.0
         return dot / (norm or self.norm(centroid))
@@ -666,14 +666,14 @@ class StoryClusterer:
 
     def _weighted(self, bag: Mapping[str, float]) -> dict[str, float]:
         vector = {term: weight * self._idf(term) for term, weight in bag.items()}
-        norm = math.sqrt(sum(x * x for x in vector.values())) or 1.0
+        norm = math.sqrt(math.fsum(x * x for x in vector.values())) or 1.0
         return {term: x / norm for term, x in vector.items()}
 
     def _cosine(
         self, vector: dict[str, float], centroid: Mapping[str, float], norm: float | None = None
     ) -> float:
         idf = self._idf
-        dot = sum(x * centroid[t] * idf(t) for t, x in vector.items() if t in centroid)
+        dot = math.fsum(x * centroid[t] * idf(t) for t, x in vector.items() if t in centroid)
         if not dot:
             return 0.0
         return dot / (norm or self._norm(centroid))
@@ -681,7 +681,8 @@ class StoryClusterer:
     def _norm(self, centroid: Mapping[str, float]) -> float:
         # A big story's centroid has tens of thousands of terms but few distinct frequencies,
         # and an IDF is a function of the frequency: compute each once (the same values
-        # ``_idf`` gives, summed in the same order, so the norm is the same float).
+        # ``_idf`` gives). ``fsum``: the norm is the same float whatever order the store holds
+        # the centroid's terms in (a database returns rows in its plan's order).
         idfs, store = self._idfs, self.store
         docs = store.documents()
         by_df: dict[int, float] = {}
@@ -692,7 +693,7 @@ class StoryClusterer:
                 if value is None:
                     value = by_df[df] = idf(docs, df)
                 idfs[t] = value
-        return math.sqrt(sum((w * idfs[t]) ** 2 for t, w in centroid.items())) or 1.0
+        return math.sqrt(math.fsum((w * idfs[t]) ** 2 for t, w in centroid.items())) or 1.0
 
     def _story_similarity(self, a: int, b: int) -> float:
         ca, cb = self.store.centroid(a), self.store.centroid(b)
@@ -755,7 +756,9 @@ class StoryClusterer:
             norm, before = self.store.partial_centroids([story_id], raw.keys() | index)[story_id]
         size = self.store.add_member(story_id, item, raw, assignment)
         square = norm * norm
-        value: dict[str, float] = {t: before.get(t, 0.0) * idf(t) for t in index}
+        # The index terms in term order: ``nlargest`` breaks a tie by position, and a set's
+        # order (or the database's) is no order.
+        value: dict[str, float] = {t: before.get(t, 0.0) * idf(t) for t in sorted(index)}
         for term, x in raw.items():
             old = before.get(term, 0.0)
             weight = idfs[term]
@@ -776,9 +779,9 @@ class StoryClusterer:
     def _reindex(self, story_id: int) -> None:
         centroid = self.store.centroid(story_id)
         self._prefetch(centroid.keys())
-        self.store.set_index(
-            story_id, self._norm(centroid), set(self._rarest(self._weighted(centroid)))
-        )
+        # In term order: ``_rarest`` breaks a tie by position, and a store's order is no order.
+        weighted = self._weighted(dict(sorted(centroid.items())))
+        self.store.set_index(story_id, self._norm(centroid), set(self._rarest(weighted)))
 
     def _near_duplicate(self, item: StoryItem, horizon: datetime) -> object | None:
         # An exact copy (same content hash) joins its original's story whenever it has one.
