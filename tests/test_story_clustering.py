@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stories.clustering import StoryClusterer, StoryItem, cluster, terms
+from stories.clustering import MemoryStore, StoryClusterer, StoryItem, cluster, terms
 from stories.scoring import score
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -404,3 +404,27 @@ def test_inflections_share_a_stem():
         "Sbarro filed for bankruptcy"
     ).keys() >= {"file"}
     assert "sanction" in terms("EU prepares sanctions")
+
+
+class _ReversedStore(MemoryStore):
+    """A store that hands centroids back in another order than it was given them, as a
+    database does when its plan changes."""
+
+    def centroid(self, story_id):
+        return dict(reversed(super().centroid(story_id).items()))
+
+    def partial_centroids(self, story_ids, terms):
+        return {
+            s: (norm, dict(reversed(weights.items())))
+            for s, (norm, weights) in super().partial_centroids(story_ids, terms).items()
+        }
+
+
+def test_decisions_and_exact_scores_do_not_depend_on_the_order_a_store_returns_rows_in():
+    runs = []
+    for store in (MemoryStore(), _ReversedStore()):
+        clusterer = StoryClusterer(store=store)
+        placed = [clusterer.add(i) for i in planted_items() * 3]
+        merged = clusterer.merge_pass()
+        runs.append(([(a.story, a.score, a.near_duplicate_of) for a in placed], merged))
+    assert runs[0] == runs[1]
