@@ -47,7 +47,7 @@ from stories.dbstore import (
     array_of,
     one_of,
 )
-from stories.models import Story, StoryMembership, StoryState
+from stories.models import StoryState
 
 CHUNK = 5000  # values in one IN list (SQLite's variable limit is 32,766)
 RESERVE_IDS = 64  # story ids taken from the sequence at a time
@@ -537,40 +537,36 @@ class BatchStore(DatabaseStore):
         touched = {s: d for s, d in self._details.items() if d.joined}
         new = [s for s, d in touched.items() if d.new]
         old = [s for s, d in touched.items() if not d.new]
-        if _on_postgres():
-            # The ORM's bulk_create spells a placeholder for every field of every row and makes
-            # a model instance of each: a batch's three inserts were a tenth of its time.
-            _write(
-                "INSERT INTO stories_story (id, lead_id, lead_chosen_by_id, article_count, "
-                "source_count, first_published_at, last_published_at, created_at, updated_at) "
-                "SELECT *, %s, %s FROM unnest({}, {}, {}, {}, {}, {}, {})",
-                "",
-                [
-                    (s, d.lead_id, d.chosen_by, d.article_count, d.source_count, d.first, d.last)
-                    for s, d in ((s, touched[s]) for s in new)
-                ],
-                types=("bigint", "bigint", "integer", "integer", "integer") + ("timestamptz",) * 2,
-                extra=[now, now],
-            )
-            _write(
-                "INSERT INTO stories_storystate (story_id, size, norm, last_seen, updated_at) "
-                "SELECT *, %s FROM unnest({}, {}, {}, {})",
-                "",
-                [
-                    (s, d.size, self._norm[s], d.last_seen)
-                    for s, d in touched.items()
-                    if d.stateless
-                ],
-                types=("bigint", "integer", "float8", "timestamptz"),
-                extra=[now],
-            )
-        else:
-            Story.objects.bulk_create(
-                [self._story(story_id, touched[story_id], now) for story_id in new]
-            )
-            StoryState.objects.bulk_create(
-                [self._state(story_id, d, now) for story_id, d in touched.items() if d.stateless]
-            )
+        # The ORM's bulk_create spells a placeholder for every field of every row and makes a
+        # model instance of each: a batch's three inserts were a tenth of its time.
+        _write(
+            "INSERT INTO stories_story (id, lead_id, lead_chosen_by_id, article_count, "
+            "source_count, first_published_at, last_published_at, created_at, updated_at) "
+            "SELECT *, %s, %s FROM unnest({}, {}, {}, {}, {}, {}, {})",
+            "INSERT INTO stories_story (id, lead_id, lead_chosen_by_id, article_count, "
+            "source_count, first_published_at, last_published_at, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (s, d.lead_id, d.chosen_by, d.article_count, d.source_count, d.first, d.last)
+                for s, d in ((s, touched[s]) for s in new)
+            ],
+            types=("bigint", "bigint", "integer", "integer", "integer") + ("timestamptz",) * 2,
+            extra=[_t(now), _t(now)],
+            portable_row=lambda s, lead, chosen, articles, sources, first, last: (
+                *(s, lead, chosen, articles, sources),
+                *(_t(first), _t(last)),
+            ),
+        )
+        _write(
+            "INSERT INTO stories_storystate (story_id, size, norm, last_seen, updated_at) "
+            "SELECT *, %s FROM unnest({}, {}, {}, {})",
+            "INSERT INTO stories_storystate (story_id, size, norm, last_seen, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [(s, d.size, self._norm[s], d.last_seen) for s, d in touched.items() if d.stateless],
+            types=("bigint", "integer", "float8", "timestamptz"),
+            extra=[_t(now)],
+            portable_row=lambda s, size, norm, last_seen: (s, size, norm, _t(last_seen)),
+        )
         stated = [s for s in old if not touched[s].stateless]
         # The ORM's bulk_update spells a CASE of every row for every column: a batch's few
         # hundred stories made statements PostgreSQL spent more time parsing than writing.
@@ -615,56 +611,23 @@ class BatchStore(DatabaseStore):
                 s,
             ),
         )
-        if _on_postgres():
-            _write(
-                "INSERT INTO stories_storymembership (article_id, story_id, score, "
-                "near_duplicate_of_id, published_at, source_id, joined_at) "
-                "SELECT *, %s FROM unnest({}, {}, {}, {}, {}, {})",
-                "",
-                self._members,
-                types=("bigint", "bigint", "float8", "bigint", "timestamptz", "bigint"),
-                extra=[now],
-            )
-        else:
-            StoryMembership.objects.bulk_create(
-                [
-                    StoryMembership(
-                        article_id=key,
-                        story_id=story_id,
-                        score=score,
-                        near_duplicate_of_id=original,
-                        published_at=published,
-                        source_id=source_id,
-                        joined_at=now,
-                    )
-                    for key, story_id, score, original, published, source_id in self._members
-                ]
-            )
+        _write(
+            "INSERT INTO stories_storymembership (article_id, story_id, score, "
+            "near_duplicate_of_id, published_at, source_id, joined_at) "
+            "SELECT *, %s FROM unnest({}, {}, {}, {}, {}, {})",
+            "INSERT INTO stories_storymembership (article_id, story_id, score, "
+            "near_duplicate_of_id, published_at, source_id, joined_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            self._members,
+            types=("bigint", "bigint", "float8", "bigint", "timestamptz", "bigint"),
+            extra=[_t(now)],
+            portable_row=lambda key, story, score, original, published, source: (
+                *(key, story, score, original, _t(published), source),
+            ),
+        )
         self._write_centroids()
         self._write_index(touched)
         self._write_bands()
-
-    def _story(self, story_id: int, d: _Details, now: datetime) -> Story:
-        return Story(
-            pk=story_id,
-            lead_id=d.lead_id,
-            lead_chosen_by_id=d.chosen_by,
-            article_count=d.article_count,
-            source_count=d.source_count,
-            first_published_at=d.first,
-            last_published_at=d.last,
-            created_at=now,
-            updated_at=now,
-        )
-
-    def _state(self, story_id: int, d: _Details, now: datetime) -> StoryState:
-        return StoryState(
-            story_id=story_id,
-            size=d.size,
-            norm=self._norm[story_id],
-            last_seen=d.last_seen,
-            updated_at=now,
-        )
 
     def _write_centroids(self) -> None:
         rows = [
@@ -724,7 +687,8 @@ def _write(postgres: str, portable: str, rows, *, types, portable_row=None, extr
     """Write rows in one statement on PostgreSQL (each column passed as one array, of the
     SQL type in ``types``, at the statement's ``{}`` in order, after the parameters
     ``extra``: a batch's thousands of rows are one parameter each, not thousands of
-    placeholders to parse), else one statement a row (``portable_row`` adapting each row)."""
+    placeholders to parse), else one statement a row (``portable_row`` adapting each row,
+    ``extra`` after it)."""
     if not rows:
         return
     with connection.cursor() as cursor:
@@ -738,4 +702,6 @@ def _write(postgres: str, portable: str, rows, *, types, portable_row=None, extr
                 [*extra, *(value for _, value in arrays)],
             )
         else:
-            cursor.executemany(portable, [portable_row(*r) for r in rows] if portable_row else rows)
+            adapted = [portable_row(*r) for r in rows] if portable_row else rows
+            # ``extra`` goes last here: the portable statements name those columns last.
+            cursor.executemany(portable, [(*r, *extra) for r in adapted])
