@@ -154,11 +154,7 @@ def assign_quietly(article_id: int, now=None) -> Assignment | None:
         return assign(article_id)
     except Exception as exc:
         log.exception("story assignment failed for article %s; the sweep will retry", article_id)
-        try:
-            failures.record(article_id, failures.describe(exc), now)
-        except Exception:
-            # The database itself is failing: the article stays in the queue, unrecorded.
-            log.exception("could not record the failure of article %s", article_id)
+        failures.record_quietly(article_id, exc, now)
         return None
 
 

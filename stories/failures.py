@@ -55,6 +55,15 @@ def record(article_id: int, error: str, now=None) -> PlacementFailure:
     return failure
 
 
+def record_quietly(article_id: int, exc: BaseException, now=None) -> None:
+    """``record``, where the database itself may be failing: then the failure is logged and
+    the article keeps whatever state it had (in the queue, or its last failure)."""
+    try:
+        record(article_id, describe(exc), now)
+    except Exception:
+        log.exception("could not record the failure of article %s", article_id)
+
+
 def clear(article_ids) -> int:
     """Forget the failures of these articles (placed, or extracted again)."""
     return PlacementFailure.objects.filter(article_id__in=list(article_ids)).delete()[0]
@@ -94,7 +103,7 @@ def try_again(article_ids, place, now=None) -> Outcome:
             place(article_id)
         except Exception as exc:
             log.exception("article %s still cannot be placed in a story", article_id)
-            record(article_id, describe(exc), now)
+            record_quietly(article_id, exc, now)
             failed += 1
         else:
             clear([article_id])
